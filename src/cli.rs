@@ -1,0 +1,263 @@
+//! Command-line definitions (clap derive). Parsing only: `plan` validates and gives meaning.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// The exit-code table shown at the end of `--help` (kept equal to `error::EXIT_CODES` by a
+/// test).
+pub const EXIT_HELP: &str = "\
+Exit status:
+  0      success; for `run`, the payload's own exit status is passed through instead
+  64     usage error: bad flags, malformed hex, http:// without --allow-http
+  69     download failed: DNS, TLS, HTTP status, truncated body, timeout, --max-size exceeded
+  74     local I/O error
+  77     refused: bad or missing signature, checksum mismatch, no trust anchor, unknown,
+         out-of-scope or revoked key, file: mismatch, rollback, lock drift, legacy
+         without --allow-legacy
+  78     malformed configuration: key store, lockfile
+  128+N  `run` only: the payload was killed by signal N
+
+Environment: VERUN_HOME (state directory), NO_COLOR, CI (no progress bars),
+HTTPS_PROXY/HTTP_PROXY/NO_PROXY, SSL_CERT_FILE (extra root certificates).";
+
+/// verun: download, verify, then run: a safe replacement for `curl -fsSL URL | sh`.
+#[derive(Parser, Debug)]
+#[command(
+    name = "verun",
+    version,
+    about = "Download, verify (minisign signature and/or SHA-256), then run: a safe `curl | sh`",
+    long_about = "Download a script or binary together with its detached minisign signature \
+and/or checksum, refuse anything whose verification fails, and run (or save) exactly the \
+verified bytes.\n\nAt least one trust anchor is required: a signature under a key given with \
+--key (or a trusted key from `verun key`), a pinned --sha256, a lockfile entry, a signed \
+checksum list, or an unsigned checksum list from another origin. Every piece of evidence \
+supplied or found must pass.",
+    after_help = EXIT_HELP,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Fetch URL, verify it, then execute exactly the verified bytes.
+    #[command(after_help = EXIT_HELP)]
+    Run(RunArgs),
+    /// Fetch URL, verify it, then save it atomically at -o PATH.
+    #[command(after_help = EXIT_HELP)]
+    Fetch(FetchArgs),
+    /// Verify a local FILE (default signature FILE.minisig); runs nothing.
+    #[command(after_help = EXIT_HELP)]
+    Verify(VerifyArgs),
+    /// Manage trusted keys (add, list, show, remove, revoke, rotate).
+    Key(KeyArgs),
+    /// Re-fetch every locked URL and report drift.
+    Audit(AuditArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: String,
+    },
+    /// Print the man page (roff) to stdout.
+    Manpage,
+}
+
+/// Options shared by run, fetch and verify.
+#[derive(Args, Debug, Clone, Default)]
+pub struct VerifyOpts {
+    /// Trust this minisign public key for this call: base64 (RW...) or a .pub file; repeatable.
+    #[arg(short = 'k', long = "key", value_name = "KEY")]
+    pub keys: Vec<String>,
+    /// Where the signature is (URL or path); default <URL>.minisig (verify: <FILE>.minisig).
+    #[arg(long, value_name = "LOC")]
+    pub sig: Option<String>,
+    /// Pinned SHA-256 of the payload (64 hex digits, any case).
+    #[arg(long, value_name = "HEX")]
+    pub sha256: Option<String>,
+    /// A checksum list (GNU or BSD format; URL or path); the entry is chosen by file name.
+    #[arg(long, value_name = "LOC")]
+    pub checksums: Option<String>,
+    /// Lockfile (TOML): record new URLs, refuse locked URLs whose bytes changed.
+    #[arg(long, value_name = "FILE")]
+    pub lock: Option<PathBuf>,
+    /// With --lock: refuse URLs that are not already locked.
+    #[arg(long, requires = "lock")]
+    pub frozen: bool,
+    /// With --lock: re-verify with the usual evidence and rewrite the entry.
+    #[arg(long, requires = "lock", conflicts_with = "frozen")]
+    pub update_lock: bool,
+    /// The name the trusted comment's file: field must carry; default: the URL's last segment.
+    #[arg(long, value_name = "NAME")]
+    pub expect_file: Option<String>,
+    /// UNSAFE: accept legacy (non-prehashed, `Ed`) minisign signatures.
+    #[arg(long)]
+    pub allow_legacy: bool,
+    /// UNSAFE: accept a signed timestamp older than one already accepted (rollback).
+    #[arg(long)]
+    pub allow_downgrade: bool,
+    /// UNSAFE: permit http:// URLs (verification is still required).
+    #[arg(long)]
+    pub allow_http: bool,
+    /// Refuse payloads larger than this (suffixes K, M, G; default 1G).
+    #[arg(long, value_name = "BYTES", default_value = "1G")]
+    pub max_size: String,
+    /// Overall deadline for each download, and stall deadline between bytes (seconds).
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+    /// Extra root certificates (PEM); SSL_CERT_FILE is read too.
+    #[arg(long, value_name = "PEM")]
+    pub cacert: Option<PathBuf>,
+    /// No progress or notes on stderr (errors are still printed).
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// `verun run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The https:// URL of the script or binary.
+    pub url: String,
+    #[allow(missing_docs)]
+    #[command(flatten)]
+    pub verify: VerifyOpts,
+    /// The payload sees only PATH, HOME, USER, LOGNAME, SHELL, TERM, LANG, LC_*, TZ, TMPDIR (plus --env).
+    #[arg(long)]
+    pub env_clean: bool,
+    /// Pass NAME (from verun's environment) or set NAME=VALUE for the payload; repeatable.
+    #[arg(long = "env", value_name = "NAME[=VALUE]")]
+    pub env: Vec<String>,
+    /// Run the payload under PROG instead of its shebang.
+    #[arg(long, value_name = "PROG")]
+    pub interpreter: Option<String>,
+    /// Print the verified script to stderr before running it.
+    #[arg(long)]
+    pub show: bool,
+    /// Ask y/N on the terminal before running; refuse when there is no terminal.
+    #[arg(long)]
+    pub confirm: bool,
+    /// Arguments for the payload (after --).
+    #[arg(last = true, value_name = "ARGS")]
+    pub args: Vec<OsString>,
+}
+
+/// `verun fetch`.
+#[derive(Args, Debug)]
+pub struct FetchArgs {
+    /// The https:// URL to download.
+    pub url: String,
+    /// Where to save the verified file (atomically; nothing is left on failure).
+    #[arg(short, long, value_name = "PATH")]
+    pub output: PathBuf,
+    /// File mode of the saved file, octal (default 0644; 0755 for ELF and #! payloads).
+    #[arg(long, value_name = "OCTAL")]
+    pub mode: Option<String>,
+    #[allow(missing_docs)]
+    #[command(flatten)]
+    pub verify: VerifyOpts,
+    /// Print one JSON report on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `verun verify`.
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// The local file to verify.
+    pub file: PathBuf,
+    #[allow(missing_docs)]
+    #[command(flatten)]
+    pub verify: VerifyOpts,
+    /// Print one JSON report on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `verun key`.
+#[derive(Args, Debug)]
+pub struct KeyArgs {
+    /// The key command.
+    #[command(subcommand)]
+    pub command: KeyCommand,
+}
+
+/// `verun key ...`.
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Trust a key for URLs under the given prefixes (or everywhere with --global).
+    Add {
+        /// A name for the key (letters, digits, `-`, `_`, `.`).
+        name: String,
+        /// The public key, base64 (RW...).
+        #[arg(long, value_name = "BASE64", conflicts_with = "file", required_unless_present = "file")]
+        pubkey: Option<String>,
+        /// The public key file (.pub).
+        #[arg(long, value_name = "PUBFILE")]
+        file: Option<PathBuf>,
+        /// URL prefix the key is trusted for (https://host[:port]/path/); repeatable.
+        #[arg(long, value_name = "URL-PREFIX", num_args = 1.., required_unless_present = "global", conflicts_with = "global")]
+        scope: Vec<String>,
+        /// Trust the key for every URL (warned about: prefer --scope).
+        #[arg(long)]
+        global: bool,
+        /// Stop trusting the key after this day (YYYY-MM-DD, UTC).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        expires: Option<String>,
+    },
+    /// List trusted keys.
+    List {
+        /// One JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one key with its metadata.
+    Show {
+        /// The key's name.
+        name: String,
+    },
+    /// Forget a key (it is no longer trusted, and no longer remembered).
+    Remove {
+        /// The key's name.
+        name: String,
+    },
+    /// Revoke a key: remembered, and refused everywhere, even with --key.
+    Revoke {
+        /// The key's name.
+        name: String,
+    },
+    /// Replace NAME's key with a new one signed by the current key.
+    Rotate {
+        /// The key's name.
+        name: String,
+        /// The new public key file (.pub).
+        #[arg(long = "new", value_name = "NEW.pub")]
+        new: PathBuf,
+        /// The minisign signature of the new .pub file by the current key.
+        #[arg(long, value_name = "NEW.pub.minisig")]
+        sig: PathBuf,
+    },
+}
+
+/// `verun audit`.
+#[derive(Args, Debug)]
+pub struct AuditArgs {
+    /// The lockfile to audit.
+    pub lockfile: PathBuf,
+    /// One JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Overall deadline for each download, and stall deadline between bytes (seconds).
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+    /// Extra root certificates (PEM); SSL_CERT_FILE is read too.
+    #[arg(long, value_name = "PEM")]
+    pub cacert: Option<PathBuf>,
+    /// Permit http:// URLs in the lockfile.
+    #[arg(long)]
+    pub allow_http: bool,
+}

@@ -1,0 +1,385 @@
+//! Running exactly the verified bytes.
+//!
+//! On Linux the payload is downloaded straight into an anonymous memory file (`memfd`),
+//! sealed against writes, shrinking and growing, and executed through `/proc/self/fd/N`:
+//! `#!` scripts as `INTERPRETER [ARG] /proc/self/fd/N ARGS...`, ELF binaries directly
+//! (the kernel's `fexecve`). No path exists that another process could swap or rewrite.
+//! Elsewhere the payload lives in a private 0700 directory, in a file opened exclusively.
+//!
+//! This module is free of `unsafe`: `rustix` wraps the system calls.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::process::{Command, ExitStatus};
+
+use crate::error::{Error, Result};
+use crate::verify::Verified;
+
+/// Variables the payload keeps under `--env-clean` (plus every `LC_*`).
+pub const CLEAN_ENV_KEEP: &[&str] = &[
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "LANG", "TZ", "TMPDIR",
+];
+
+/// How to run the payload.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// `--env-clean`.
+    pub env_clean: bool,
+    /// `--env NAME[=VALUE]`.
+    pub env: Vec<String>,
+    /// `--interpreter PROG`.
+    pub interpreter: Option<String>,
+    /// Arguments after `--`.
+    pub args: Vec<OsString>,
+    /// The payload's file name, used as `argv[0]` for binaries.
+    pub name: String,
+}
+
+/// The file the payload is written to before it is verified and run.
+pub struct PayloadFile {
+    file: File,
+    #[cfg(not(target_os = "linux"))]
+    dir: tempfile::TempDir,
+    #[cfg(not(target_os = "linux"))]
+    path: std::path::PathBuf,
+}
+
+impl Write for PayloadFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl PayloadFile {
+    /// A new, empty, private payload file.
+    #[cfg(target_os = "linux")]
+    pub fn create(name: &str) -> Result<PayloadFile> {
+        use rustix::fs::{MemfdFlags, memfd_create};
+        let label = format!("verun:{}", name.chars().take(200).collect::<String>());
+        let base = MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING;
+        // MFD_EXEC keeps the memfd executable where `vm.memfd_noexec` would default it to
+        // no-exec (Linux >= 6.3); older kernels reject the flag, so retry without it.
+        let fd = memfd_create(&label, base | MemfdFlags::EXEC)
+            .or_else(|_| memfd_create(&label, base))
+            .map_err(|e| Error::io(format!("cannot create the payload memfd: {e}")))?;
+        Ok(PayloadFile {
+            file: File::from(fd),
+        })
+    }
+
+    /// A new, empty, private payload file.
+    #[cfg(not(target_os = "linux"))]
+    pub fn create(name: &str) -> Result<PayloadFile> {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let dir = tempfile::Builder::new()
+            .prefix("verun-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir()
+            .map_err(|e| Error::io_at("cannot create a private directory", &e))?;
+        let safe: String = name
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || "._-".contains(*c))
+            .take(100)
+            .collect();
+        let path = dir.path().join(if safe.is_empty() { "payload".into() } else { safe });
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .read(true)
+            .create_new(true)
+            .mode(0o700)
+            .open(&path)
+            .map_err(|e| Error::io_at("cannot create the payload file", &e))?;
+        Ok(PayloadFile { file, dir, path })
+    }
+
+    /// Seal the file: no more writes, shrinking or growing, by anyone.
+    pub fn seal(&mut self) -> Result<()> {
+        #[cfg(target_os = "linux")]
+        {
+            use rustix::fs::{SealFlags, fcntl_add_seals};
+            fcntl_add_seals(
+                &self.file,
+                SealFlags::WRITE | SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL,
+            )
+            .map_err(|e| Error::io(format!("cannot seal the payload memfd: {e}")))?;
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            self.file
+                .set_permissions(std::fs::Permissions::from_mode(0o500))
+                .map_err(|e| Error::io_at("cannot protect the payload file", &e))?;
+        }
+        Ok(())
+    }
+
+    /// Read up to `cap` bytes from the start (for `--show`).
+    pub fn read_prefix(&self, cap: u64) -> Result<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        let mut out = vec![0u8; 0];
+        let mut off = 0u64;
+        let mut buf = vec![0u8; 64 * 1024];
+        while off < cap {
+            let n = self
+                .file
+                .read_at(&mut buf, off)
+                .map_err(|e| Error::io_at("cannot read the payload", &e))?;
+            if n == 0 {
+                break;
+            }
+            let take = (n as u64).min(cap - off) as usize;
+            out.extend_from_slice(&buf[..take]);
+            off += n as u64;
+        }
+        Ok(out)
+    }
+}
+
+/// What kind of program the payload is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Launch {
+    /// An ELF binary, run directly.
+    Elf,
+    /// A `#!` script: interpreter and its one optional argument.
+    Shebang(String, Option<String>),
+    /// Anything else: run under `sh`.
+    Sh,
+}
+
+/// Decide how to launch a payload from its first bytes.
+pub fn launch_for(head: &[u8]) -> Launch {
+    if head.starts_with(b"\x7fELF") {
+        return Launch::Elf;
+    }
+    if let Some(rest) = head.strip_prefix(b"#!") {
+        let line_end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+        let line = String::from_utf8_lossy(&rest[..line_end]);
+        let line = line.trim_matches(|c: char| c == ' ' || c == '\t' || c == '\r');
+        if !line.is_empty() {
+            let (interp, arg) = match line.split_once([' ', '\t']) {
+                Some((i, a)) => {
+                    let a = a.trim_matches([' ', '\t']);
+                    (i, (!a.is_empty()).then(|| a.to_string()))
+                }
+                None => (line, None),
+            };
+            return Launch::Shebang(interp.to_string(), arg);
+        }
+    }
+    Launch::Sh
+}
+
+/// Run the verified payload and wait for it. Returns verun's exit code: the payload's own
+/// status, or 128+N when it was killed by signal N.
+pub fn execute(verified: Verified<PayloadFile>, opts: &RunOptions) -> Result<u8> {
+    let launch = launch_for(verified.head());
+    let (payload, _report) = verified.into_parts();
+    let prepared = prepare(payload, &launch)?;
+    let path = &prepared.path;
+    let mut cmd = match (&opts.interpreter, &launch) {
+        (Some(prog), _) => {
+            let mut c = Command::new(prog);
+            c.arg(path);
+            c
+        }
+        (None, Launch::Elf) => {
+            use std::os::unix::process::CommandExt;
+            let mut c = Command::new(path);
+            c.arg0(&opts.name);
+            c
+        }
+        (None, Launch::Shebang(interp, arg)) => {
+            let mut c = Command::new(interp);
+            c.args(arg);
+            c.arg(path);
+            c
+        }
+        (None, Launch::Sh) => {
+            let mut c = Command::new("sh");
+            c.arg(path);
+            c
+        }
+    };
+    cmd.args(&opts.args);
+    apply_env(&mut cmd, opts);
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let mut child = cmd.spawn().map_err(|e| {
+        let hint = match &launch {
+            Launch::Shebang(i, _) if opts.interpreter.is_none() => {
+                format!("the script asks for {i}; install it or pass --interpreter PROG")
+            }
+            _ => "check --interpreter, or that /proc is mounted".to_string(),
+        };
+        Error::io(format!(
+            "cannot start the payload with {}: {e}",
+            crate::term::sanitize(&program)
+        ))
+        .hint(hint)
+    })?;
+    let status = wait_forwarding_signals(&mut child)?;
+    drop(prepared);
+    Ok(exit_code(status))
+}
+
+struct Prepared {
+    path: std::ffi::OsString,
+    #[allow(dead_code)] // kept open (Linux) or alive (elsewhere) until the payload exits
+    keep: PayloadKeep,
+}
+
+#[cfg(target_os = "linux")]
+type PayloadKeep = rustix::fd::OwnedFd;
+#[cfg(not(target_os = "linux"))]
+type PayloadKeep = PayloadFile;
+
+#[cfg(target_os = "linux")]
+fn prepare(mut payload: PayloadFile, launch: &Launch) -> Result<Prepared> {
+    use rustix::fd::AsRawFd;
+    use rustix::fs::{Mode, OFlags, open};
+    payload.seal()?;
+    // A read-only descriptor of the sealed memfd; the writable one is closed so that the
+    // kernel sees no writer at exec time. Scripts need it inherited by the interpreter;
+    // ELF binaries are opened by the kernel before close-on-exec applies.
+    let self_path = format!("/proc/self/fd/{}", payload.file.as_raw_fd());
+    let mut flags = OFlags::RDONLY;
+    if *launch == Launch::Elf {
+        flags |= OFlags::CLOEXEC;
+    }
+    let ro = open(self_path.as_str(), flags, Mode::empty()).map_err(|e| {
+        Error::io(format!("cannot reopen the sealed payload through /proc: {e}"))
+            .hint("verun needs /proc mounted to run payloads from memory")
+    })?;
+    drop(payload);
+    let path = format!("/proc/self/fd/{}", ro.as_raw_fd()).into();
+    Ok(Prepared {
+        path,
+        keep: ro,
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn prepare(mut payload: PayloadFile, _launch: &Launch) -> Result<Prepared> {
+    payload.seal()?;
+    let path = payload.path.clone().into_os_string();
+    Ok(Prepared {
+        path,
+        keep: payload,
+    })
+}
+
+fn apply_env(cmd: &mut Command, opts: &RunOptions) {
+    if opts.env_clean {
+        cmd.env_clear();
+        for (k, v) in std::env::vars_os() {
+            let name = k.to_string_lossy();
+            if CLEAN_ENV_KEEP.contains(&name.as_ref()) || name.starts_with("LC_") {
+                cmd.env(&k, &v);
+            }
+        }
+    }
+    for spec in &opts.env {
+        match spec.split_once('=') {
+            Some((k, v)) => {
+                cmd.env(k, v);
+            }
+            None => {
+                if let Some(v) = std::env::var_os(spec) {
+                    cmd.env(spec, v);
+                }
+            }
+        }
+    }
+}
+
+/// While the payload runs, verun must not die first: SIGINT and SIGQUIT (which the terminal
+/// sends to the whole process group) are ignored by verun; SIGTERM and SIGHUP (usually sent
+/// to verun alone) are forwarded to the payload. The handlers reset to default in the child.
+fn wait_forwarding_signals(child: &mut std::process::Child) -> Result<ExitStatus> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+    use signal_hook::iterator::Signals;
+    let mut signals = Signals::new([SIGINT, SIGQUIT, SIGTERM, SIGHUP])
+        .map_err(|e| Error::io_at("cannot install signal handlers", &e))?;
+    let handle = signals.handle();
+    let pid = rustix::process::Pid::from_raw(child.id() as i32);
+    let forwarder = std::thread::spawn(move || {
+        for sig in signals.forever() {
+            let fwd = match sig {
+                SIGTERM => Some(rustix::process::Signal::TERM),
+                SIGHUP => Some(rustix::process::Signal::HUP),
+                _ => None,
+            };
+            if let (Some(pid), Some(s)) = (pid, fwd) {
+                let _ = rustix::process::kill_process(pid, s);
+            }
+        }
+    });
+    let status = child.wait();
+    handle.close();
+    let _ = forwarder.join();
+    status.map_err(|e| Error::io_at("cannot wait for the payload", &e))
+}
+
+/// verun's exit code for the payload's status: its code, or 128+N for signal N.
+pub fn exit_code(status: ExitStatus) -> u8 {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(c), _) => (c & 0xff) as u8,
+        (None, Some(sig)) => (128 + sig).min(255) as u8,
+        _ => 1,
+    }
+}
+
+/// Ask on the terminal before running. Refuses (77) when there is no terminal.
+pub fn confirm(question: &str) -> Result<()> {
+    let refuse = |why: &str| {
+        Error::refused(format!("--confirm: {why}; nothing was run"))
+            .hint("--confirm needs a terminal to ask on; in CI use --show, a lockfile or a pinned --sha256")
+    };
+    let mut tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .map_err(|_| refuse("no terminal to ask on"))?;
+    write!(tty, "{question} [y/N] ").map_err(|_| refuse("cannot write to the terminal"))?;
+    let _ = tty.flush();
+    let mut answer = Vec::new();
+    let mut byte = [0u8; 1];
+    while answer.len() < 64 {
+        match tty.read(&mut byte) {
+            Ok(1) if byte[0] == b'\n' => break,
+            Ok(1) => answer.push(byte[0]),
+            _ => break,
+        }
+    }
+    let answer = String::from_utf8_lossy(&answer).trim().to_ascii_lowercase();
+    if answer == "y" || answer == "yes" {
+        Ok(())
+    } else {
+        Err(refuse("declined"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn launch_detection() {
+        assert_eq!(launch_for(b"\x7fELF\x02\x01"), Launch::Elf);
+        assert_eq!(
+            launch_for(b"#!/bin/bash\necho"),
+            Launch::Shebang("/bin/bash".into(), None)
+        );
+        assert_eq!(
+            launch_for(b"#! /usr/bin/env  python3 -u \r\nx"),
+            Launch::Shebang("/usr/bin/env".into(), Some("python3 -u".into()))
+        );
+        assert_eq!(launch_for(b"echo hi\n"), Launch::Sh);
+        assert_eq!(launch_for(b"#!\n"), Launch::Sh);
+        assert_eq!(launch_for(b""), Launch::Sh);
+    }
+}

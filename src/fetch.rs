@@ -1,0 +1,287 @@
+//! Downloads: one ureq agent with verun's network policy.
+//!
+//! - HTTPS only, unless `--allow-http`; a redirect may never go from https to http.
+//! - Redirects are followed here, not by ureq, so each hop is checked (at most
+//!   [`MAX_REDIRECTS`]).
+//! - Deadlines: connect, stall (per read) and overall (`--timeout`).
+//! - No compression is asked for (`Accept-Encoding` is not sent), so a gzip bomb cannot
+//!   expand on our side: the size cap counts the bytes as they arrive.
+//! - Roots: Mozilla's (webpki-roots) by default; with `--cacert`/`SSL_CERT_FILE`, those
+//!   certificates plus the system bundle when one is found.
+//! - Proxies from `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`/`NO_PROXY`.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use ureq::Agent;
+
+use crate::error::{Error, Result};
+use crate::location::HttpUrl;
+
+/// Most redirects followed for one download.
+pub const MAX_REDIRECTS: u32 = 10;
+/// Connect deadline when `--timeout` is not given.
+pub const DEFAULT_CONNECT: Duration = Duration::from_secs(30);
+/// Stall deadline (no byte received) when `--timeout` is not given.
+pub const DEFAULT_STALL: Duration = Duration::from_secs(60);
+
+/// System CA bundles looked for when extra roots are given.
+const SYSTEM_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// Network settings from the command line and environment.
+#[derive(Clone, Debug, Default)]
+pub struct NetConfig {
+    /// `--allow-http`.
+    pub allow_http: bool,
+    /// `--timeout`: overall deadline per download and stall deadline.
+    pub timeout: Option<Duration>,
+    /// `--cacert` and/or `SSL_CERT_FILE`.
+    pub extra_roots: Vec<PathBuf>,
+}
+
+/// The HTTP client.
+pub struct Net {
+    agent: Agent,
+    allow_http: bool,
+}
+
+/// An open response whose body has not been read yet.
+pub struct Response {
+    /// The URL after redirects.
+    pub url: HttpUrl,
+    /// `Content-Length`, when the server sent one.
+    pub content_length: Option<u64>,
+    reader: Box<dyn Read + Send>,
+}
+
+impl Response {
+    /// The body.
+    pub fn reader(&mut self) -> &mut (dyn Read + Send) {
+        &mut *self.reader
+    }
+}
+
+impl Net {
+    /// Build the client. Fails (64/74) when an extra root file is unreadable or has no
+    /// certificate.
+    pub fn new(cfg: &NetConfig) -> Result<Net> {
+        let roots = if cfg.extra_roots.is_empty() {
+            RootCerts::WebPki
+        } else {
+            let mut certs = Vec::new();
+            for path in &cfg.extra_roots {
+                let pem = std::fs::read(path)
+                    .map_err(|e| Error::io_at(format!("cannot read CA file {}", path.display()), &e))?;
+                let before = certs.len();
+                certs.extend(pem_certs(&pem));
+                if certs.len() == before {
+                    return Err(Error::usage(format!(
+                        "no PEM certificate found in {}",
+                        path.display()
+                    ))
+                    .hint("--cacert and SSL_CERT_FILE take a PEM file with -----BEGIN CERTIFICATE----- blocks"));
+                }
+            }
+            if let Some(bundle) = SYSTEM_BUNDLES.iter().find_map(|p| std::fs::read(p).ok()) {
+                certs.extend(pem_certs(&bundle));
+            }
+            RootCerts::Specific(Arc::new(certs))
+        };
+        let (connect, stall) = match cfg.timeout {
+            Some(t) => (t, t),
+            None => (DEFAULT_CONNECT, DEFAULT_STALL),
+        };
+        let agent = Agent::config_builder()
+            .https_only(false) // checked per hop below, with a better message
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .user_agent(concat!("verun/", env!("CARGO_PKG_VERSION")))
+            .accept_encoding(ureq::config::AutoHeaderValue::None)
+            .proxy(ureq::Proxy::try_from_env())
+            .tls_config(TlsConfig::builder().root_certs(roots).build())
+            .timeout_global(cfg.timeout)
+            .timeout_connect(Some(connect))
+            .timeout_per_read(Some(stall))
+            .build()
+            .new_agent();
+        Ok(Net {
+            agent,
+            allow_http: cfg.allow_http,
+        })
+    }
+
+    /// Check the scheme policy for a URL the user gave.
+    pub fn check_scheme(&self, url: &HttpUrl) -> Result<()> {
+        if url.is_https() || self.allow_http {
+            Ok(())
+        } else {
+            Err(Error::usage(format!("refusing plain http URL {url}"))
+                .hint("use https://, or pass --allow-http (verification is still required)"))
+        }
+    }
+
+    /// GET `url`, following redirects. `Ok(None)` when the server says 404 or 410.
+    pub fn open(&self, url: &HttpUrl) -> Result<Option<Response>> {
+        self.check_scheme(url)?;
+        let mut current = url.clone();
+        for _hop in 0..=MAX_REDIRECTS {
+            let resp = self
+                .agent
+                .get(current.as_str())
+                .call()
+                .map_err(|e| describe(&current, e))?;
+            let status = resp.status().as_u16();
+            if (300..400).contains(&status) && status != 304 {
+                let location = resp
+                    .headers()
+                    .get("location")
+                    .and_then(|v| v.to_str().ok())
+                    .ok_or_else(|| {
+                        Error::download(format!(
+                            "{current} answered {status} without a usable Location header"
+                        ))
+                    })?;
+                let next = current.join(location).map_err(|e| {
+                    Error::download(format!("{current} redirected to an invalid location: {e}"))
+                })?;
+                if current.is_https() && !next.is_https() {
+                    return Err(Error::download(format!(
+                        "{current} redirected to plain http ({next}); refused"
+                    ))
+                    .hint("a redirect may never leave https, even with --allow-http"));
+                }
+                self.check_scheme(&next)?;
+                current = next;
+                continue;
+            }
+            if status == 404 || status == 410 {
+                return Ok(None);
+            }
+            if !(200..300).contains(&status) {
+                return Err(Error::download(format!("{current} answered HTTP {status}"))
+                    .hint("check the URL; the server did not serve the file"));
+            }
+            let content_length = resp
+                .headers()
+                .get("content-length")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            let reader = resp.into_body().into_reader();
+            return Ok(Some(Response {
+                url: current,
+                content_length,
+                reader: Box::new(reader),
+            }));
+        }
+        Err(Error::download(format!(
+            "{url}: more than {MAX_REDIRECTS} redirects"
+        ))
+        .hint("the server is in a redirect loop"))
+    }
+
+    /// GET a small file (signature, checksum list) into memory, refusing more than `cap`
+    /// bytes. `Ok(None)` on 404/410.
+    pub fn get_small(&self, url: &HttpUrl, cap: u64) -> Result<Option<Vec<u8>>> {
+        let Some(mut resp) = self.open(url)? else {
+            return Ok(None);
+        };
+        if let Some(len) = resp.content_length
+            && len > cap
+        {
+            return Err(too_large(&resp.url, cap));
+        }
+        let mut buf = Vec::new();
+        let n = resp
+            .reader()
+            .take(cap + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| read_error(&resp.url, &e))?;
+        if n as u64 > cap {
+            return Err(too_large(&resp.url, cap));
+        }
+        check_length(&resp.url, resp.content_length, n as u64)?;
+        Ok(Some(buf))
+    }
+}
+
+/// The error for a body larger than the cap.
+pub fn too_large(url: &HttpUrl, cap: u64) -> Error {
+    Error::download(format!("{url} is larger than the {} limit", human(cap)))
+        .hint("raise --max-size if this payload is really that large")
+}
+
+/// The error for a body that stopped early or ran long.
+pub fn check_length(url: &HttpUrl, declared: Option<u64>, got: u64) -> Result<()> {
+    match declared {
+        Some(want) if want != got => Err(Error::download(format!(
+            "{url}: body has {got} bytes but Content-Length said {want} (truncated or corrupt transfer)"
+        ))
+        .hint("retry; if it persists, the server or a proxy is cutting the download")),
+        _ => Ok(()),
+    }
+}
+
+/// Map a read error from a body to a download error.
+pub fn read_error(url: &HttpUrl, e: &std::io::Error) -> Error {
+    let msg = e.to_string();
+    if msg.to_ascii_lowercase().contains("timeout") || e.kind() == std::io::ErrorKind::TimedOut {
+        Error::download(format!("{url}: download timed out ({msg})"))
+            .hint("the server stalled; raise --timeout for slow links")
+    } else {
+        Error::download(format!("{url}: download failed: {msg}"))
+            .hint("the transfer was cut; retry")
+    }
+}
+
+fn describe(url: &HttpUrl, e: ureq::Error) -> Error {
+    use ureq::Error as E;
+    let (what, hint) = match &e {
+        E::Timeout(t) => (
+            format!("timed out ({t})"),
+            "the server did not answer in time; raise --timeout for slow links",
+        ),
+        E::HostNotFound => ("host not found".to_string(), "check the host name and DNS"),
+        E::ConnectionFailed => (
+            "connection failed".to_string(),
+            "check the host and port, and any proxy settings",
+        ),
+        E::Tls(_) | E::Pem(_) | E::Rustls(_) => (
+            format!("TLS error: {e}"),
+            "the certificate did not verify; for a private CA pass --cacert PEM",
+        ),
+        E::Io(io) if io.to_string().contains("certificate") => (
+            format!("TLS error: {io}"),
+            "the certificate did not verify; for a private CA pass --cacert PEM",
+        ),
+        _ => (format!("{e}"), "retry; check the URL and network"),
+    };
+    Error::download(format!("{url}: {}", crate::term::sanitize(&what))).hint(hint)
+}
+
+fn pem_certs(pem: &[u8]) -> Vec<Certificate<'static>> {
+    ureq::tls::parse_pem(pem)
+        .filter_map(|item| match item {
+            Ok(PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Bytes in human units for messages (`1 GiB`, `512 KiB`).
+pub fn human(n: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    for (size, unit) in UNITS {
+        if n >= size && n % size == 0 {
+            return format!("{} {unit}", n / size);
+        }
+    }
+    format!("{n} bytes")
+}

@@ -1,0 +1,25 @@
+//! verun: download, verify, then run — a safe replacement for `curl -fsSL URL | sh`.
+//!
+//! Data flows one way: `argv → cli::Cli → plan::Plan → verify::Evidence → (fetch, stream) →
+//! verify::Verified → exec / save → exit code`. Only [`verify::stream`] can make a
+//! [`verify::Verified`], so nothing reaches execution or `-o PATH` unverified.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod checksums;
+pub mod cli;
+pub mod error;
+pub mod exec;
+pub mod fetch;
+pub mod keys;
+pub mod location;
+pub mod minisig;
+pub mod paths;
+pub mod plan;
+pub mod progress;
+pub mod term;
+pub mod verify;
+
+pub use error::{Error, Kind, Result};

@@ -1,0 +1,53 @@
+//! The `verun` binary: parse arguments, call the library, print the one error with its hint,
+//! exit with the documented code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use verun::cli::Cli;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let _ = e.print();
+            return match e.kind() {
+                ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => ExitCode::SUCCESS,
+                _ => ExitCode::from(verun::Kind::Usage.exit_code()),
+            };
+        }
+    };
+    let json = verun::app::wants_json(&cli);
+    match verun::app::main(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            report(&err, json);
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+fn report(err: &verun::Error, json: bool) {
+    let color = verun::term::color_enabled();
+    let (red, yellow, reset) = if color {
+        ("\x1b[1;31m", "\x1b[33m", "\x1b[0m")
+    } else {
+        ("", "", "")
+    };
+    eprintln!("verun: {red}error:{reset} {}", err.message());
+    if let Some(h) = err.hint_text() {
+        eprintln!("verun: {yellow}hint:{reset} {h}");
+    }
+    if json {
+        let v = serde_json::json!({
+            "ok": false,
+            "exit_code": err.exit_code(),
+            "error": err.message(),
+            "hint": err.hint_text(),
+        });
+        println!("{v}");
+    }
+}

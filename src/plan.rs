@@ -1,0 +1,283 @@
+//! Turning parsed flags into a validated, typed plan. Pure: no network, no disk writes.
+//!
+//! Every usage error (64) is found here, before anything is fetched.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::checksums::parse_hex32;
+use crate::cli::VerifyOpts;
+use crate::error::{Error, Result};
+use crate::fetch::NetConfig;
+use crate::location::{HttpUrl, Location};
+use crate::minisig::{MAX_PUBKEY_BYTES, PublicKey};
+
+/// Default `--max-size`: 1 GiB.
+pub const DEFAULT_MAX_SIZE: u64 = 1 << 30;
+
+/// What is being verified.
+#[derive(Clone, Debug)]
+pub enum Subject {
+    /// A download (`run`, `fetch`).
+    Url(HttpUrl),
+    /// A local file (`verify`).
+    File(PathBuf),
+}
+
+impl Subject {
+    /// The URL, for downloads.
+    pub fn url(&self) -> Option<&HttpUrl> {
+        match self {
+            Subject::Url(u) => Some(u),
+            Subject::File(_) => None,
+        }
+    }
+
+    /// The subject as a location (for `.minisig` siblings and origins).
+    pub fn location(&self) -> Location {
+        match self {
+            Subject::Url(u) => Location::Url(u.clone()),
+            Subject::File(p) => Location::Path(p.clone()),
+        }
+    }
+}
+
+/// A key given with `--key`, and how it was given.
+#[derive(Clone, Debug)]
+pub struct GivenKey {
+    /// The key.
+    pub key: PublicKey,
+    /// `--key RW...` or `--key PATH`, for messages.
+    pub source: String,
+}
+
+/// The validated verification options.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// What is verified.
+    pub subject: Subject,
+    /// `--key` values.
+    pub keys: Vec<GivenKey>,
+    /// `--sig`, or `None` for the default `<subject>.minisig`.
+    pub sig: Option<Location>,
+    /// `--sha256`.
+    pub sha256: Option<[u8; 32]>,
+    /// `--checksums`.
+    pub checksums: Option<Location>,
+    /// `--lock`, `--frozen`, `--update-lock`.
+    pub lock: Option<LockOpts>,
+    /// The name the trusted comment's `file:` must carry and the checksum entry is chosen by.
+    pub expect_file: String,
+    /// `--allow-legacy`.
+    pub allow_legacy: bool,
+    /// `--allow-downgrade`.
+    pub allow_downgrade: bool,
+    /// `--max-size` in bytes.
+    pub max_size: u64,
+    /// Network settings.
+    pub net: NetConfig,
+    /// `--quiet`.
+    pub quiet: bool,
+}
+
+/// Lockfile options.
+#[derive(Clone, Debug)]
+pub struct LockOpts {
+    /// The lockfile path.
+    pub path: PathBuf,
+    /// `--frozen`.
+    pub frozen: bool,
+    /// `--update-lock`.
+    pub update: bool,
+}
+
+impl Plan {
+    /// Validate `opts` for `subject`.
+    pub fn new(subject: Subject, opts: &VerifyOpts) -> Result<Plan> {
+        let keys = opts
+            .keys
+            .iter()
+            .map(|k| parse_key_arg(k))
+            .collect::<Result<Vec<_>>>()?;
+        let sha256 = opts
+            .sha256
+            .as_deref()
+            .map(|h| {
+                parse_hex32(h.trim()).ok_or_else(|| {
+                    Error::usage(format!(
+                        "--sha256 {} is not 64 hex digits",
+                        crate::term::sanitize(h)
+                    ))
+                    .hint("copy the digest from `sha256sum FILE` or the publisher's release page")
+                })
+            })
+            .transpose()?;
+        let sig = opts.sig.as_deref().map(Location::parse).transpose()?;
+        let checksums = opts.checksums.as_deref().map(Location::parse).transpose()?;
+        let expect_file = match &opts.expect_file {
+            Some(name) if name.is_empty() || name.contains('/') => {
+                return Err(Error::usage("--expect-file takes a file name, without `/`")
+                    .hint("for example --expect-file install.sh"));
+            }
+            Some(name) => name.clone(),
+            None => match &subject {
+                Subject::Url(u) => u.file_name(),
+                Subject::File(p) => p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            },
+        };
+        let timeout = opts.timeout.map(parse_timeout).transpose()?;
+        let mut extra_roots: Vec<PathBuf> = opts.cacert.iter().cloned().collect();
+        if let Some(f) = std::env::var_os("SSL_CERT_FILE").filter(|v| !v.is_empty()) {
+            extra_roots.push(PathBuf::from(f));
+        }
+        Ok(Plan {
+            subject,
+            keys,
+            sig,
+            sha256,
+            checksums,
+            lock: opts.lock.clone().map(|path| LockOpts {
+                path,
+                frozen: opts.frozen,
+                update: opts.update_lock,
+            }),
+            expect_file,
+            allow_legacy: opts.allow_legacy,
+            allow_downgrade: opts.allow_downgrade,
+            max_size: parse_size(&opts.max_size)?,
+            net: NetConfig {
+                allow_http: opts.allow_http,
+                timeout,
+                extra_roots,
+            },
+            quiet: opts.quiet,
+        })
+    }
+
+    /// The default or given signature location.
+    pub fn sig_location(&self) -> Location {
+        self.sig
+            .clone()
+            .unwrap_or_else(|| self.subject.location().with_suffix(".minisig"))
+    }
+}
+
+/// Parse `--timeout SECS` (fractions allowed, > 0).
+pub fn parse_timeout(secs: f64) -> Result<Duration> {
+    if secs.is_finite() && secs > 0.0 && secs < 1e9 {
+        Ok(Duration::from_secs_f64(secs))
+    } else {
+        Err(Error::usage(format!("--timeout {secs} must be a positive number of seconds")))
+    }
+}
+
+/// Parse a `--key` value: base64 (`RW...`) or a path to a `.pub` file.
+pub fn parse_key_arg(arg: &str) -> Result<GivenKey> {
+    let looks_base64 = arg.starts_with("RW") && !arg.contains('/') && arg.len() == 56;
+    if looks_base64 {
+        let key = PublicKey::from_base64(arg)
+            .map_err(|e| Error::usage(format!("--key {}: {e}", crate::term::sanitize(arg))))?;
+        return Ok(GivenKey {
+            key,
+            source: format!("--key {arg}"),
+        });
+    }
+    let path = PathBuf::from(arg);
+    let text = read_small_file(&path, MAX_PUBKEY_BYTES).map_err(|e| match e.kind() {
+        crate::error::Kind::Io => Error::usage(format!(
+            "--key {}: neither a base64 key nor a readable .pub file ({e})",
+            crate::term::sanitize(arg)
+        ))
+        .hint("pass the key as RW... (56 characters) or the path of a minisign .pub file"),
+        _ => e,
+    })?;
+    let text = String::from_utf8_lossy(&text);
+    let key = PublicKey::from_file_text(&text)
+        .map_err(|e| Error::usage(format!("--key {}: {e}", path.display())))?;
+    Ok(GivenKey {
+        key,
+        source: format!("--key {}", path.display()),
+    })
+}
+
+/// Read a local file of at most `cap` bytes.
+pub fn read_small_file(path: &std::path::Path, cap: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let f = std::fs::File::open(path)
+        .map_err(|e| Error::io_at(format!("cannot open {}", path.display()), &e))?;
+    let mut buf = Vec::new();
+    f.take(cap + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::io_at(format!("cannot read {}", path.display()), &e))?;
+    if buf.len() as u64 > cap {
+        return Err(Error::refused(format!(
+            "{} is larger than {}",
+            path.display(),
+            crate::fetch::human(cap)
+        )));
+    }
+    Ok(buf)
+}
+
+/// Parse `--max-size`: bytes, or with a K, M or G suffix (powers of 1024; `KiB`/`KB` too).
+pub fn parse_size(s: &str) -> Result<u64> {
+    let bad = || {
+        Error::usage(format!("--max-size {}: not a size", crate::term::sanitize(s)))
+            .hint("use bytes or a K, M or G suffix, e.g. --max-size 200M")
+    };
+    let t = s.trim();
+    let lower = t.to_ascii_lowercase();
+    let digits_end = lower
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(lower.len());
+    let (num, unit) = lower.split_at(digits_end);
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let mult: u64 = match unit {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    let v = n.checked_mul(mult).ok_or_else(bad)?;
+    if v == 0 {
+        return Err(Error::usage("--max-size must be larger than 0"));
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1G").unwrap(), 1 << 30);
+        assert_eq!(parse_size("512m").unwrap(), 512 << 20);
+        assert_eq!(parse_size("10K").unwrap(), 10 << 10);
+        assert_eq!(parse_size("123").unwrap(), 123);
+        assert_eq!(parse_size("2KiB").unwrap(), 2048);
+        for bad in ["", "G", "1T", "-1", "1.5G", "0", "99999999999999999999G"] {
+            assert_eq!(parse_size(bad).unwrap_err().exit_code(), 64, "{bad}");
+        }
+    }
+
+    #[test]
+    fn timeouts() {
+        assert_eq!(parse_timeout(1.5).unwrap(), Duration::from_millis(1500));
+        assert!(parse_timeout(0.0).is_err());
+        assert!(parse_timeout(f64::NAN).is_err());
+    }
+
+    #[test]
+    fn bad_keys_are_usage_errors() {
+        assert_eq!(parse_key_arg("RWnotakey").unwrap_err().exit_code(), 64);
+        assert_eq!(
+            parse_key_arg("/nonexistent/key.pub").unwrap_err().exit_code(),
+            64
+        );
+    }
+}

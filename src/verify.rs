@@ -1,0 +1,454 @@
+//! The verifier: gathers the evidence for one payload, hashes the payload in one streaming
+//! pass while it is written to its sink, and decides.
+//!
+//! [`Verified`] can only be made by [`stream`], and only when every piece of evidence passed
+//! and at least one was a trust anchor (SPEC "What counts as evidence"). Execution and saving
+//! take a `Verified`, so no path reaches them without verification.
+
+use std::io::{Read, Write};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::checksums::{self, MAX_LIST_BYTES, to_hex};
+use crate::error::{Error, Kind, Result};
+use crate::fetch::{Net, check_length, human, read_error, too_large};
+use crate::keys::{KeyRing, TrustedKey};
+use crate::location::{HttpUrl, Location};
+use crate::minisig::{MAX_SIG_BYTES, Signature};
+use crate::plan::{Plan, read_small_file};
+use crate::term::sanitize;
+
+/// Bytes of the payload's start kept for shebang / ELF detection.
+pub const HEAD_BYTES: usize = 512;
+const CHUNK: usize = 256 * 1024;
+
+/// A SHA-256 the payload must have, and where it came from.
+#[derive(Clone, Debug, Serialize)]
+pub struct Pin {
+    /// The expected digest (hex).
+    #[serde(serialize_with = "ser_hex")]
+    pub sha256: [u8; 32],
+    /// `--sha256`, `lockfile PATH`, `signed checksum list URL`, ...
+    pub source: String,
+    /// Whether this pin alone is a trust anchor.
+    pub anchor: bool,
+}
+
+fn ser_hex<S: serde::Serializer>(v: &[u8; 32], s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&to_hex(v))
+}
+
+struct SigCheck {
+    sig: Signature,
+    key: TrustedKey,
+    location: String,
+}
+
+/// Everything that will be checked, gathered before the payload is read.
+pub struct Evidence {
+    subject: String,
+    name: String,
+    signature: Option<SigCheck>,
+    pins: Vec<Pin>,
+}
+
+/// What was verified, for notes and `--json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// The URL or file.
+    pub subject: String,
+    /// The expected file name.
+    pub file_name: String,
+    /// Payload size in bytes.
+    pub size: u64,
+    /// Payload SHA-256 (hex).
+    pub sha256: String,
+    /// The signature that verified, if any.
+    pub signature: Option<SigReport>,
+    /// Every digest the payload matched.
+    pub pins: Vec<Pin>,
+    /// The trust anchors that held.
+    pub anchors: Vec<String>,
+}
+
+/// A verified signature.
+#[derive(Clone, Debug, Serialize)]
+pub struct SigReport {
+    /// Where it came from.
+    pub location: String,
+    /// The key id (minisign's 16 hex digits).
+    pub key_id: String,
+    /// How the key was trusted (`--key ...`, `store key NAME`).
+    pub key_source: String,
+    /// The store name of the key, when it came from the store.
+    pub key_name: Option<String>,
+    /// The trusted comment (raw; sanitise before printing).
+    pub trusted_comment: String,
+    /// The trusted comment's `timestamp:`.
+    pub timestamp: Option<u64>,
+    /// Whether the signature was prehashed (false: legacy).
+    pub prehashed: bool,
+}
+
+/// A payload that passed verification: the sink it was written to, and the report.
+#[derive(Debug)]
+pub struct Verified<T> {
+    payload: T,
+    head: Vec<u8>,
+    report: Report,
+}
+
+impl<T> Verified<T> {
+    /// The sink holding the verified bytes.
+    pub fn payload(&self) -> &T {
+        &self.payload
+    }
+
+    /// The first bytes of the payload (up to [`HEAD_BYTES`]).
+    pub fn head(&self) -> &[u8] {
+        &self.head
+    }
+
+    /// The report.
+    pub fn report(&self) -> &Report {
+        &self.report
+    }
+
+    /// Take the sink out (e.g. to persist it), keeping the report.
+    pub fn into_parts(self) -> (T, Report) {
+        (self.payload, self.report)
+    }
+}
+
+/// Load a small file (signature, list) from a URL or a path; `None` when it does not exist.
+fn load(loc: &Location, net: &Net, cap: u64) -> Result<Option<Vec<u8>>> {
+    match loc {
+        Location::Url(u) => net.get_small(u, cap),
+        Location::Path(p) => match read_small_file(p, cap) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == Kind::Io && !p.exists() => Ok(None),
+            Err(e) => Err(e),
+        },
+    }
+}
+
+/// Check a signature's `file:` field against the expected name.
+fn check_file_binding(sig: &Signature, expected: &str, what: &str) -> Result<()> {
+    match sig.fields().file {
+        Some(f) if f != expected => Err(Error::refused(format!(
+            "{what}: the signed trusted comment names file:{} but the file is {}",
+            sanitize(&f),
+            sanitize(expected)
+        ))
+        .hint("a validly signed file served under another name is refused; if the publisher really renamed it, pass --expect-file NAME")),
+        _ => Ok(()),
+    }
+}
+
+fn check_legacy(sig: &Signature, allow_legacy: bool, what: &str) -> Result<()> {
+    if sig.is_prehashed() || allow_legacy {
+        Ok(())
+    } else {
+        Err(Error::refused(format!(
+            "{what} is a legacy (non-prehashed) minisign signature"
+        ))
+        .hint("ask the publisher to sign with a current minisign, or accept it with --allow-legacy"))
+    }
+}
+
+/// Gather the evidence for `plan`'s subject: fetch and parse the signature and checksum
+/// list, select keys, and check there is at least one trust anchor. `extra_pins` carries
+/// pins from elsewhere (the lockfile).
+pub fn gather(plan: &Plan, ring: &KeyRing, net: &Net, extra_pins: Vec<Pin>) -> Result<Evidence> {
+    let url = plan.subject.url();
+    let subject_loc = plan.subject.location();
+    let subject = subject_loc.to_string();
+    let mut pins = extra_pins;
+
+    // 1. The payload's signature.
+    let sig_loc = plan.sig_location();
+    let explicit = plan.sig.is_some();
+    let signature = if explicit || ring.wants_signature(url) {
+        match load(&sig_loc, net, MAX_SIG_BYTES)? {
+            Some(bytes) => {
+                let what = format!("signature {sig_loc}");
+                let sig = Signature::parse(&bytes, &sig_loc.to_string())?;
+                let key = ring.resolve(sig.key_id(), url, &what)?;
+                check_legacy(&sig, plan.allow_legacy, &what)?;
+                check_file_binding(&sig, &plan.expect_file, &what)?;
+                Some(SigCheck {
+                    sig,
+                    key,
+                    location: sig_loc.to_string(),
+                })
+            }
+            None if explicit || ring.requires_signature(url) => {
+                return Err(Error::refused(format!(
+                    "signature {sig_loc} not found, but a key is trusted for {subject}"
+                ))
+                .hint("a signed release publishes FILE.minisig; pass --sig LOC if it lives elsewhere"));
+            }
+            None => None,
+        }
+    } else {
+        None
+    };
+
+    // 2. A pinned digest.
+    if let Some(h) = plan.sha256 {
+        pins.push(Pin {
+            sha256: h,
+            source: "--sha256".into(),
+            anchor: true,
+        });
+    }
+
+    // 3./4. A checksum list, signed or from an independent origin.
+    if let Some(list_loc) = &plan.checksums {
+        pins.push(checksum_pin(plan, ring, net, list_loc, &subject_loc)?);
+    }
+
+    let evidence = Evidence {
+        subject,
+        name: plan.expect_file.clone(),
+        signature,
+        pins,
+    };
+    if evidence.signature.is_none() && !evidence.pins.iter().any(|p| p.anchor) {
+        let why = if evidence.pins.is_empty() {
+            "no signature key, pinned --sha256 or checksum list was given".to_string()
+        } else {
+            "an unsigned checksum list from the payload's own origin is no evidence".to_string()
+        };
+        return Err(Error::refused(format!(
+            "no trust anchor for {}: {why}",
+            evidence.subject
+        ))
+        .hint("pass the publisher's key with --key RW..., or pin the digest with --sha256 HEX"));
+    }
+    Ok(evidence)
+}
+
+fn checksum_pin(
+    plan: &Plan,
+    ring: &KeyRing,
+    net: &Net,
+    list_loc: &Location,
+    subject_loc: &Location,
+) -> Result<Pin> {
+    let url = plan.subject.url();
+    let list = load(list_loc, net, MAX_LIST_BYTES)?.ok_or_else(|| {
+        Error::refused(format!("checksum list {list_loc} not found"))
+            .hint("check --checksums; every piece of evidence given must be present and pass")
+    })?;
+    let list_sig_loc = list_loc.with_suffix(".minisig");
+    let mut signed_by = None;
+    if ring.wants_signature(url) || !plan.keys.is_empty() {
+        if let Some(bytes) = load(&list_sig_loc, net, MAX_SIG_BYTES)? {
+            let what = format!("signature {list_sig_loc}");
+            let sig = Signature::parse(&bytes, &list_sig_loc.to_string())?;
+            let key = ring.resolve(sig.key_id(), url, &what)?;
+            check_legacy(&sig, plan.allow_legacy, &what)?;
+            check_file_binding(&sig, &list_loc.file_name(), &what)?;
+            key.key
+                .inner()
+                .verify(&list, sig.inner(), plan.allow_legacy)
+                .map_err(|_| {
+                    Error::refused(format!(
+                        "checksum list {list_loc} does not match its signature {list_sig_loc}"
+                    ))
+                    .hint("the list or its signature was altered")
+                })?;
+            signed_by = Some(key.source);
+        }
+    }
+    let what = list_loc.to_string();
+    let entries = checksums::parse(&list, &what)?;
+    let entry = checksums::find(&entries, &plan.expect_file, &what)?;
+    let independent = match (list_loc.origin(), subject_loc.origin()) {
+        (Some(a), Some(b)) => a != b,
+        // A local list for a download: the user brought it from elsewhere.
+        (None, Some(_)) => true,
+        // A list for a local file: no independent channel can be told apart.
+        (_, None) => false,
+    };
+    let (source, anchor) = match signed_by {
+        Some(by) => (format!("checksum list {list_loc} signed by {by}"), true),
+        None if independent => (
+            format!("unsigned checksum list {list_loc} from an independent origin"),
+            true,
+        ),
+        None => (
+            format!("unsigned checksum list {list_loc} (same origin: checked, but no anchor)"),
+            false,
+        ),
+    };
+    Ok(Pin {
+        sha256: entry.sha256,
+        source,
+        anchor,
+    })
+}
+
+/// Limits and labels for one streaming pass.
+pub struct Limits<'a> {
+    /// `--max-size`.
+    pub max_size: u64,
+    /// `Content-Length`, when known.
+    pub declared: Option<u64>,
+    /// The URL being read (for download errors); `None` for local files.
+    pub url: Option<&'a HttpUrl>,
+}
+
+/// Read the payload from `src` to the end, writing every byte to `sink` while hashing it
+/// (SHA-256 and, for a prehashed signature, BLAKE2b), then check every piece of evidence.
+/// `progress` is told the running byte count.
+pub fn stream<W: Write>(
+    ev: &Evidence,
+    src: &mut dyn Read,
+    mut sink: W,
+    limits: Limits<'_>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Verified<W>> {
+    if let (Some(len), Some(url)) = (limits.declared, limits.url)
+        && len > limits.max_size
+    {
+        return Err(too_large(url, limits.max_size));
+    }
+    let read_err = |e: &std::io::Error| match limits.url {
+        Some(u) => read_error(u, e),
+        None => Error::io_at(format!("cannot read {}", ev.subject), e),
+    };
+    let mut sha = Sha256::new();
+    let mut prehash = match &ev.signature {
+        Some(c) if c.sig.is_prehashed() => Some(
+            c.key
+                .key
+                .inner()
+                .verify_stream(c.sig.inner())
+                .map_err(|e| Error::refused(format!("signature: {e}")))?,
+        ),
+        _ => None,
+    };
+    let mut legacy_buf: Option<Vec<u8>> = match &ev.signature {
+        Some(c) if !c.sig.is_prehashed() => Some(Vec::new()),
+        _ => None,
+    };
+    let mut head = Vec::with_capacity(HEAD_BYTES);
+    let mut buf = vec![0u8; CHUNK];
+    let mut total: u64 = 0;
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(read_err(&e)),
+        };
+        total += n as u64;
+        if total > limits.max_size {
+            return Err(match limits.url {
+                Some(u) => too_large(u, limits.max_size),
+                None => Error::refused(format!(
+                    "{} is larger than the {} limit",
+                    ev.subject,
+                    human(limits.max_size)
+                ))
+                .hint("raise --max-size if this file is really that large"),
+            });
+        }
+        let chunk = &buf[..n];
+        sha.update(chunk);
+        if let Some(p) = prehash.as_mut() {
+            p.update(chunk);
+        }
+        if let Some(b) = legacy_buf.as_mut() {
+            b.extend_from_slice(chunk);
+        }
+        if head.len() < HEAD_BYTES {
+            let take = (HEAD_BYTES - head.len()).min(n);
+            head.extend_from_slice(&chunk[..take]);
+        }
+        sink.write_all(chunk)
+            .map_err(|e| Error::io_at("cannot write the payload", &e))?;
+        progress(total);
+    }
+    sink.flush()
+        .map_err(|e| Error::io_at("cannot write the payload", &e))?;
+    if let Some(url) = limits.url {
+        check_length(url, limits.declared, total)?;
+    }
+    let digest: [u8; 32] = sha.finalize().into();
+
+    // Decide. Every piece must pass.
+    let mut anchors = Vec::new();
+    let sig_report = match &ev.signature {
+        Some(c) => {
+            let ok = match (prehash.as_mut(), legacy_buf.as_ref()) {
+                (Some(p), _) => p.finalize().is_ok(),
+                (None, Some(bytes)) => c.key.key.inner().verify(bytes, c.sig.inner(), true).is_ok(),
+                (None, None) => false,
+            };
+            if !ok {
+                return Err(Error::refused(format!(
+                    "{} does not match its signature {} (key {})",
+                    ev.subject,
+                    c.location,
+                    c.key.key.id()
+                ))
+                .hint("the payload or its signature was altered, or the wrong key was given; nothing was run or saved"));
+            }
+            anchors.push(format!("signature by {} ({})", c.key.key.id(), c.key.source));
+            let fields = c.sig.fields();
+            Some(SigReport {
+                location: c.location.clone(),
+                key_id: c.key.key.id().to_string(),
+                key_source: c.key.source.clone(),
+                key_name: c.key.store_name.clone(),
+                trusted_comment: c.sig.trusted_comment().to_string(),
+                timestamp: fields.timestamp,
+                prehashed: c.sig.is_prehashed(),
+            })
+        }
+        None => None,
+    };
+    for pin in &ev.pins {
+        if pin.sha256 != digest {
+            return Err(Error::refused(format!(
+                "{}: SHA-256 mismatch with {}: expected {}, got {}",
+                ev.subject,
+                pin.source,
+                to_hex(&pin.sha256),
+                to_hex(&digest)
+            ))
+            .hint("the payload changed or the pin is wrong; nothing was run or saved"));
+        }
+        if pin.anchor {
+            anchors.push(pin.source.clone());
+        }
+    }
+    debug_assert!(!anchors.is_empty(), "gather() guarantees an anchor");
+    if anchors.is_empty() {
+        return Err(Error::refused(format!("no trust anchor for {}", ev.subject)));
+    }
+    Ok(Verified {
+        payload: sink,
+        head,
+        report: Report {
+            subject: ev.subject.clone(),
+            file_name: ev.name.clone(),
+            size: total,
+            sha256: to_hex(&digest),
+            signature: sig_report,
+            pins: ev.pins.clone(),
+            anchors,
+        },
+    })
+}
+
+impl Evidence {
+    /// The signature's key, when a signature will be checked.
+    pub fn signer(&self) -> Option<&TrustedKey> {
+        self.signature.as_ref().map(|c| &c.key)
+    }
+}
