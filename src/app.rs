@@ -24,9 +24,9 @@ pub fn main(cli: Cli) -> Result<u8> {
         Command::Run(a) => run(a),
         Command::Fetch(a) => fetch(a),
         Command::Verify(a) => verify_file(a),
-        Command::Key(_) | Command::Audit(_) => Err(Error::usage(
-            "this command is not available in this build",
-        )),
+        Command::Key(_) | Command::Audit(_) => {
+            Err(Error::usage("this command is not available in this build"))
+        }
         Command::Completions { shell } => completions(&shell),
         Command::Manpage => manpage(),
     }
@@ -132,8 +132,7 @@ fn download<W: Write>(
     let ring = session.ring(plan)?;
     let evidence = verify::gather(plan, &ring, &session.net, Vec::new())?;
     let mut resp = session.net.open(url)?.ok_or_else(|| {
-        Error::download(format!("{url} answered HTTP 404 (not found)"))
-            .hint("check the URL")
+        Error::download(format!("{url} answered HTTP 404 (not found)")).hint("check the URL")
     })?;
     let bar = Progress::new(
         progress::enabled(plan.quiet),
@@ -197,7 +196,11 @@ fn show(v: &Verified<PayloadFile>) -> Result<()> {
     let _ = writeln!(err, "----- {} -----", v.report().subject);
     let _ = err.write_all(sanitize_block_bytes(&bytes).as_bytes());
     if v.report().size > SHOW_MAX {
-        let _ = writeln!(err, "\n[… {} more bytes not shown]", v.report().size - SHOW_MAX);
+        let _ = writeln!(
+            err,
+            "\n[… {} more bytes not shown]",
+            v.report().size - SHOW_MAX
+        );
     }
     let _ = writeln!(err, "\n----- end of {} -----", v.report().subject);
     Ok(())
@@ -274,11 +277,10 @@ fn print_json(report: &Report, output: Option<&Path>) {
 /// The directory `-o PATH` will be written in, checked before anything is downloaded.
 fn output_dir(output: &Path) -> Result<PathBuf> {
     if output.is_dir() {
-        return Err(Error::usage(format!(
-            "-o {} is a directory",
-            output.display()
-        ))
-        .hint("give the path of the file to write, e.g. -o ./bin/tool"));
+        return Err(
+            Error::usage(format!("-o {} is a directory", output.display()))
+                .hint("give the path of the file to write, e.g. -o ./bin/tool"),
+        );
     }
     let dir = match output.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -320,8 +322,10 @@ pub fn parse_mode(s: &str) -> Result<u32> {
     let digits = t.strip_prefix("0o").unwrap_or(t);
     match u32::from_str_radix(digits, 8) {
         Ok(m) if m <= 0o7777 && !digits.is_empty() => Ok(m),
-        _ => Err(Error::usage(format!("--mode {}: not an octal file mode", sanitize(s)))
-            .hint("for example --mode 0755")),
+        _ => Err(
+            Error::usage(format!("--mode {}: not an octal file mode", sanitize(s)))
+                .hint("for example --mode 0755"),
+        ),
     }
 }
 

@@ -37,10 +37,11 @@ pub fn parse(text: &[u8], what: &str) -> Result<Vec<Entry>> {
         }
     }
     if entries.is_empty() {
-        return Err(Error::refused(format!(
-            "checksum list {what} has no SHA-256 entries"
-        ))
-        .hint("expected `sha256sum` output (HEX  NAME) or BSD format (SHA256 (NAME) = HEX)"));
+        return Err(
+            Error::refused(format!("checksum list {what} has no SHA-256 entries")).hint(
+                "expected `sha256sum` output (HEX  NAME) or BSD format (SHA256 (NAME) = HEX)",
+            ),
+        );
     }
     Ok(entries)
 }
@@ -85,11 +86,17 @@ fn parse_line(line: &str) -> Option<([u8; 32], String)> {
     };
     let hex = line.get(..64)?;
     let rest = line.get(64..)?;
-    let name = rest.strip_prefix("  ").or_else(|| rest.strip_prefix(" *"))?;
+    let name = rest
+        .strip_prefix("  ")
+        .or_else(|| rest.strip_prefix(" *"))?;
     if name.is_empty() {
         return None;
     }
-    let name = if escaped { unescape(name)? } else { name.to_string() };
+    let name = if escaped {
+        unescape(name)?
+    } else {
+        name.to_string()
+    };
     Some((parse_hex32(hex)?, name))
 }
 
@@ -158,7 +165,12 @@ mod tests {
     fn entry_must_be_unique_and_present() {
         let list = format!("{H1}  a.sh\n{H2}  ./a.sh\n{H1}  dist/b.sh\n");
         let e = parse(list.as_bytes(), "t").unwrap();
-        assert!(find(&e, "a.sh", "t").unwrap_err().message().contains("ambiguous"));
+        assert!(
+            find(&e, "a.sh", "t")
+                .unwrap_err()
+                .message()
+                .contains("ambiguous")
+        );
         assert_eq!(find(&e, "b.sh", "t").unwrap().name, "dist/b.sh");
         assert_eq!(find(&e, "c.sh", "t").unwrap_err().exit_code(), 77);
         // a name that merely ends with the file name is not a match
@@ -170,7 +182,10 @@ mod tests {
         assert!(parse(b"", "t").is_err());
         assert!(parse(b"not a checksum\n", "t").is_err());
         assert!(parse(format!("{}  a\n", &H1[..63]).as_bytes(), "t").is_err());
-        assert!(parse(format!("{H1} a\n").as_bytes(), "t").is_err(), "one space");
+        assert!(
+            parse(format!("{H1} a\n").as_bytes(), "t").is_err(),
+            "one space"
+        );
         assert!(parse(&[0xff, 0xfe], "t").is_err());
     }
 

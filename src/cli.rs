@@ -194,7 +194,12 @@ pub enum KeyCommand {
         /// A name for the key (letters, digits, `-`, `_`, `.`).
         name: String,
         /// The public key, base64 (RW...).
-        #[arg(long, value_name = "BASE64", conflicts_with = "file", required_unless_present = "file")]
+        #[arg(
+            long,
+            value_name = "BASE64",
+            conflicts_with = "file",
+            required_unless_present = "file"
+        )]
         pubkey: Option<String>,
         /// The public key file (.pub).
         #[arg(long, value_name = "PUBFILE")]

@@ -85,7 +85,11 @@ impl PayloadFile {
             .filter(|c| c.is_ascii_alphanumeric() || "._-".contains(*c))
             .take(100)
             .collect();
-        let path = dir.path().join(if safe.is_empty() { "payload".into() } else { safe });
+        let path = dir.path().join(if safe.is_empty() {
+            "payload".into()
+        } else {
+            safe
+        });
         let file = std::fs::OpenOptions::new()
             .write(true)
             .read(true)
@@ -250,15 +254,14 @@ fn prepare(mut payload: PayloadFile, launch: &Launch) -> Result<Prepared> {
         flags |= OFlags::CLOEXEC;
     }
     let ro = open(self_path.as_str(), flags, Mode::empty()).map_err(|e| {
-        Error::io(format!("cannot reopen the sealed payload through /proc: {e}"))
-            .hint("verun needs /proc mounted to run payloads from memory")
+        Error::io(format!(
+            "cannot reopen the sealed payload through /proc: {e}"
+        ))
+        .hint("verun needs /proc mounted to run payloads from memory")
     })?;
     drop(payload);
     let path = format!("/proc/self/fd/{}", ro.as_raw_fd()).into();
-    Ok(Prepared {
-        path,
-        keep: ro,
-    })
+    Ok(Prepared { path, keep: ro })
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -15,8 +15,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 use ureq::Agent;
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
 use crate::error::{Error, Result};
 use crate::location::HttpUrl;
@@ -78,8 +78,9 @@ impl Net {
         } else {
             let mut certs = Vec::new();
             for path in &cfg.extra_roots {
-                let pem = std::fs::read(path)
-                    .map_err(|e| Error::io_at(format!("cannot read CA file {}", path.display()), &e))?;
+                let pem = std::fs::read(path).map_err(|e| {
+                    Error::io_at(format!("cannot read CA file {}", path.display()), &e)
+                })?;
                 let before = certs.len();
                 certs.extend(pem_certs(&pem));
                 if certs.len() == before {
@@ -181,10 +182,10 @@ impl Net {
                 reader: Box::new(reader),
             }));
         }
-        Err(Error::download(format!(
-            "{url}: more than {MAX_REDIRECTS} redirects"
-        ))
-        .hint("the server is in a redirect loop"))
+        Err(
+            Error::download(format!("{url}: more than {MAX_REDIRECTS} redirects"))
+                .hint("the server is in a redirect loop"),
+        )
     }
 
     /// GET a small file (signature, checksum list) into memory, refusing more than `cap`
@@ -279,7 +280,7 @@ fn pem_certs(pem: &[u8]) -> Vec<Certificate<'static>> {
 pub fn human(n: u64) -> String {
     const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
     for (size, unit) in UNITS {
-        if n >= size && n % size == 0 {
+        if n >= size && n.is_multiple_of(size) {
             return format!("{} {unit}", n / size);
         }
     }

@@ -58,7 +58,10 @@ impl HttpUrl {
         if authority.as_str().contains('@') {
             return Err(bad("user info in URLs is not supported"));
         }
-        let host = authority.host().trim_matches(['[', ']']).to_ascii_lowercase();
+        let host = authority
+            .host()
+            .trim_matches(['[', ']'])
+            .to_ascii_lowercase();
         if host.is_empty() {
             return Err(bad("no host"));
         }
@@ -302,10 +305,19 @@ mod tests {
     #[test]
     fn joins_redirects() {
         let u = HttpUrl::parse("https://a.test:8443/x/y/z.sh").unwrap();
-        assert_eq!(u.join("w.sh").unwrap().as_str(), "https://a.test:8443/x/y/w.sh");
-        assert_eq!(u.join("/w.sh").unwrap().as_str(), "https://a.test:8443/w.sh");
+        assert_eq!(
+            u.join("w.sh").unwrap().as_str(),
+            "https://a.test:8443/x/y/w.sh"
+        );
+        assert_eq!(
+            u.join("/w.sh").unwrap().as_str(),
+            "https://a.test:8443/w.sh"
+        );
         assert_eq!(u.join("//b.test/w").unwrap().as_str(), "https://b.test/w");
-        assert_eq!(u.join("http://c.test/w").unwrap().as_str(), "http://c.test/w");
+        assert_eq!(
+            u.join("http://c.test/w").unwrap().as_str(),
+            "http://c.test/w"
+        );
         assert!(u.join("file:///etc/passwd").is_err());
     }
 

@@ -175,7 +175,8 @@ impl Signature {
         if untrusted.len() > MAX_UNTRUSTED_COMMENT + UNTRUSTED_PREFIX.len() + 1 {
             return Err(bad("untrusted comment too long"));
         }
-        let sig = decode_base64(sig_line).ok_or_else(|| bad("signature is not canonical base64"))?;
+        let sig =
+            decode_base64(sig_line).ok_or_else(|| bad("signature is not canonical base64"))?;
         if sig.len() != 74 {
             return Err(bad(&format!(
                 "signature is {} bytes where 74 are expected",
@@ -193,8 +194,8 @@ impl Signature {
         if tc.len() > MAX_TRUSTED_COMMENT {
             return Err(bad("trusted comment longer than 8 KiB"));
         }
-        let global =
-            decode_base64(global_line).ok_or_else(|| bad("global signature is not canonical base64"))?;
+        let global = decode_base64(global_line)
+            .ok_or_else(|| bad("global signature is not canonical base64"))?;
         if global.len() != 64 {
             return Err(bad(&format!(
                 "global signature is {} bytes where 64 are expected",
@@ -202,8 +203,8 @@ impl Signature {
             )));
         }
         let canonical = format!("{untrusted}\n{sig_line}\n{trusted}\n{global_line}\n");
-        let inner = minisign_verify::Signature::decode(&canonical)
-            .map_err(|e| bad(&e.to_string()))?;
+        let inner =
+            minisign_verify::Signature::decode(&canonical).map_err(|e| bad(&e.to_string()))?;
         let mut id = [0u8; 8];
         id.copy_from_slice(&sig[2..10]);
         Ok(Signature {
@@ -277,7 +278,7 @@ pub fn decode_base64(s: &str) -> Option<Vec<u8>> {
         } as u32)
     }
     let s = s.as_bytes();
-    if s.is_empty() || s.len() % 4 != 0 {
+    if s.is_empty() || !s.len().is_multiple_of(4) {
         return None;
     }
     let mut out = Vec::with_capacity(s.len() / 4 * 3);
@@ -341,7 +342,10 @@ mod tests {
         let f = TrustedFields::parse("timestamp:1555779966\tfile:my file.sh\thashed");
         assert_eq!(f.timestamp, Some(1555779966));
         assert_eq!(f.file.as_deref(), Some("my file.sh"));
-        assert_eq!(TrustedFields::parse("release 1.2"), TrustedFields::default());
+        assert_eq!(
+            TrustedFields::parse("release 1.2"),
+            TrustedFields::default()
+        );
     }
 
     #[test]

@@ -170,13 +170,18 @@ pub fn parse_timeout(secs: f64) -> Result<Duration> {
     if secs.is_finite() && secs > 0.0 && secs < 1e9 {
         Ok(Duration::from_secs_f64(secs))
     } else {
-        Err(Error::usage(format!("--timeout {secs} must be a positive number of seconds")))
+        Err(Error::usage(format!(
+            "--timeout {secs} must be a positive number of seconds"
+        )))
     }
 }
 
 /// Parse a `--key` value: base64 (`RW...`) or a path to a `.pub` file.
 pub fn parse_key_arg(arg: &str) -> Result<GivenKey> {
-    let looks_base64 = arg.starts_with("RW") && !arg.contains('/') && arg.len() == 56;
+    // A minisign key is 56 base64 characters starting `RW` (base64 may contain `/`, so a
+    // value of that shape that is not an existing file is taken as a key).
+    let looks_base64 =
+        arg.starts_with("RW") && arg.len() == 56 && !std::path::Path::new(arg).is_file();
     if looks_base64 {
         let key = PublicKey::from_base64(arg)
             .map_err(|e| Error::usage(format!("--key {}: {e}", crate::term::sanitize(arg))))?;
@@ -225,8 +230,11 @@ pub fn read_small_file(path: &std::path::Path, cap: u64) -> Result<Vec<u8>> {
 /// Parse `--max-size`: bytes, or with a K, M or G suffix (powers of 1024; `KiB`/`KB` too).
 pub fn parse_size(s: &str) -> Result<u64> {
     let bad = || {
-        Error::usage(format!("--max-size {}: not a size", crate::term::sanitize(s)))
-            .hint("use bytes or a K, M or G suffix, e.g. --max-size 200M")
+        Error::usage(format!(
+            "--max-size {}: not a size",
+            crate::term::sanitize(s)
+        ))
+        .hint("use bytes or a K, M or G suffix, e.g. --max-size 200M")
     };
     let t = s.trim();
     let lower = t.to_ascii_lowercase();
@@ -275,8 +283,15 @@ mod tests {
     #[test]
     fn bad_keys_are_usage_errors() {
         assert_eq!(parse_key_arg("RWnotakey").unwrap_err().exit_code(), 64);
+        // base64 keys may contain `/`
+        let k = parse_key_arg("RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3").unwrap();
+        assert_eq!(k.key.id().to_string(), "E7620F1842B4E81F");
+        let slash = "RWQ/6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3";
+        assert_eq!(parse_key_arg(slash).unwrap().key.base64(), slash);
         assert_eq!(
-            parse_key_arg("/nonexistent/key.pub").unwrap_err().exit_code(),
+            parse_key_arg("/nonexistent/key.pub")
+                .unwrap_err()
+                .exit_code(),
             64
         );
     }

@@ -66,7 +66,10 @@ mod tests {
         let s = sanitize("ok\x1b]0;pwned\x07\x1b[2Jtext\r\n\u{9b}");
         assert!(!s.contains('\x1b') && !s.contains('\x07') && !s.contains('\r'));
         assert!(!s.contains('\u{9b}'));
-        assert_eq!(s, "ok\\u{1b}]0;pwned\\u{7}\\u{1b}[2Jtext\\u{d}\\u{a}\\u{9b}");
+        assert_eq!(
+            s,
+            "ok\\u{1b}]0;pwned\\u{7}\\u{1b}[2Jtext\\u{d}\\u{a}\\u{9b}"
+        );
     }
 
     #[test]

@@ -153,7 +153,9 @@ fn check_legacy(sig: &Signature, allow_legacy: bool, what: &str) -> Result<()> {
         Err(Error::refused(format!(
             "{what} is a legacy (non-prehashed) minisign signature"
         ))
-        .hint("ask the publisher to sign with a current minisign, or accept it with --allow-legacy"))
+        .hint(
+            "ask the publisher to sign with a current minisign, or accept it with --allow-legacy",
+        ))
     }
 }
 
@@ -187,7 +189,9 @@ pub fn gather(plan: &Plan, ring: &KeyRing, net: &Net, extra_pins: Vec<Pin>) -> R
                 return Err(Error::refused(format!(
                     "signature {sig_loc} not found, but a key is trusted for {subject}"
                 ))
-                .hint("a signed release publishes FILE.minisig; pass --sig LOC if it lives elsewhere"));
+                .hint(
+                    "a signed release publishes FILE.minisig; pass --sig LOC if it lives elsewhere",
+                ));
             }
             None => None,
         }
@@ -221,11 +225,11 @@ pub fn gather(plan: &Plan, ring: &KeyRing, net: &Net, extra_pins: Vec<Pin>) -> R
         } else {
             "an unsigned checksum list from the payload's own origin is no evidence".to_string()
         };
-        return Err(Error::refused(format!(
-            "no trust anchor for {}: {why}",
-            evidence.subject
-        ))
-        .hint("pass the publisher's key with --key RW..., or pin the digest with --sha256 HEX"));
+        return Err(
+            Error::refused(format!("no trust anchor for {}: {why}", evidence.subject)).hint(
+                "pass the publisher's key with --key RW..., or pin the digest with --sha256 HEX",
+            ),
+        );
     }
     Ok(evidence)
 }
@@ -244,24 +248,24 @@ fn checksum_pin(
     })?;
     let list_sig_loc = list_loc.with_suffix(".minisig");
     let mut signed_by = None;
-    if ring.wants_signature(url) || !plan.keys.is_empty() {
-        if let Some(bytes) = load(&list_sig_loc, net, MAX_SIG_BYTES)? {
-            let what = format!("signature {list_sig_loc}");
-            let sig = Signature::parse(&bytes, &list_sig_loc.to_string())?;
-            let key = ring.resolve(sig.key_id(), url, &what)?;
-            check_legacy(&sig, plan.allow_legacy, &what)?;
-            check_file_binding(&sig, &list_loc.file_name(), &what)?;
-            key.key
-                .inner()
-                .verify(&list, sig.inner(), plan.allow_legacy)
-                .map_err(|_| {
-                    Error::refused(format!(
-                        "checksum list {list_loc} does not match its signature {list_sig_loc}"
-                    ))
-                    .hint("the list or its signature was altered")
-                })?;
-            signed_by = Some(key.source);
-        }
+    if ring.wants_signature(url)
+        && let Some(bytes) = load(&list_sig_loc, net, MAX_SIG_BYTES)?
+    {
+        let what = format!("signature {list_sig_loc}");
+        let sig = Signature::parse(&bytes, &list_sig_loc.to_string())?;
+        let key = ring.resolve(sig.key_id(), url, &what)?;
+        check_legacy(&sig, plan.allow_legacy, &what)?;
+        check_file_binding(&sig, &list_loc.file_name(), &what)?;
+        key.key
+            .inner()
+            .verify(&list, sig.inner(), plan.allow_legacy)
+            .map_err(|_| {
+                Error::refused(format!(
+                    "checksum list {list_loc} does not match its signature {list_sig_loc}"
+                ))
+                .hint("the list or its signature was altered")
+            })?;
+        signed_by = Some(key.source);
     }
     let what = list_loc.to_string();
     let entries = checksums::parse(&list, &what)?;
@@ -398,7 +402,11 @@ pub fn stream<W: Write>(
                 ))
                 .hint("the payload or its signature was altered, or the wrong key was given; nothing was run or saved"));
             }
-            anchors.push(format!("signature by {} ({})", c.key.key.id(), c.key.source));
+            anchors.push(format!(
+                "signature by {} ({})",
+                c.key.key.id(),
+                c.key.source
+            ));
             let fields = c.sig.fields();
             Some(SigReport {
                 location: c.location.clone(),
@@ -429,7 +437,10 @@ pub fn stream<W: Write>(
     }
     debug_assert!(!anchors.is_empty(), "gather() guarantees an anchor");
     if anchors.is_empty() {
-        return Err(Error::refused(format!("no trust anchor for {}", ev.subject)));
+        return Err(Error::refused(format!(
+            "no trust anchor for {}",
+            ev.subject
+        )));
     }
     Ok(Verified {
         payload: sink,
