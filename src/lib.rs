@@ -8,17 +8,25 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod atomic;
+pub mod audit;
+pub mod cache;
 pub mod checksums;
 pub mod cli;
+pub mod diff;
 pub mod error;
 pub mod exec;
 pub mod fetch;
 pub mod keys;
 pub mod location;
+pub mod lock;
 pub mod minisig;
 pub mod paths;
 pub mod plan;
 pub mod progress;
+pub mod pump;
+pub mod rollback;
+pub mod store;
 pub mod term;
 pub mod verify;
 

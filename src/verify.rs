@@ -8,7 +8,6 @@
 use std::io::{Read, Write};
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::checksums::{self, MAX_LIST_BYTES, to_hex};
 use crate::error::{Error, Kind, Result};
@@ -17,11 +16,11 @@ use crate::keys::{KeyRing, TrustedKey};
 use crate::location::{HttpUrl, Location};
 use crate::minisig::{MAX_SIG_BYTES, Signature};
 use crate::plan::{Plan, read_small_file};
+use crate::pump::{PumpError, pump};
 use crate::term::sanitize;
 
 /// Bytes of the payload's start kept for shebang / ELF detection.
 pub const HEAD_BYTES: usize = 512;
-const CHUNK: usize = 256 * 1024;
 
 /// A SHA-256 the payload must have, and where it came from.
 #[derive(Clone, Debug, Serialize)]
@@ -171,6 +170,7 @@ pub fn gather(plan: &Plan, ring: &KeyRing, net: &Net, extra_pins: Vec<Pin>) -> R
     // 1. The payload's signature.
     let sig_loc = plan.sig_location();
     let explicit = plan.sig.is_some();
+    let mut missing_sig = None;
     let signature = if explicit || ring.wants_signature(url) {
         match load(&sig_loc, net, MAX_SIG_BYTES)? {
             Some(bytes) => {
@@ -186,12 +186,19 @@ pub fn gather(plan: &Plan, ring: &KeyRing, net: &Net, extra_pins: Vec<Pin>) -> R
                 })
             }
             None if explicit || ring.requires_signature(url) => {
-                return Err(Error::refused(format!(
+                let err = Error::refused(format!(
                     "signature {sig_loc} not found, but a key is trusted for {subject}"
                 ))
                 .hint(
-                    "a signed release publishes FILE.minisig; pass --sig LOC if it lives elsewhere",
-                ));
+                    "a signed release publishes FILE.minisig (or a signed checksum list); pass --sig LOC if it lives elsewhere",
+                );
+                // The key's signature may be on the checksum list instead (SPEC evidence 3):
+                // decided once the list has been checked.
+                if explicit || plan.checksums.is_none() {
+                    return Err(err);
+                }
+                missing_sig = Some(err);
+                None
             }
             None => None,
         }
@@ -210,7 +217,11 @@ pub fn gather(plan: &Plan, ring: &KeyRing, net: &Net, extra_pins: Vec<Pin>) -> R
 
     // 3./4. A checksum list, signed or from an independent origin.
     if let Some(list_loc) = &plan.checksums {
-        pins.push(checksum_pin(plan, ring, net, list_loc, &subject_loc)?);
+        let (pin, signed) = checksum_pin(plan, ring, net, list_loc, &subject_loc)?;
+        if let Some(err) = missing_sig.filter(|_| !signed) {
+            return Err(err);
+        }
+        pins.push(pin);
     }
 
     let evidence = Evidence {
@@ -240,7 +251,7 @@ fn checksum_pin(
     net: &Net,
     list_loc: &Location,
     subject_loc: &Location,
-) -> Result<Pin> {
+) -> Result<(Pin, bool)> {
     let url = plan.subject.url();
     let list = load(list_loc, net, MAX_LIST_BYTES)?.ok_or_else(|| {
         Error::refused(format!("checksum list {list_loc} not found"))
@@ -277,6 +288,7 @@ fn checksum_pin(
         // A list for a local file: no independent channel can be told apart.
         (_, None) => false,
     };
+    let signed = signed_by.is_some();
     let (source, anchor) = match signed_by {
         Some(by) => (format!("checksum list {list_loc} signed by {by}"), true),
         None if independent => (
@@ -288,11 +300,14 @@ fn checksum_pin(
             false,
         ),
     };
-    Ok(Pin {
-        sha256: entry.sha256,
-        source,
-        anchor,
-    })
+    Ok((
+        Pin {
+            sha256: entry.sha256,
+            source,
+            anchor,
+        },
+        signed,
+    ))
 }
 
 /// Limits and labels for one streaming pass.
@@ -324,8 +339,7 @@ pub fn stream<W: Write>(
         Some(u) => read_error(u, e),
         None => Error::io_at(format!("cannot read {}", ev.subject), e),
     };
-    let mut sha = Sha256::new();
-    let mut prehash = match &ev.signature {
+    let prehash = match &ev.signature {
         Some(c) if c.sig.is_prehashed() => Some(
             c.key
                 .key
@@ -335,61 +349,42 @@ pub fn stream<W: Write>(
         ),
         _ => None,
     };
-    let mut legacy_buf: Option<Vec<u8>> = match &ev.signature {
-        Some(c) if !c.sig.is_prehashed() => Some(Vec::new()),
-        _ => None,
-    };
-    let mut head = Vec::with_capacity(HEAD_BYTES);
-    let mut buf = vec![0u8; CHUNK];
-    let mut total: u64 = 0;
-    loop {
-        let n = match src.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(read_err(&e)),
-        };
-        total += n as u64;
-        if total > limits.max_size {
-            return Err(match limits.url {
-                Some(u) => too_large(u, limits.max_size),
-                None => Error::refused(format!(
-                    "{} is larger than the {} limit",
-                    ev.subject,
-                    human(limits.max_size)
-                ))
-                .hint("raise --max-size if this file is really that large"),
-            });
-        }
-        let chunk = &buf[..n];
-        sha.update(chunk);
-        if let Some(p) = prehash.as_mut() {
-            p.update(chunk);
-        }
-        if let Some(b) = legacy_buf.as_mut() {
-            b.extend_from_slice(chunk);
-        }
-        if head.len() < HEAD_BYTES {
-            let take = (HEAD_BYTES - head.len()).min(n);
-            head.extend_from_slice(&chunk[..take]);
-        }
-        sink.write_all(chunk)
-            .map_err(|e| Error::io_at("cannot write the payload", &e))?;
-        progress(total);
-    }
-    sink.flush()
-        .map_err(|e| Error::io_at("cannot write the payload", &e))?;
+    let keep_all = ev.signature.as_ref().is_some_and(|c| !c.sig.is_prehashed());
+    let pumped = pump(
+        src,
+        &mut sink,
+        prehash,
+        keep_all,
+        HEAD_BYTES,
+        limits.max_size,
+        progress,
+    )
+    .map_err(|e| match e {
+        PumpError::Read(e) => read_err(&e),
+        PumpError::Write(e) => Error::io_at("cannot write the payload", &e),
+        PumpError::TooLarge => match limits.url {
+            Some(u) => too_large(u, limits.max_size),
+            None => Error::refused(format!(
+                "{} is larger than the {} limit",
+                ev.subject,
+                human(limits.max_size)
+            ))
+            .hint("raise --max-size if this file is really that large"),
+        },
+    })?;
+    let total = pumped.total;
+    let head = pumped.head;
     if let Some(url) = limits.url {
         check_length(url, limits.declared, total)?;
     }
-    let digest: [u8; 32] = sha.finalize().into();
+    let digest = pumped.sha256;
 
     // Decide. Every piece must pass.
     let mut anchors = Vec::new();
     let sig_report = match &ev.signature {
         Some(c) => {
-            let ok = match (prehash.as_mut(), legacy_buf.as_ref()) {
-                (Some(p), _) => p.finalize().is_ok(),
+            let ok = match (pumped.prehash_ok, pumped.all.as_ref()) {
+                (Some(ok), _) => ok,
                 (None, Some(bytes)) => c.key.key.inner().verify(bytes, c.sig.inner(), true).is_ok(),
                 (None, None) => false,
             };
@@ -421,6 +416,16 @@ pub fn stream<W: Write>(
         None => None,
     };
     for pin in &ev.pins {
+        if pin.sha256 != digest
+            && let Some(lockfile) = pin.source.strip_prefix(crate::lock::PIN_SOURCE_PREFIX)
+        {
+            return Err(crate::lock::drift_error(
+                &ev.subject,
+                std::path::Path::new(lockfile),
+                &to_hex(&pin.sha256),
+                &to_hex(&digest),
+            ));
+        }
         if pin.sha256 != digest {
             return Err(Error::refused(format!(
                 "{}: SHA-256 mismatch with {}: expected {}, got {}",
