@@ -4,14 +4,16 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::cli::{Cli, Command, FetchArgs, RunArgs, VerifyArgs};
+use crate::cli::{Cli, Command, FetchArgs, KeyArgs, RunArgs, VerifyArgs};
 use crate::error::{Error, Result};
 use crate::exec::{self, PayloadFile, RunOptions};
 use crate::fetch::Net;
 use crate::keys::{KeyRing, KeyStore};
 use crate::location::HttpUrl;
+use crate::paths::Paths;
 use crate::plan::{Plan, Subject};
 use crate::progress::{self, Progress};
+use crate::store::Store;
 use crate::term::sanitize;
 use crate::verify::{self, Limits, Report, Verified};
 
@@ -24,9 +26,8 @@ pub fn main(cli: Cli) -> Result<u8> {
         Command::Run(a) => run(a),
         Command::Fetch(a) => fetch(a),
         Command::Verify(a) => verify_file(a),
-        Command::Key(_) | Command::Audit(_) => {
-            Err(Error::usage("this command is not available in this build"))
-        }
+        Command::Key(a) => key(a),
+        Command::Audit(a) => audit(a),
         Command::Completions { shell } => completions(&shell),
         Command::Manpage => manpage(),
     }
@@ -35,7 +36,7 @@ pub fn main(cli: Cli) -> Result<u8> {
 /// The state shared by one verifying command: the network client and the key store.
 struct Session {
     net: Net,
-    store: Option<Box<dyn KeyStore>>,
+    store: Option<Store>,
 }
 
 impl Session {
@@ -43,12 +44,62 @@ impl Session {
         warn_unsafe(&plan_flags(plan));
         Ok(Session {
             net: Net::new(&plan.net)?,
-            store: None,
+            store: open_store()?,
         })
     }
 
     fn ring(&self, plan: &Plan) -> Result<KeyRing<'_>> {
-        KeyRing::new(plan.keys.clone(), self.store.as_deref())
+        KeyRing::new(
+            plan.keys.clone(),
+            self.store.as_ref().map(|s| s as &dyn KeyStore),
+        )
+    }
+
+    /// Count a use of the store key that signed `report`'s payload. Failing to record it is a
+    /// warning: the verification itself succeeded.
+    fn record_use(&self, report: &Report) {
+        let (Some(store), Some(sig)) = (&self.store, &report.signature) else {
+            return;
+        };
+        let Some(name) = &sig.key_name else {
+            return;
+        };
+        let Some(id) = crate::minisig::KeyId::parse_hex(&sig.key_id) else {
+            return;
+        };
+        if let Err(e) = store.record_use(id) {
+            eprintln!(
+                "verun: warning: cannot record the use of key {name} in the key store: {}",
+                e.message()
+            );
+        }
+    }
+}
+
+/// The key store, when verun has a home for it (without one there is no store to load).
+fn open_store() -> Result<Option<Store>> {
+    match Paths::resolve() {
+        Ok(paths) => Store::open(&paths).map(Some),
+        Err(_) => Ok(None),
+    }
+}
+
+/// `verun key ...`: the store prints nothing itself; its output and notes are printed here.
+fn key(a: KeyArgs) -> Result<u8> {
+    let paths = Paths::resolve()?;
+    let out = crate::store::command(&paths, a.command)?;
+    for n in &out.notes {
+        eprintln!("verun: {n}");
+    }
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(out.stdout.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(0),
+        // `verun key list | head`: the reader has all it wanted.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        Err(e) => Err(Error::io_at("cannot write to stdout", &e)),
     }
 }
 
@@ -127,10 +178,11 @@ fn download<W: Write>(
     session: &Session,
     url: &HttpUrl,
     sink: W,
+    lock_pins: Vec<verify::Pin>,
 ) -> Result<Verified<W>> {
     session.net.check_scheme(url)?;
     let ring = session.ring(plan)?;
-    let evidence = verify::gather(plan, &ring, &session.net, Vec::new())?;
+    let evidence = verify::gather(plan, &ring, &session.net, lock_pins)?;
     let mut resp = session.net.open(url)?.ok_or_else(|| {
         Error::download(format!("{url} answered HTTP 404 (not found)")).hint("check the URL")
     })?;
@@ -153,6 +205,7 @@ fn download<W: Write>(
         &mut |n| bar.set(n),
     )?;
     bar.finish();
+    session.record_use(verified.report());
     Ok(verified)
 }
 
@@ -160,16 +213,31 @@ fn run(a: RunArgs) -> Result<u8> {
     let url = HttpUrl::parse(&a.url)?;
     let plan = Plan::new(Subject::Url(url.clone()), &a.verify)?;
     let session = Session::open(&plan)?;
+    let lock = crate::lock::LockCheck::open(&plan)?;
     let name = url.file_name();
     let payload = PayloadFile::create(&name)?;
-    let verified = download(&plan, &session, &url, payload)?;
+    let verified = if a.offline {
+        offline(&plan, &session, &url, lock.as_ref(), payload)?
+    } else {
+        download(&plan, &session, &url, payload, lock_pins(lock.as_ref()))?
+    };
+    let mark = check_rollback(&plan, &url, verified.report())?;
     report_notes(plan.quiet, verified.report());
     if a.show {
         show(&verified)?;
     }
+    if a.diff {
+        show_diff(&url, &verified);
+    }
     if a.confirm {
         exec::confirm(&format!("verun: run {url}?"))?;
     }
+    let cache = (!a.no_cache).then(|| verified.payload());
+    let keep = Keep {
+        cache,
+        state: !a.no_cache,
+    };
+    accept(&plan, &url, lock.as_ref(), mark, verified.report(), keep)?;
     let opts = RunOptions {
         env_clean: a.env_clean,
         env: a.env,
@@ -222,9 +290,18 @@ fn fetch(a: FetchArgs) -> Result<u8> {
         .tempfile_in(&dir)
         .map_err(|e| Error::io_at(format!("cannot create a file in {}", dir.display()), &e))?;
     // On any error below, `tmp` is dropped and its file removed: nothing is left at -o.
-    let verified = download(&plan, &session, &url, tmp)?;
+    // An interrupt or kill during the download removes it too (drop does not run then).
+    let _cleanup = RemoveOnSignal::install(tmp.path())?;
+    let lock = crate::lock::LockCheck::open(&plan)?;
+    let verified = download(&plan, &session, &url, tmp, lock_pins(lock.as_ref()))?;
+    let mark = check_rollback(&plan, &url, verified.report())?;
     let executable = verified.head().starts_with(b"\x7fELF") || verified.head().starts_with(b"#!");
     let (tmp, report) = verified.into_parts();
+    let keep = Keep {
+        cache: None,
+        state: true,
+    };
+    accept(&plan, &url, lock.as_ref(), mark, &report, keep)?;
     let mode = mode.unwrap_or(if executable { 0o755 } else { 0o644 });
     persist(tmp, &a.output, mode)?;
     report_notes(plan.quiet, &report);
@@ -240,6 +317,7 @@ fn fetch(a: FetchArgs) -> Result<u8> {
 
 fn verify_file(a: VerifyArgs) -> Result<u8> {
     let plan = Plan::new(Subject::File(a.file.clone()), &a.verify)?;
+    crate::lock::LockCheck::open(&plan)?; // --lock is for URLs: a usage error here
     let session = Session::open(&plan)?;
     let ring = session.ring(&plan)?;
     let evidence = verify::gather(&plan, &ring, &session.net, Vec::new())?;
@@ -256,6 +334,7 @@ fn verify_file(a: VerifyArgs) -> Result<u8> {
         },
         &mut |_| {},
     )?;
+    session.record_use(verified.report());
     report_notes(plan.quiet, verified.report());
     if a.json {
         print_json(verified.report(), None);
@@ -295,6 +374,43 @@ fn output_dir(output: &Path) -> Result<PathBuf> {
         .hint("create the directory first"));
     }
     Ok(dir)
+}
+
+/// While alive, SIGINT, SIGTERM and SIGHUP remove `path` (the `.partial` file of `fetch -o`)
+/// and then end verun as the signal would have: an interrupted fetch leaves nothing behind.
+struct RemoveOnSignal {
+    handle: signal_hook::iterator::Handle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RemoveOnSignal {
+    fn install(path: &Path) -> Result<RemoveOnSignal> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+            .map_err(|e| Error::io_at("cannot install signal handlers", &e))?;
+        let handle = signals.handle();
+        let path = path.to_path_buf();
+        let thread = std::thread::spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                let _ = std::fs::remove_file(&path);
+                let _ = signal_hook::low_level::emulate_default_handler(sig);
+                std::process::exit(128 + sig);
+            }
+        });
+        Ok(RemoveOnSignal {
+            handle,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for RemoveOnSignal {
+    fn drop(&mut self) {
+        self.handle.close();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 fn persist(tmp: tempfile::NamedTempFile, dest: &Path, mode: u32) -> Result<()> {
@@ -353,4 +469,243 @@ fn manpage() -> Result<u8> {
 pub fn wants_json(cli: &Cli) -> bool {
     matches!(&cli.command, Command::Fetch(a) if a.json)
         || matches!(&cli.command, Command::Verify(a) if a.json)
+        || matches!(&cli.command, Command::Audit(a) if a.json)
+}
+
+// --- lockfile, rollback protection, cache and --diff (issue 4) ---------------------------
+// The policies are documented in `lock`, `rollback`, `cache`, `diff` and `audit`; these
+// functions only sequence them and decide what a person sees.
+
+/// `verun audit LOCKFILE`: one line per entry on stdout as it is checked (or one JSON
+/// document), the summary on stderr.
+fn audit(a: crate::cli::AuditArgs) -> Result<u8> {
+    if a.allow_http {
+        warn_unsafe(&[(
+            "--allow-http",
+            "plain http is permitted: anyone on the path can see and block the download",
+        )]);
+    }
+    let store = open_store()?;
+    let json = a.json;
+    let mut print_line = |o: &crate::audit::Outcome| {
+        if !json {
+            println!("{}", o.line());
+        }
+    };
+    let report = crate::audit::audit(
+        &a,
+        store.as_ref().map(|s| s as &dyn KeyStore),
+        &mut print_line,
+    )?;
+    if json {
+        println!("{}", serde_json::to_value(&report).unwrap_or_default());
+    }
+    eprintln!("verun: {}", report.summary_line());
+    Ok(report.exit_code)
+}
+
+/// The lock entry's pin for the verifier (none when unlocked or `--update-lock`).
+fn lock_pins(lock: Option<&crate::lock::LockCheck>) -> Vec<verify::Pin> {
+    lock.map(|l| l.pins()).unwrap_or_default()
+}
+
+/// `run --offline`: the locked URL's bytes from the cache, re-hashed by the verifier
+/// against the lock entry (and `--sha256`, if given) while copied into the payload file.
+/// No network: signatures and checksum lists are not fetched, `--key` is not used.
+fn offline(
+    plan: &Plan,
+    session: &Session,
+    url: &HttpUrl,
+    lock: Option<&crate::lock::LockCheck>,
+    payload: PayloadFile,
+) -> Result<Verified<PayloadFile>> {
+    let lock = lock.ok_or_else(|| {
+        Error::usage("--offline needs --lock FILE").hint("only locked URLs run offline")
+    })?;
+    let entry = lock.entry().ok_or_else(|| {
+        Error::refused(format!(
+            "--offline: {url} is not locked in {}; nothing was run",
+            lock.path().display()
+        ))
+        .hint("run it once online with --lock FILE to lock and cache it")
+    })?;
+    if !plan.keys.is_empty() {
+        note(
+            plan.quiet,
+            "--offline: --key is not used: the lock entry pins the bytes that verified before",
+        );
+    }
+    let no_copy = || {
+        Error::download(format!(
+            "--offline: no cached copy of {url} with the locked sha256 {}",
+            entry.sha256
+        ))
+        .hint("run it once online with --lock (without --no-cache) to cache it")
+    };
+    let paths = Paths::resolve()?;
+    let mut file = crate::cache::Cache::new(&paths.cache)
+        .open_blob(&entry.sha256)
+        .map_err(|e| {
+            eprintln!("verun: warning: cache: {}", e.message());
+            no_copy()
+        })?
+        .ok_or_else(no_copy)?;
+    let mut offline_plan = plan.clone();
+    offline_plan.keys.clear();
+    offline_plan.sig = None;
+    offline_plan.checksums = None;
+    let ring = KeyRing::new(Vec::new(), None)?;
+    let evidence = verify::gather(&offline_plan, &ring, &session.net, vec![lock.pin(entry)])?;
+    let verified = verify::stream(
+        &evidence,
+        &mut file,
+        payload,
+        Limits {
+            max_size: plan.max_size,
+            declared: None,
+            url: None,
+        },
+        &mut |_| {},
+    )
+    .map_err(|e| {
+        if e.kind() == crate::error::Kind::Refused {
+            Error::refused(format!(
+                "--offline: the cached copy of {url} does not match the locked sha256 (corrupted or altered cache); nothing was run"
+            ))
+            .hint("run it online to refresh the cache")
+        } else {
+            e
+        }
+    })?;
+    note(plan.quiet, &format!("--offline: {url} from the cache"));
+    Ok(verified)
+}
+
+/// Rollback protection, after verification and before anything is used. Warnings (a
+/// timestamp far in the future, an accepted downgrade) are printed even with --quiet.
+fn check_rollback(
+    plan: &Plan,
+    url: &HttpUrl,
+    report: &Report,
+) -> Result<Option<crate::rollback::Mark>> {
+    let signed_time = report.signature.as_ref().and_then(|s| s.timestamp);
+    if signed_time.is_none() {
+        return Ok(None);
+    }
+    let paths = Paths::resolve()?;
+    let checked = crate::rollback::check(
+        &paths.state,
+        url.as_str(),
+        report,
+        plan.allow_downgrade,
+        crate::atomic::now_secs(),
+    )?;
+    for w in &checked.warnings {
+        eprintln!("verun: warning: {}", sanitize(w));
+    }
+    Ok(checked.mark)
+}
+
+/// What an accepted payload leaves behind besides the lockfile.
+struct Keep<'a> {
+    /// The payload to cache (`run` without `--no-cache`).
+    cache: Option<&'a PayloadFile>,
+    /// Whether to save the rollback mark (not with `--no-cache`).
+    state: bool,
+}
+
+/// Record an accepted payload: the lockfile entry (an error fails the call: nothing runs
+/// or is saved), then the rollback mark and the cache (failures there are warnings).
+fn accept(
+    plan: &Plan,
+    url: &HttpUrl,
+    lock: Option<&crate::lock::LockCheck>,
+    mark: Option<crate::rollback::Mark>,
+    report: &Report,
+    keep: Keep<'_>,
+) -> Result<()> {
+    use crate::lock::Recorded;
+    if let Some(lock) = lock {
+        let path = lock.path().display();
+        match lock.record(report)? {
+            Recorded::Added => note(plan.quiet, &format!("locked {url} in {path}")),
+            Recorded::Updated => note(plan.quiet, &format!("updated the lock of {url} in {path}")),
+            Recorded::Unchanged => {}
+        }
+    }
+    if keep.state
+        && let Some(mark) = mark
+        && let Err(e) = mark.save()
+    {
+        eprintln!(
+            "verun: warning: cannot remember the signature's timestamp (rollback protection): {}",
+            e.message()
+        );
+    }
+    if let Some(payload) = keep.cache {
+        let stored = Paths::resolve()
+            .and_then(|p| crate::cache::Cache::new(&p.cache).store(url.as_str(), payload, report));
+        if let Err(e) = stored {
+            eprintln!("verun: warning: cache: {}", e.message());
+        }
+    }
+    Ok(())
+}
+
+/// `--diff`: what changed since the last accepted run of `url`, from the cache, on stderr.
+/// Never fails the run: problems are warnings.
+fn show_diff(url: &HttpUrl, v: &Verified<PayloadFile>) {
+    use crate::diff::MAX_DIFF_BYTES;
+    let warn = |e: &Error| eprintln!("verun: warning: --diff: {}", e.message());
+    let cache = match Paths::resolve() {
+        Ok(p) => crate::cache::Cache::new(&p.cache),
+        Err(e) => return warn(&e),
+    };
+    let prev = match cache.previous(url.as_str(), MAX_DIFF_BYTES as u64 + 1) {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            eprintln!(
+                "verun: --diff: no earlier accepted version of {url} in the cache; nothing to compare (--show prints it all)"
+            );
+            return;
+        }
+        Err(e) => return warn(&e),
+    };
+    let r = v.report();
+    if prev.entry.sha256 == r.sha256 {
+        eprintln!(
+            "verun: --diff: {url} is unchanged since it was accepted at {}",
+            prev.entry.accepted_at
+        );
+        return;
+    }
+    let new = match v.payload().read_prefix(MAX_DIFF_BYTES as u64 + 1) {
+        Ok(b) => b,
+        Err(e) => return warn(&e),
+    };
+    let rendered = crate::diff::render(&prev.bytes, &new, crate::term::color_enabled());
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "----- changes in {url} since {} (sha256 {}… → {}…) -----",
+        prev.entry.accepted_at,
+        &prev.entry.sha256[..16],
+        &r.sha256[..16]
+    );
+    let _ = err.write_all(rendered.text.as_bytes());
+    match rendered.summary {
+        Some(s) => {
+            let _ = writeln!(
+                err,
+                "----- end of changes: {} added, {} removed, {} added line{} marked +! (reads env / network) -----",
+                s.added,
+                s.removed,
+                s.flagged,
+                if s.flagged == 1 { "" } else { "s" }
+            );
+        }
+        None => {
+            let _ = writeln!(err, "----- end of changes -----");
+        }
+    }
 }

@@ -56,6 +56,7 @@ pub enum Command {
     #[command(after_help = EXIT_HELP)]
     Verify(VerifyArgs),
     /// Manage trusted keys (add, list, show, remove, revoke, rotate).
+    #[command(long_about = KEY_HELP)]
     Key(KeyArgs),
     /// Re-fetch every locked URL and report drift.
     Audit(AuditArgs),
@@ -141,6 +142,18 @@ pub struct RunArgs {
     /// Ask y/N on the terminal before running; refuse when there is no terminal.
     #[arg(long)]
     pub confirm: bool,
+    /// Show what changed since the last accepted run of this URL (from the cache), with
+    /// added lines that read the environment or reach the network marked `+!`.
+    #[arg(long)]
+    pub diff: bool,
+    /// Run a locked URL from the cache, without the network (needs --lock and a cached
+    /// copy whose SHA-256 is the locked one).
+    #[arg(long, requires = "lock", conflicts_with_all = ["update_lock", "sig", "checksums"])]
+    pub offline: bool,
+    /// Write nothing to disk but the temporary payload: no cache, no rollback state
+    /// (the lockfile, when given, is still written).
+    #[arg(long)]
+    pub no_cache: bool,
     /// Arguments for the payload (after --).
     #[arg(last = true, value_name = "ARGS")]
     pub args: Vec<OsString>,
@@ -178,6 +191,24 @@ pub struct VerifyArgs {
     pub json: bool,
 }
 
+/// The long help of `verun key`.
+pub const KEY_HELP: &str = "\
+Manage the store of trusted minisign keys, so that `verun run URL` needs no --key.
+
+A store key counts only for URLs under one of its scopes: a URL prefix with scheme, host, \
+port and a path that ends on a segment boundary (https://example.com/dl covers \
+https://example.com/dl/x.sh, not https://example.com/dlx.sh). Hosts must match exactly; \
+`.`/`..` segments (also percent-encoded) are never covered; scopes are https://, or http:// \
+for localhost and 127.x.x.x only. Expired, revoked and rotated-out keys are refused (77); a \
+revoked key is refused even when given with --key.
+
+verun's own release key is built in, trusted for \
+https://github.com/verun-dev/verun/releases/download/; it cannot be removed, only revoked.
+
+The store lives in VERUN_HOME/config (or the platform's config directory): store.toml with \
+every key and its metadata, and keys/NAME.pub for use with `minisign -p`. It must be private \
+to you (directories 0700, files 0600, no symlinks), or verun refuses to load it (78).";
+
 /// `verun key`.
 #[derive(Args, Debug)]
 pub struct KeyArgs {
@@ -204,7 +235,8 @@ pub enum KeyCommand {
         /// The public key file (.pub).
         #[arg(long, value_name = "PUBFILE")]
         file: Option<PathBuf>,
-        /// URL prefix the key is trusted for (https://host[:port]/path/); repeatable.
+        /// URL prefix the key is trusted for (https://host[:port]/path/; http:// only for
+        /// localhost); repeatable.
         #[arg(long, value_name = "URL-PREFIX", num_args = 1.., required_unless_present = "global", conflicts_with = "global")]
         scope: Vec<String>,
         /// Trust the key for every URL (warned about: prefer --scope).
@@ -236,6 +268,9 @@ pub enum KeyCommand {
         name: String,
     },
     /// Replace NAME's key with a new one signed by the current key.
+    ///
+    /// The new key inherits the scopes and expiry; the old one is kept in the history as
+    /// rotated-out and is no longer trusted.
     Rotate {
         /// The key's name.
         name: String,
@@ -253,6 +288,9 @@ pub enum KeyCommand {
 pub struct AuditArgs {
     /// The lockfile to audit.
     pub lockfile: PathBuf,
+    /// A signer's public key (base64 RW... or .pub file), besides the key store; repeatable.
+    #[arg(short = 'k', long = "key", value_name = "KEY")]
+    pub keys: Vec<String>,
     /// One JSON document on stdout.
     #[arg(long)]
     pub json: bool,

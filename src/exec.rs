@@ -141,6 +141,56 @@ impl PayloadFile {
         }
         Ok(out)
     }
+
+    /// After [`seal`](Self::seal): re-hash what is now immutable and refuse (77) unless it
+    /// is the verified `sha256` (hex). Until the seal, another process of the same user
+    /// could open the memfd through `/proc/<pid>/fd/N` and write to it; what was verified
+    /// is the stream, so the sealed copy is checked against it before anything runs.
+    pub fn check_sealed(&self, sha256: &str) -> Result<()> {
+        use sha2::{Digest, Sha256};
+        use std::os::unix::fs::FileExt;
+        let mut sha = Sha256::new();
+        let mut off = 0u64;
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = self
+                .file
+                .read_at(&mut buf, off)
+                .map_err(|e| Error::io_at("cannot read the sealed payload", &e))?;
+            if n == 0 {
+                break;
+            }
+            sha.update(&buf[..n]);
+            off += n as u64;
+        }
+        let got = crate::checksums::to_hex(&sha.finalize());
+        if got != sha256 {
+            return Err(Error::refused(format!(
+                "the payload changed after it was verified (sha256 {got}, verified {sha256}); nothing was run"
+            ))
+            .hint("another process wrote to verun's payload file while it was downloading; check for malware running as your user"));
+        }
+        Ok(())
+    }
+
+    /// Copy the whole payload, from its start, to `w` (for the cache); returns the size.
+    pub fn copy_to(&self, w: &mut dyn Write) -> Result<u64> {
+        use std::os::unix::fs::FileExt;
+        let mut off = 0u64;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = self
+                .file
+                .read_at(&mut buf, off)
+                .map_err(|e| Error::io_at("cannot read the payload", &e))?;
+            if n == 0 {
+                return Ok(off);
+            }
+            w.write_all(&buf[..n])
+                .map_err(|e| Error::io_at("cannot copy the payload", &e))?;
+            off += n as u64;
+        }
+    }
 }
 
 /// What kind of program the payload is.
@@ -181,8 +231,8 @@ pub fn launch_for(head: &[u8]) -> Launch {
 /// status, or 128+N when it was killed by signal N.
 pub fn execute(verified: Verified<PayloadFile>, opts: &RunOptions) -> Result<u8> {
     let launch = launch_for(verified.head());
-    let (payload, _report) = verified.into_parts();
-    let prepared = prepare(payload, &launch)?;
+    let (payload, report) = verified.into_parts();
+    let prepared = prepare(payload, &launch, &report.sha256)?;
     let path = &prepared.path;
     let mut cmd = match (&opts.interpreter, &launch) {
         (Some(prog), _) => {
@@ -241,10 +291,11 @@ type PayloadKeep = rustix::fd::OwnedFd;
 type PayloadKeep = PayloadFile;
 
 #[cfg(target_os = "linux")]
-fn prepare(mut payload: PayloadFile, launch: &Launch) -> Result<Prepared> {
+fn prepare(mut payload: PayloadFile, launch: &Launch, sha256: &str) -> Result<Prepared> {
     use rustix::fd::AsRawFd;
     use rustix::fs::{Mode, OFlags, open};
     payload.seal()?;
+    payload.check_sealed(sha256)?;
     // A read-only descriptor of the sealed memfd; the writable one is closed so that the
     // kernel sees no writer at exec time. Scripts need it inherited by the interpreter;
     // ELF binaries are opened by the kernel before close-on-exec applies.
@@ -265,8 +316,9 @@ fn prepare(mut payload: PayloadFile, launch: &Launch) -> Result<Prepared> {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn prepare(mut payload: PayloadFile, _launch: &Launch) -> Result<Prepared> {
+fn prepare(mut payload: PayloadFile, _launch: &Launch, sha256: &str) -> Result<Prepared> {
     payload.seal()?;
+    payload.check_sealed(sha256)?;
     let path = payload.path.clone().into_os_string();
     Ok(Prepared {
         path,
@@ -369,6 +421,36 @@ pub fn confirm(question: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: bytes written into the memfd through `/proc/<pid>/fd/N` by another
+    /// process before the seal used to run although they were never verified.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn sealed_payload_is_rehashed_against_the_verified_digest() {
+        use rustix::fd::AsRawFd;
+        use sha2::{Digest, Sha256};
+        use std::os::unix::fs::FileExt;
+        let good = b"#!/bin/sh\necho good\n";
+        let digest = crate::checksums::to_hex(&Sha256::digest(good));
+        let mut p = PayloadFile::create("t.sh").unwrap();
+        p.write_all(good).unwrap();
+        // What a racing writer does: open the memfd by its /proc path and overwrite it.
+        let path = format!("/proc/self/fd/{}", p.file.as_raw_fd());
+        let other = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        other.write_at(b"#!/bin/sh\necho evil\n", 0).unwrap();
+        p.seal().unwrap();
+        assert!(
+            other.write_at(b"x", 0).is_err(),
+            "the seal must stop writers"
+        );
+        let err = p.check_sealed(&digest).unwrap_err();
+        assert_eq!(err.exit_code(), 77);
+
+        let mut q = PayloadFile::create("t.sh").unwrap();
+        q.write_all(good).unwrap();
+        q.seal().unwrap();
+        q.check_sealed(&digest).unwrap();
+    }
 
     #[test]
     fn launch_detection() {

@@ -197,7 +197,7 @@ impl Net {
         if let Some(len) = resp.content_length
             && len > cap
         {
-            return Err(too_large(&resp.url, cap));
+            return Err(small_too_large(&resp.url, cap));
         }
         let mut buf = Vec::new();
         let n = resp
@@ -206,11 +206,19 @@ impl Net {
             .read_to_end(&mut buf)
             .map_err(|e| read_error(&resp.url, &e))?;
         if n as u64 > cap {
-            return Err(too_large(&resp.url, cap));
+            return Err(small_too_large(&resp.url, cap));
         }
         check_length(&resp.url, resp.content_length, n as u64)?;
         Ok(Some(buf))
     }
+}
+
+/// The error for a signature or checksum list over its fixed cap (`--max-size` does not
+/// apply to them, so the payload's hint would mislead).
+fn small_too_large(url: &HttpUrl, cap: u64) -> Error {
+    Error::download(format!("{url} is larger than the {} limit", human(cap))).hint(
+        "signature files and checksum lists are small; this one is not genuine, or --sig/--checksums points at the wrong file",
+    )
 }
 
 /// The error for a body larger than the cap.

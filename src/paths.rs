@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 /// verun's directories.
 #[derive(Clone, Debug)]
 pub struct Paths {
-    /// Key store (`VERUN_HOME/keys` or `~/.config/verun/keys`).
+    /// Key store (`VERUN_HOME/config` or `~/.config/verun`): see `store`.
     pub config: PathBuf,
     /// Rollback state (`VERUN_HOME/state` or `~/.local/state/verun`).
     pub state: PathBuf,

@@ -1,0 +1,508 @@
+//! `verun audit LOCKFILE [--json]`: re-fetch every locked URL and report drift.
+//!
+//! The monitoring command: a publisher runs it on a schedule against their own release URLs,
+//! a team against what their CI depends on. For each entry, in lockfile order:
+//!
+//! 1. When the entry records a signer and that key is known (given with `--key`, or a store
+//!    key trusted for the URL), the signature (`URL.minisig`) is fetched and must be a valid
+//!    signature by *that* key over the bytes, with a `file:` matching the one recorded
+//!    (or the URL's file name). A missing or bad signature, another signer, or a refused
+//!    (revoked, out-of-scope) key is `signature failed`. When the key is not known, or the
+//!    entry has no signer, only the bytes are compared. A legacy (`Ed`) signature is
+//!    verified too (buffered up to the locked size): the entry was recorded with
+//!    `--allow-legacy`, and audit reports rather than gates.
+//! 2. The payload is fetched (up to 1 GiB, or the locked size if larger) and its SHA-256
+//!    and size compared with the entry: `ok` or `drifted` (reporting the new digest).
+//! 3. A download that fails (DNS, TLS, HTTP status including 404, truncation, timeout) is
+//!    `unreachable`.
+//!
+//! This module checks and returns an [`AuditReport`]; `app` prints it: one line per entry on
+//! stdout as each is checked (`ok` / `drifted` / `unreachable` / `signature failed`, the
+//! URL, details), a summary on stderr; with `--json`, one JSON document on stdout instead
+//! (the report serialised), e.g.:
+//!
+//! ```json
+//! {"lockfile": "verun.lock", "ok": false, "exit_code": 77,
+//!  "summary": {"total": 2, "ok": 1, "drifted": 1, "unreachable": 0, "signature_failed": 0},
+//!  "entries": [{"url": "https://…", "status": "drifted", "signature": "verified",
+//!               "locked": {"sha256": "…", "size": 12, "key_id": "…",
+//!                          "trusted_comment": "…", "verified_at": "…"},
+//!               "found": {"sha256": "…", "size": 13}, "detail": "…"}]}
+//! ```
+//!
+//! Exit status: 77 if anything drifted or failed signature verification, else 69 if any
+//! entry was unreachable, else 0. A malformed lockfile is 78 (a missing one 74), and an
+//! `http://` entry without `--allow-http` is 64, before anything is fetched.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::checksums::to_hex;
+use crate::cli::AuditArgs;
+use crate::error::{Error, Kind, Result};
+use crate::fetch::{Net, NetConfig, check_length, read_error};
+use crate::keys::{KeyStore, StoreVerdict};
+use crate::location::HttpUrl;
+use crate::lock::{Entry, Lockfile};
+use crate::minisig::{KeyId, MAX_SIG_BYTES, PublicKey, Signature, TrustedFields};
+use crate::plan::{GivenKey, parse_key_arg, parse_timeout};
+use crate::term::sanitize;
+
+/// The verdict on one entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Same bytes; signature verified or not checkable.
+    Ok,
+    /// Different bytes (or size).
+    Drifted,
+    /// The download failed.
+    Unreachable,
+    /// A known signer's signature is missing or does not verify.
+    SignatureFailed,
+}
+
+impl Status {
+    fn label(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Drifted => "drifted",
+            Status::Unreachable => "unreachable",
+            Status::SignatureFailed => "signature failed",
+        }
+    }
+}
+
+/// What happened to the signature of one entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SigStatus {
+    /// Verified under the recorded signer's key.
+    Verified,
+    /// Missing, invalid, or by another key.
+    Failed,
+    /// Not checked: no signer recorded, or the key is not known here.
+    Unchecked,
+}
+
+/// The bytes found.
+#[derive(Clone, Debug, Serialize)]
+pub struct Found {
+    /// SHA-256 (hex) of what was read.
+    pub sha256: String,
+    /// Bytes read (reading stops past 1 GiB, or past the locked size if that is larger).
+    pub size: u64,
+}
+
+/// One audited entry.
+#[derive(Clone, Debug, Serialize)]
+pub struct Outcome {
+    /// The locked URL.
+    pub url: String,
+    /// The verdict.
+    pub status: Status,
+    /// The signature's part of it.
+    pub signature: SigStatus,
+    /// The lock entry.
+    pub locked: Entry,
+    /// What was downloaded, when the download completed.
+    pub found: Option<Found>,
+    /// Why, in words (sanitised).
+    pub detail: Option<String>,
+}
+
+/// Counts by status.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Summary {
+    /// Entries audited.
+    pub total: usize,
+    /// `ok`.
+    pub ok: usize,
+    /// `drifted`.
+    pub drifted: usize,
+    /// `unreachable`.
+    pub unreachable: usize,
+    /// `signature failed`.
+    pub signature_failed: usize,
+}
+
+impl Summary {
+    /// The exit code: 77 drift or signature failure, else 69 unreachable, else 0.
+    pub fn exit_code(&self) -> u8 {
+        if self.drifted > 0 || self.signature_failed > 0 {
+            Kind::Refused.exit_code()
+        } else if self.unreachable > 0 {
+            Kind::Download.exit_code()
+        } else {
+            0
+        }
+    }
+}
+
+/// The whole audit, for `--json` and the summary line.
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditReport {
+    /// The lockfile audited (as given).
+    pub lockfile: String,
+    /// Whether everything was `ok`.
+    pub ok: bool,
+    /// The exit code ([`Summary::exit_code`]).
+    pub exit_code: u8,
+    /// Counts.
+    pub summary: Summary,
+    /// Every entry, in lockfile (URL) order.
+    pub entries: Vec<Outcome>,
+}
+
+impl AuditReport {
+    /// The one-line summary (for stderr).
+    pub fn summary_line(&self) -> String {
+        let s = &self.summary;
+        format!(
+            "audit {}: {} entr{}: {} ok, {} drifted, {} unreachable, {} signature failed",
+            sanitize(&self.lockfile),
+            s.total,
+            if s.total == 1 { "y" } else { "ies" },
+            s.ok,
+            s.drifted,
+            s.unreachable,
+            s.signature_failed
+        )
+    }
+}
+
+/// Audit the lockfile `a.lockfile`. `store` is the key store, when there is one, for signer
+/// keys not given with `--key`. `on_entry` sees each outcome as soon as it is known (the
+/// caller prints [`Outcome::line`]s as they come). Errors (78 malformed, 74 missing, 64 an
+/// `http://` entry without `--allow-http`) come before anything is fetched.
+pub fn audit(
+    a: &AuditArgs,
+    store: Option<&dyn KeyStore>,
+    on_entry: &mut dyn FnMut(&Outcome),
+) -> Result<AuditReport> {
+    let keys = a
+        .keys
+        .iter()
+        .map(|k| parse_key_arg(k))
+        .collect::<Result<Vec<_>>>()?;
+    let file = match Lockfile::load(&a.lockfile)? {
+        Some(f) => f,
+        None => {
+            return Err(
+                Error::io(format!("lockfile {} does not exist", a.lockfile.display()))
+                    .hint("audit the lockfile written by `verun run|fetch URL --lock FILE`"),
+            );
+        }
+    };
+    let mut urls = Vec::new();
+    for url in file.entries.keys() {
+        let u = HttpUrl::parse(url)?;
+        if !u.is_https() && !a.allow_http {
+            return Err(
+                Error::usage(format!("{} locks plain http URL {u}", a.lockfile.display()))
+                    .hint("pass --allow-http to audit it (verification is still required)"),
+            );
+        }
+        urls.push(u);
+    }
+    let mut extra_roots: Vec<std::path::PathBuf> = a.cacert.iter().cloned().collect();
+    if let Some(f) = std::env::var_os("SSL_CERT_FILE").filter(|v| !v.is_empty()) {
+        extra_roots.push(f.into());
+    }
+    let net = Net::new(&NetConfig {
+        allow_http: a.allow_http,
+        timeout: a.timeout.map(parse_timeout).transpose()?,
+        extra_roots,
+    })?;
+    let mut entries = Vec::new();
+    let mut summary = Summary::default();
+    for (url, entry) in urls.iter().zip(file.entries.values()) {
+        let o = audit_one(&net, url, entry, &keys, store);
+        summary.total += 1;
+        match o.status {
+            Status::Ok => summary.ok += 1,
+            Status::Drifted => summary.drifted += 1,
+            Status::Unreachable => summary.unreachable += 1,
+            Status::SignatureFailed => summary.signature_failed += 1,
+        }
+        on_entry(&o);
+        entries.push(o);
+    }
+    let exit_code = summary.exit_code();
+    Ok(AuditReport {
+        lockfile: a.lockfile.to_string_lossy().into_owned(),
+        ok: exit_code == 0,
+        exit_code,
+        summary,
+        entries,
+    })
+}
+
+impl Outcome {
+    /// The entry's line for stdout: status, URL, details (sanitised).
+    pub fn line(&self) -> String {
+        let url = sanitize(&self.url);
+        let detail = self.detail.as_deref().unwrap_or("");
+        format!("{:<17} {url}  {detail}", self.status.label())
+            .trim_end()
+            .to_string()
+    }
+}
+
+fn short(hex: &str) -> &str {
+    &hex[..hex.len().min(16)]
+}
+
+/// How the recorded signer is known here.
+enum Signer {
+    Known(PublicKey, String),
+    Unknown,
+    Refused(Error),
+}
+
+fn find_signer(
+    id: KeyId,
+    url: &HttpUrl,
+    keys: &[GivenKey],
+    store: Option<&dyn KeyStore>,
+) -> Signer {
+    if let Some(err) = store.and_then(|s| s.revoked(id)) {
+        return Signer::Refused(err);
+    }
+    if let Some(g) = keys.iter().find(|g| g.key.id() == id) {
+        return Signer::Known(g.key.clone(), g.source.clone());
+    }
+    match store.map(|s| s.lookup(id, Some(url))) {
+        Some(StoreVerdict::Trusted(k)) => Signer::Known(k.key, k.source),
+        Some(StoreVerdict::Refused(e)) => Signer::Refused(e),
+        Some(StoreVerdict::Unknown) | None => Signer::Unknown,
+    }
+}
+
+/// A signature fetched and checked up to the point where the payload is needed.
+struct PendingSig {
+    sig: Signature,
+    key: PublicKey,
+    source: String,
+}
+
+fn audit_one(
+    net: &Net,
+    url: &HttpUrl,
+    entry: &Entry,
+    keys: &[GivenKey],
+    store: Option<&dyn KeyStore>,
+) -> Outcome {
+    let mut out = Outcome {
+        url: url.as_str().to_string(),
+        status: Status::Ok,
+        signature: SigStatus::Unchecked,
+        locked: entry.clone(),
+        found: None,
+        detail: None,
+    };
+    let fail = |mut o: Outcome, status: Status, sig: SigStatus, detail: String| {
+        o.status = status;
+        o.signature = sig;
+        o.detail = Some(sanitize(&detail));
+        o
+    };
+
+    // 1. The signature, when the recorded signer is known here.
+    let mut pending = None;
+    let mut unchecked_why = "no signer recorded; bytes compared only".to_string();
+    if let Some(id) = entry.signer() {
+        match find_signer(id, url, keys, store) {
+            Signer::Unknown => {
+                unchecked_why = format!("key {id} not known here; bytes compared only");
+            }
+            Signer::Refused(e) => {
+                return fail(
+                    out,
+                    Status::SignatureFailed,
+                    SigStatus::Failed,
+                    e.message().to_string(),
+                );
+            }
+            Signer::Known(key, source) => match fetch_signature(net, url, entry, &key) {
+                Ok(sig) => pending = Some(PendingSig { sig, key, source }),
+                Err(e) if e.kind() == Kind::Download => {
+                    return fail(
+                        out,
+                        Status::Unreachable,
+                        SigStatus::Unchecked,
+                        e.message().to_string(),
+                    );
+                }
+                Err(e) => {
+                    return fail(
+                        out,
+                        Status::SignatureFailed,
+                        SigStatus::Failed,
+                        e.message().to_string(),
+                    );
+                }
+            },
+        }
+    }
+
+    // 2. The payload.
+    let (found, sig_ok) = match fetch_payload(net, url, entry, pending.as_ref()) {
+        Ok(r) => r,
+        Err(e) => {
+            return fail(
+                out,
+                Status::Unreachable,
+                SigStatus::Unchecked,
+                e.message().to_string(),
+            );
+        }
+    };
+    let drifted = found.sha256 != entry.sha256 || found.size != entry.size;
+    out.signature = match (&pending, sig_ok) {
+        (None, _) => SigStatus::Unchecked,
+        (Some(_), true) => SigStatus::Verified,
+        (Some(_), false) => SigStatus::Failed,
+    };
+    let sig_note = match (&pending, sig_ok) {
+        (None, _) => unchecked_why,
+        (Some(p), true) => format!("signature by {} ({})", p.key.id(), p.source),
+        (Some(p), false) => format!(
+            "the signature {} does not verify under key {}",
+            url.with_suffix(".minisig"),
+            p.key.id()
+        ),
+    };
+    out.detail = Some(sanitize(&if drifted {
+        out.status = Status::Drifted;
+        let more = if found.size > entry.size.max(crate::plan::DEFAULT_MAX_SIZE) {
+            " or more"
+        } else {
+            ""
+        };
+        format!(
+            "locked sha256 {}… ({} bytes), now {}… ({}{more} bytes); {sig_note}",
+            short(&entry.sha256),
+            entry.size,
+            short(&found.sha256),
+            found.size
+        )
+    } else if out.signature == SigStatus::Failed {
+        out.status = Status::SignatureFailed;
+        sig_note
+    } else {
+        format!("sha256 {}…; {sig_note}", short(&found.sha256))
+    }));
+    out.found = Some(found);
+    out
+}
+
+/// Fetch and check `URL.minisig` as far as it can be checked without the payload.
+fn fetch_signature(net: &Net, url: &HttpUrl, entry: &Entry, key: &PublicKey) -> Result<Signature> {
+    let sig_url = url.with_suffix(".minisig");
+    let bytes = net.get_small(&sig_url, MAX_SIG_BYTES)?.ok_or_else(|| {
+        Error::refused(format!(
+            "signature {sig_url} not found, but the entry was signed by key {}",
+            key.id()
+        ))
+    })?;
+    let sig = Signature::parse(&bytes, &sig_url.to_string())?;
+    if sig.key_id() != key.id() {
+        return Err(Error::refused(format!(
+            "{sig_url} is signed by key {}, but the lock records key {}",
+            sig.key_id(),
+            key.id()
+        )));
+    }
+    let expected = entry
+        .trusted_comment
+        .as_deref()
+        .and_then(|tc| TrustedFields::parse(tc).file)
+        .unwrap_or_else(|| url.file_name());
+    if let Some(f) = sig.fields().file
+        && f != expected
+    {
+        return Err(Error::refused(format!(
+            "{sig_url}: the trusted comment names file:{} but the lock expects {}",
+            sanitize(&f),
+            sanitize(&expected)
+        )));
+    }
+    Ok(sig)
+}
+
+/// Download the payload, reading at most the cap (1 GiB or more), hashing as it goes;
+/// with a signature, also verify it. Returns what was found and whether the signature held.
+fn fetch_payload(
+    net: &Net,
+    url: &HttpUrl,
+    entry: &Entry,
+    sig: Option<&PendingSig>,
+) -> Result<(Found, bool)> {
+    let mut resp = net
+        .open(url)?
+        .ok_or_else(|| Error::download(format!("{url} answered HTTP 404 (not found)")))?;
+    let declared = resp.content_length;
+    let final_url = resp.url.clone();
+    // Read it all (so a drifted entry reports the new digest), up to the default size cap.
+    let cap = entry
+        .size
+        .saturating_add(1)
+        .max(crate::plan::DEFAULT_MAX_SIZE);
+    let mut prehash = match sig {
+        Some(p) if p.sig.is_prehashed() => p.key.inner().verify_stream(p.sig.inner()).ok(),
+        _ => None,
+    };
+    let mut legacy = sig.filter(|p| !p.sig.is_prehashed()).map(|_| Vec::new());
+    let mut legacy_overflow = false;
+    let mut sha = Sha256::new();
+    let mut total = 0u64;
+    let mut buf = vec![0u8; 256 * 1024];
+    let reader = resp.reader();
+    loop {
+        let want = (cap - total).min(buf.len() as u64) as usize;
+        if want == 0 {
+            break;
+        }
+        let n = match reader.read(&mut buf[..want]) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(read_error(&final_url, &e)),
+        };
+        let chunk = &buf[..n];
+        sha.update(chunk);
+        if let Some(p) = prehash.as_mut() {
+            p.update(chunk);
+        }
+        // A legacy signature covers the raw bytes: buffer them, but only up to the locked
+        // size (anything longer has drifted anyway).
+        if let Some(b) = legacy.as_mut() {
+            if b.len() + n > entry.size as usize {
+                legacy = None;
+                legacy_overflow = true;
+            } else {
+                b.extend_from_slice(chunk);
+            }
+        }
+        total += n as u64;
+    }
+    if total < cap {
+        check_length(&final_url, declared, total)?;
+    }
+    let sig_ok = match (sig, prehash, legacy) {
+        (None, _, _) => true,
+        (Some(_), _, _) if legacy_overflow || total >= cap => false,
+        (Some(_), Some(mut p), _) => p.finalize().is_ok(),
+        (Some(p), None, Some(bytes)) => p.key.inner().verify(&bytes, p.sig.inner(), true).is_ok(),
+        (Some(_), None, None) => false,
+    };
+    let digest: [u8; 32] = sha.finalize().into();
+    Ok((
+        Found {
+            sha256: to_hex(&digest),
+            size: total,
+        },
+        sig_ok,
+    ))
+}

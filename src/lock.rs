@@ -1,0 +1,509 @@
+//! The lockfile (`--lock FILE`): the exact bytes each URL was verified to have.
+//!
+//! A lockfile turns a one-off check into continuous protection: the first CI run after a
+//! published script changes fails, even when whoever changed it also controls the signature
+//! host. It is TOML, one table per URL, sorted by URL, meant to be committed and reviewed:
+//!
+//! ```toml
+//! # verun lockfile: the exact bytes each URL was verified to have.
+//! # Written by `verun run|fetch URL --lock FILE`; checked by `verun audit FILE`.
+//! # One table per URL, sorted by URL. Review changes to this file like code.
+//! version = 1
+//!
+//! ["https://example.com/install.sh"]
+//! sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+//! size = 4096
+//! key_id = "E7620F1842B4E81F"
+//! trusted_comment = "timestamp:1732898527\tfile:install.sh\thashed"
+//! verified_at = 2024-11-29T16:42:07Z
+//! ```
+//!
+//! `key_id` and `trusted_comment` are present when a signature verified (the signer and
+//! what it signed); an entry made from a pinned `--sha256` or a checksum list has neither.
+//! `verified_at` is when verun recorded the entry (UTC).
+//!
+//! Policy (SPEC "What counts as evidence", issue 4):
+//! - **New URL**: verified with the usual evidence, then recorded (for `run`, after
+//!   `--confirm` and before executing; for `fetch`, before the file appears at `-o`).
+//! - **Locked URL**: the entry's SHA-256 is a trust anchor (a lock entry alone suffices)
+//!   *and* a pin every other piece of evidence is checked alongside: different bytes are
+//!   refused as lock drift (77), even under a valid signature. The file is not rewritten.
+//! - **`--update-lock`**: the entry is not used; the payload must verify with the usual
+//!   evidence (another anchor is required), and the entry is rewritten.
+//! - **`--frozen`**: a URL that is not locked is refused (77) before anything is downloaded.
+//! - **Malformed lockfile**: 78, and the file is left as it was.
+//! - **`run --offline`** runs a locked URL from the cache (see `cache`): the cached bytes
+//!   are streamed through the verifier against the entry's SHA-256, with no network.
+//! - **`verun verify FILE`** takes no `--lock`: entries are keyed by URL, and a local file
+//!   has none (usage error, 64, rather than silently ignoring evidence the user gave).
+//! - Writes are atomic and serialised by an exclusive lock on a hidden `.NAME.lck` next to
+//!   the lockfile (created on first write, left in place), with load-modify-write under the
+//!   lock, so concurrent `verun run --lock same.lock` calls for different URLs lose nothing.
+//!   A concurrent recording of *different* bytes for the same URL is refused as drift.
+//!   Comments other than the header are not preserved when verun rewrites the file; a
+//!   locked URL that still matches never causes a rewrite.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::atomic::{FileLock, now_secs, rfc3339_utc, write_atomic};
+use crate::checksums::parse_hex32;
+use crate::error::{Error, Result};
+use crate::location::HttpUrl;
+use crate::minisig::KeyId;
+use crate::plan::{LockOpts, Plan, Subject};
+use crate::term::sanitize;
+use crate::verify::{Pin, Report};
+
+/// The lockfile format version verun writes and reads.
+pub const FORMAT_VERSION: i64 = 1;
+/// Largest lockfile read (a lockfile is a list of URLs, not a data store).
+pub const MAX_LOCKFILE_BYTES: u64 = 16 << 20;
+/// How a lock entry's [`Pin::source`] starts; the verifier words a mismatch with such a pin
+/// as lock drift.
+pub const PIN_SOURCE_PREFIX: &str = "lockfile ";
+
+const HEADER: &str = "\
+# verun lockfile: the exact bytes each URL was verified to have.
+# Written by `verun run|fetch URL --lock FILE`; checked by `verun audit FILE`.
+# One table per URL, sorted by URL. Review changes to this file like code.
+";
+
+/// One locked URL.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Entry {
+    /// SHA-256 of the payload (lower-case hex).
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// The signer's key id (16 hex digits, as minisign prints it), when a signature verified.
+    pub key_id: Option<String>,
+    /// The signature's trusted comment, when a signature verified.
+    pub trusted_comment: Option<String>,
+    /// When the entry was recorded (RFC 3339, UTC).
+    pub verified_at: String,
+}
+
+impl Entry {
+    /// The entry for a verified payload, recorded now.
+    pub fn from_report(report: &Report) -> Entry {
+        Entry {
+            sha256: report.sha256.clone(),
+            size: report.size,
+            key_id: report.signature.as_ref().map(|s| s.key_id.clone()),
+            trusted_comment: report.signature.as_ref().map(|s| s.trusted_comment.clone()),
+            verified_at: rfc3339_utc(now_secs()),
+        }
+    }
+
+    /// The digest as bytes (validated when the file was parsed).
+    pub fn digest(&self) -> [u8; 32] {
+        parse_hex32(&self.sha256).unwrap_or([0; 32])
+    }
+
+    /// The signer's key id, parsed.
+    pub fn signer(&self) -> Option<KeyId> {
+        self.key_id.as_deref().and_then(KeyId::parse_hex)
+    }
+}
+
+/// A parsed lockfile: entries by URL (as given on the command line).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Lockfile {
+    /// The entries, sorted by URL.
+    pub entries: BTreeMap<String, Entry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEntry {
+    sha256: String,
+    size: u64,
+    key_id: Option<String>,
+    trusted_comment: Option<String>,
+    verified_at: toml::value::Datetime,
+}
+
+impl Lockfile {
+    /// Parse lockfile text; `path` names it in errors. Anything unexpected is a
+    /// configuration error (78).
+    pub fn parse(text: &str, path: &Path) -> Result<Lockfile> {
+        let bad = |why: String| {
+            Error::config(format!("malformed lockfile {}: {why}", path.display()))
+                .hint("fix or restore the file (it is left untouched), e.g. from version control")
+        };
+        let table: toml::Table = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+            let msg = sanitize(e.message().trim());
+            bad(match line {
+                Some(l) => format!("line {l}: {msg}"),
+                None => msg,
+            })
+        })?;
+        let mut entries = BTreeMap::new();
+        let mut version = None;
+        for (key, value) in table {
+            if key == "version" {
+                version = value.as_integer();
+                if version != Some(FORMAT_VERSION) {
+                    return Err(bad(format!(
+                        "version {} is not supported (this verun reads version {FORMAT_VERSION})",
+                        sanitize(&value.to_string())
+                    )));
+                }
+                continue;
+            }
+            let url = HttpUrl::parse(&key).map_err(|_| {
+                bad(format!(
+                    "[{}] is not an http(s) URL (each table is one locked URL)",
+                    sanitize(&key)
+                ))
+            })?;
+            let what = || format!("[\"{}\"]", url);
+            let raw: RawEntry = value.try_into().map_err(|e: toml::de::Error| {
+                bad(format!("{}: {}", what(), sanitize(e.message().trim())))
+            })?;
+            let sha = raw.sha256.to_ascii_lowercase();
+            if parse_hex32(&sha).is_none() {
+                return Err(bad(format!("{}: sha256 is not 64 hex digits", what())));
+            }
+            if let Some(id) = &raw.key_id
+                && KeyId::parse_hex(id).is_none()
+            {
+                return Err(bad(format!(
+                    "{}: key_id {} is not 16 hex digits",
+                    what(),
+                    sanitize(id)
+                )));
+            }
+            if raw.verified_at.date.is_none() {
+                return Err(bad(format!("{}: verified_at has no date", what())));
+            }
+            entries.insert(
+                key,
+                Entry {
+                    sha256: sha,
+                    size: raw.size,
+                    key_id: raw.key_id.map(|k| k.to_ascii_uppercase()),
+                    trusted_comment: raw.trusted_comment,
+                    verified_at: raw.verified_at.to_string(),
+                },
+            );
+        }
+        if version.is_none() && !entries.is_empty() {
+            return Err(bad(format!("no `version = {FORMAT_VERSION}` line")));
+        }
+        Ok(Lockfile { entries })
+    }
+
+    /// The file's text: header comment, `version`, then one table per URL, sorted.
+    pub fn render(&self) -> String {
+        let mut out = String::from(HEADER);
+        out.push_str(&format!("version = {FORMAT_VERSION}\n"));
+        for (url, e) in &self.entries {
+            out.push('\n');
+            out.push_str(&format!("[{}]\n", toml_string(url)));
+            out.push_str(&format!("sha256 = {}\n", toml_string(&e.sha256)));
+            out.push_str(&format!("size = {}\n", e.size));
+            if let Some(k) = &e.key_id {
+                out.push_str(&format!("key_id = {}\n", toml_string(k)));
+            }
+            if let Some(tc) = &e.trusted_comment {
+                out.push_str(&format!("trusted_comment = {}\n", toml_string(tc)));
+            }
+            out.push_str(&format!("verified_at = {}\n", e.verified_at));
+        }
+        out
+    }
+
+    /// Read and parse `path`; `Ok(None)` when it does not exist.
+    pub fn load(path: &Path) -> Result<Option<Lockfile>> {
+        let bytes = match std::fs::metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(Error::io_at(
+                    format!("cannot read lockfile {}", path.display()),
+                    &e,
+                ));
+            }
+            Ok(m) if !m.is_file() => {
+                return Err(Error::config(format!(
+                    "lockfile {} is not a regular file",
+                    path.display()
+                )));
+            }
+            Ok(_) => crate::plan::read_small_file(path, MAX_LOCKFILE_BYTES).map_err(|e| {
+                if e.kind() == crate::error::Kind::Refused {
+                    Error::config(format!(
+                        "lockfile {} is larger than {}",
+                        path.display(),
+                        crate::fetch::human(MAX_LOCKFILE_BYTES)
+                    ))
+                } else {
+                    e
+                }
+            })?,
+        };
+        let text = std::str::from_utf8(&bytes).map_err(|_| {
+            Error::config(format!("malformed lockfile {}: not UTF-8", path.display()))
+                .hint("fix or restore the file (it is left untouched), e.g. from version control")
+        })?;
+        Lockfile::parse(text, path).map(Some)
+    }
+}
+
+/// A TOML basic string: `"..."` with `\\`, `\"` and control characters escaped.
+fn toml_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\u{:04X}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// What happened to the lockfile when a verified payload was recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recorded {
+    /// The URL was locked to these bytes already: the file was not rewritten.
+    Unchanged,
+    /// A new entry was added.
+    Added,
+    /// An existing entry was rewritten (`--update-lock`).
+    Updated,
+}
+
+/// The lockfile as one `run`/`fetch` call uses it: loaded and checked before anything is
+/// downloaded, recorded into after the payload verified.
+#[derive(Debug)]
+pub struct LockCheck {
+    opts: LockOpts,
+    url: String,
+    entry: Option<Entry>,
+}
+
+impl LockCheck {
+    /// Load the lockfile for `plan` (when `--lock` was given) and apply `--frozen`.
+    /// 78 when it is malformed, 77 when `--frozen` and the URL is not locked, 64 for a
+    /// local file subject.
+    pub fn open(plan: &Plan) -> Result<Option<LockCheck>> {
+        let Some(opts) = &plan.lock else {
+            return Ok(None);
+        };
+        let url = match &plan.subject {
+            Subject::Url(u) => u.as_str().to_string(),
+            Subject::File(_) => {
+                return Err(Error::usage("--lock applies to URLs (run, fetch), not to local files")
+                    .hint("lockfile entries are keyed by URL; verify a local file with --key, --sha256 or --checksums"));
+            }
+        };
+        let file = Lockfile::load(&opts.path)?.unwrap_or_default();
+        let entry = file.entries.get(&url).cloned();
+        if opts.frozen && entry.is_none() {
+            return Err(Error::refused(format!(
+                "--frozen: {} is not locked in {}; nothing was downloaded",
+                sanitize(&url),
+                opts.path.display()
+            ))
+            .hint("lock it first without --frozen (verun run URL --lock FILE with the usual evidence), and commit the lockfile"));
+        }
+        Ok(Some(LockCheck {
+            opts: opts.clone(),
+            url,
+            entry,
+        }))
+    }
+
+    /// The lockfile path.
+    pub fn path(&self) -> &Path {
+        &self.opts.path
+    }
+
+    /// The entry for this URL, if it is locked.
+    pub fn entry(&self) -> Option<&Entry> {
+        self.entry.as_ref()
+    }
+
+    /// The pins the verifier must check: the entry as a trust anchor, unless
+    /// `--update-lock` asked to re-verify with the usual evidence instead.
+    pub fn pins(&self) -> Vec<Pin> {
+        match (&self.entry, self.opts.update) {
+            (Some(e), false) => vec![self.pin(e)],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The lock entry as a pin: a trust anchor the payload must match (`--offline` uses it).
+    pub fn pin(&self, e: &Entry) -> Pin {
+        Pin {
+            sha256: e.digest(),
+            source: format!("{PIN_SOURCE_PREFIX}{}", self.opts.path.display()),
+            anchor: true,
+        }
+    }
+
+    /// Record a verified payload: add a new entry, or rewrite it with `--update-lock`.
+    /// Load-modify-write under the lock, so concurrent writers lose nothing. A locked URL
+    /// that matches is left alone; one locked to other bytes meanwhile is lock drift (77).
+    pub fn record(&self, report: &Report) -> Result<Recorded> {
+        if !self.opts.update
+            && let Some(e) = &self.entry
+            && e.sha256 == report.sha256
+        {
+            return Ok(Recorded::Unchanged);
+        }
+        let target = write_target(&self.opts.path)?;
+        let _guard = FileLock::acquire(&lock_path(&target), 0o644)?;
+        let mut file = Lockfile::load(&target)?.unwrap_or_default();
+        let new = Entry::from_report(report);
+        let outcome = match file.entries.get(&self.url) {
+            Some(old) if !self.opts.update => {
+                if old.sha256 == new.sha256 {
+                    return Ok(Recorded::Unchanged);
+                }
+                return Err(drift_error(
+                    &self.url,
+                    &self.opts.path,
+                    &old.sha256,
+                    &new.sha256,
+                ));
+            }
+            Some(_) => Recorded::Updated,
+            None => Recorded::Added,
+        };
+        file.entries.insert(self.url.clone(), new);
+        let mode = std::fs::metadata(&target)
+            .map(|m| {
+                use std::os::unix::fs::PermissionsExt;
+                m.permissions().mode() & 0o777
+            })
+            .unwrap_or(0o644);
+        write_atomic(&target, file.render().as_bytes(), mode)?;
+        Ok(outcome)
+    }
+}
+
+/// The refusal for bytes that differ from the locked ones.
+pub fn drift_error(url: &str, lockfile: &Path, locked: &str, got: &str) -> Error {
+    Error::refused(format!(
+        "lock drift: {} changed since it was locked in {}: locked sha256 {locked}, got {got}",
+        sanitize(url),
+        lockfile.display()
+    ))
+    .hint("nothing was run or saved; review the change, then accept it with --update-lock (which still needs a signature or another anchor)")
+}
+
+/// Where to write: the lockfile itself, or the file a symlink at its path points to.
+fn write_target(path: &Path) -> Result<PathBuf> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(path).map_err(|e| {
+            Error::io_at(
+                format!("cannot resolve lockfile symlink {}", path.display()),
+                &e,
+            )
+        }),
+        _ => Ok(path.to_path_buf()),
+    }
+}
+
+/// The hidden lock file next to a lockfile: `DIR/.NAME.lck`.
+pub fn lock_path(lockfile: &Path) -> PathBuf {
+    let name = lockfile
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "verun.lock".into());
+    lockfile.with_file_name(format!(".{name}.lck"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Lockfile {
+        let mut f = Lockfile::default();
+        f.entries.insert(
+            "https://b.example/install.sh".into(),
+            Entry {
+                sha256: "ab".repeat(32),
+                size: 12,
+                key_id: Some("E7620F1842B4E81F".into()),
+                trusted_comment: Some("timestamp:1\tfile:install.sh \"q\" \\ \u{1}".into()),
+                verified_at: "2024-11-29T16:42:07Z".into(),
+            },
+        );
+        f.entries.insert(
+            "https://a.example/x?y=1%22".into(),
+            Entry {
+                sha256: "cd".repeat(32),
+                size: 0,
+                key_id: None,
+                trusted_comment: None,
+                verified_at: "2024-11-29T16:42:08Z".into(),
+            },
+        );
+        f
+    }
+
+    #[test]
+    fn render_parse_round_trip_sorted() {
+        let f = sample();
+        let text = f.render();
+        assert!(text.starts_with("# verun lockfile"));
+        let a = text.find("a.example").unwrap();
+        let b = text.find("b.example").unwrap();
+        assert!(a < b, "sorted by URL:\n{text}");
+        assert_eq!(Lockfile::parse(&text, Path::new("t")).unwrap(), f);
+        assert_eq!(
+            Lockfile::parse("", Path::new("t")).unwrap(),
+            Lockfile::default()
+        );
+    }
+
+    #[test]
+    fn malformed_lockfiles_are_config_errors() {
+        let good = sample().render();
+        let cases = [
+            "this is not toml".to_string(),
+            good.replace("version = 1", "version = 2"),
+            good.replace("version = 1\n", ""),
+            good.replace("size = 12", "size = -1"),
+            good.replace("size = 12", "size = 12\nextra = 1"),
+            good.replace(&"ab".repeat(32), "abc"),
+            good.replace("E7620F1842B4E81F", "nothex"),
+            good.replace("[\"https://b.example", "[\"ftp://b.example"),
+            good.replace(
+                "verified_at = 2024-11-29T16:42:07Z",
+                "verified_at = \"yesterday\"",
+            ),
+            format!("{good}\n[\"https://b.example/install.sh\"]\nsize = 1\n"),
+            "version = 1\nfoo = 3\n".to_string(),
+        ];
+        for bad in cases {
+            let err = Lockfile::parse(&bad, Path::new("t")).unwrap_err();
+            assert_eq!(err.exit_code(), 78, "{bad}");
+        }
+    }
+
+    #[test]
+    fn lock_path_is_hidden_sibling() {
+        assert_eq!(
+            lock_path(Path::new("ci/verun.lock")),
+            Path::new("ci/.verun.lock.lck")
+        );
+    }
+}
