@@ -598,7 +598,7 @@ fn check_rollback(
         url.as_str(),
         report,
         plan.allow_downgrade,
-        crate::atomic::now_secs(),
+        crate::time::now_secs(),
     )?;
     for w in &checked.warnings {
         eprintln!("verun: warning: {}", sanitize(w));

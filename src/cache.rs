@@ -35,10 +35,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::atomic::{FileLock, now_secs, private_dir, read_private, rfc3339_utc, write_atomic};
+use crate::atomic::{FileLock, private_dir, read_private, write_atomic};
 use crate::checksums::to_hex;
 use crate::error::{Error, Result};
 use crate::exec::PayloadFile;
+use crate::time::{now_secs, rfc3339_utc};
 use crate::verify::Report;
 
 /// Largest payload cached.

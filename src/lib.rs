@@ -28,6 +28,7 @@ pub mod pump;
 pub mod rollback;
 pub mod store;
 pub mod term;
+pub mod time;
 pub mod verify;
 
 pub use error::{Error, Kind, Result};

@@ -48,13 +48,14 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::atomic::{FileLock, now_secs, rfc3339_utc, write_atomic};
+use crate::atomic::{FileLock, write_atomic};
 use crate::checksums::parse_hex32;
 use crate::error::{Error, Result};
 use crate::location::HttpUrl;
 use crate::minisig::KeyId;
 use crate::plan::{LockOpts, Plan, Subject};
 use crate::term::sanitize;
+use crate::time::{now_secs, rfc3339_utc};
 use crate::verify::{Pin, Report};
 
 /// The lockfile format version verun writes and reads.

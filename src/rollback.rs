@@ -28,9 +28,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::atomic::{FileLock, private_dir, read_private, rfc3339_utc, write_atomic};
+use crate::atomic::{FileLock, private_dir, read_private, write_atomic};
 use crate::error::{Error, Result};
 use crate::term::sanitize;
+use crate::time::rfc3339_utc;
 use crate::verify::Report;
 
 /// How far ahead of the local clock a signed timestamp may be before it is reported.

@@ -34,7 +34,6 @@
 //! only revoked (or rotated); their state is kept in `store.toml` once it changes.
 
 pub mod scope;
-pub mod time;
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -51,6 +50,7 @@ use crate::location::HttpUrl;
 use crate::minisig::{KeyId, MAX_PUBKEY_BYTES, MAX_SIG_BYTES, PublicKey, Signature};
 use crate::paths::Paths;
 use crate::term::sanitize;
+use crate::time;
 
 pub use scope::Scope;
 

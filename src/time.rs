@@ -1,4 +1,4 @@
-//! Dates and times for the key store, in UTC only: RFC 3339 timestamps (`2025-01-31T12:00:00Z`)
+//! Dates and times (key store, lockfile, cache, rollback state), in UTC only: RFC 3339 timestamps (`2025-01-31T12:00:00Z`)
 //! and calendar days (`2025-01-31`, for `--expires`). The civil-date conversions are Howard
 //! Hinnant's `days_from_civil` / `civil_from_days`; no time-zone database is needed.
 
@@ -8,6 +8,16 @@ pub fn now() -> i64 {
         Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
         Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
     }
+}
+
+/// Seconds since the Unix epoch, now, never negative.
+pub fn now_secs() -> u64 {
+    u64::try_from(now()).unwrap_or(0)
+}
+
+/// `secs` since the epoch as an RFC 3339 UTC timestamp (see [`rfc3339`]).
+pub fn rfc3339_utc(secs: u64) -> String {
+    rfc3339(i64::try_from(secs).unwrap_or(i64::MAX))
 }
 
 /// The day (days since 1970-01-01) that `secs` falls on, in UTC.
@@ -110,6 +120,16 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn civil_dates() {
+        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_utc(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339_utc(1_555_779_966), "2019-04-20T17:06:06Z");
+        assert_eq!(rfc3339_utc(1_709_251_199), "2024-02-29T23:59:59Z");
+        assert_eq!(rfc3339_utc(4_102_444_800), "2100-01-01T00:00:00Z");
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+    }
+
     use super::*;
 
     #[test]
