@@ -37,6 +37,9 @@ pub fn main(cli: Cli) -> Result<u8> {
 struct Session {
     net: Net,
     store: Option<Store>,
+    /// Whether key uses are counted in the store (off with `run --no-cache`, which writes
+    /// nothing but the temporary payload).
+    count_uses: bool,
 }
 
 impl Session {
@@ -45,6 +48,7 @@ impl Session {
         Ok(Session {
             net: Net::new(&plan.net)?,
             store: open_store()?,
+            count_uses: true,
         })
     }
 
@@ -61,6 +65,9 @@ impl Session {
         let (Some(store), Some(sig)) = (&self.store, &report.signature) else {
             return;
         };
+        if !self.count_uses {
+            return;
+        }
         let Some(name) = &sig.key_name else {
             return;
         };
@@ -193,6 +200,7 @@ fn download<W: Write>(
     );
     let declared = resp.content_length;
     let final_url = resp.url.clone();
+    let hops = resp.hops.clone();
     let verified = verify::stream(
         &evidence,
         resp.reader(),
@@ -201,6 +209,7 @@ fn download<W: Write>(
             max_size: plan.max_size,
             declared,
             url: Some(&final_url),
+            origins: &hops,
         },
         &mut |n| bar.set(n),
     )?;
@@ -212,7 +221,8 @@ fn download<W: Write>(
 fn run(a: RunArgs) -> Result<u8> {
     let url = HttpUrl::parse(&a.url)?;
     let plan = Plan::new(Subject::Url(url.clone()), &a.verify)?;
-    let session = Session::open(&plan)?;
+    let mut session = Session::open(&plan)?;
+    session.count_uses = !a.no_cache;
     let lock = crate::lock::LockCheck::open(&plan)?;
     let name = url.file_name();
     let payload = PayloadFile::create(&name)?;
@@ -331,6 +341,7 @@ fn verify_file(a: VerifyArgs) -> Result<u8> {
             max_size: plan.max_size,
             declared: None,
             url: None,
+            origins: &[],
         },
         &mut |_| {},
     )?;
@@ -564,6 +575,7 @@ fn offline(
             max_size: plan.max_size,
             declared: None,
             url: None,
+            origins: &[],
         },
         &mut |_| {},
     )

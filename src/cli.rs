@@ -150,8 +150,8 @@ pub struct RunArgs {
     /// copy whose SHA-256 is the locked one).
     #[arg(long, requires = "lock", conflicts_with_all = ["update_lock", "sig", "checksums"])]
     pub offline: bool,
-    /// Write nothing to disk but the temporary payload: no cache, no rollback state
-    /// (the lockfile, when given, is still written).
+    /// Write nothing to disk but the temporary payload: no cache, no rollback state, no
+    /// key-use counts (the lockfile, when given, is still written).
     #[arg(long)]
     pub no_cache: bool,
     /// Arguments for the payload (after --).

@@ -19,7 +19,7 @@ use ureq::Agent;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
 use crate::error::{Error, Result};
-use crate::location::HttpUrl;
+use crate::location::{HttpUrl, Origin};
 
 /// Most redirects followed for one download.
 pub const MAX_REDIRECTS: u32 = 10;
@@ -59,6 +59,8 @@ pub struct Response {
     pub url: HttpUrl,
     /// `Content-Length`, when the server sent one.
     pub content_length: Option<u64>,
+    /// The origin of every hop, the first request's and each redirect's, in order.
+    pub hops: Vec<Origin>,
     reader: Box<dyn Read + Send>,
 }
 
@@ -133,7 +135,9 @@ impl Net {
     pub fn open(&self, url: &HttpUrl) -> Result<Option<Response>> {
         self.check_scheme(url)?;
         let mut current = url.clone();
+        let mut hops = Vec::new();
         for _hop in 0..=MAX_REDIRECTS {
+            hops.push(current.origin());
             let resp = self
                 .agent
                 .get(current.as_str())
@@ -179,6 +183,7 @@ impl Net {
             return Ok(Some(Response {
                 url: current,
                 content_length,
+                hops,
                 reader: Box::new(reader),
             }));
         }
@@ -191,6 +196,15 @@ impl Net {
     /// GET a small file (signature, checksum list) into memory, refusing more than `cap`
     /// bytes. `Ok(None)` on 404/410.
     pub fn get_small(&self, url: &HttpUrl, cap: u64) -> Result<Option<Vec<u8>>> {
+        Ok(self.get_small_from(url, cap)?.map(|(bytes, _)| bytes))
+    }
+
+    /// Like [`Net::get_small`], also returning the origin of every hop that served it.
+    pub fn get_small_from(
+        &self,
+        url: &HttpUrl,
+        cap: u64,
+    ) -> Result<Option<(Vec<u8>, Vec<Origin>)>> {
         let Some(mut resp) = self.open(url)? else {
             return Ok(None);
         };
@@ -209,7 +223,7 @@ impl Net {
             return Err(small_too_large(&resp.url, cap));
         }
         check_length(&resp.url, resp.content_length, n as u64)?;
-        Ok(Some(buf))
+        Ok(Some((buf, resp.hops)))
     }
 }
 

@@ -355,6 +355,7 @@ impl LockCheck {
             sha256: e.digest(),
             source: format!("{PIN_SOURCE_PREFIX}{}", self.opts.path.display()),
             anchor: true,
+            list_origins: Vec::new(),
         }
     }
 

@@ -13,7 +13,7 @@ use crate::checksums::{self, MAX_LIST_BYTES, to_hex};
 use crate::error::{Error, Kind, Result};
 use crate::fetch::{Net, check_length, human, read_error, too_large};
 use crate::keys::{KeyRing, TrustedKey};
-use crate::location::{HttpUrl, Location};
+use crate::location::{HttpUrl, Location, Origin};
 use crate::minisig::{MAX_SIG_BYTES, Signature};
 use crate::plan::{Plan, read_small_file};
 use crate::pump::{PumpError, pump};
@@ -32,6 +32,11 @@ pub struct Pin {
     pub source: String,
     /// Whether this pin alone is a trust anchor.
     pub anchor: bool,
+    /// For an unsigned checksum list counted as independent: the origins that served it.
+    /// If the payload turns out to come (through redirects) from one of them, the list is
+    /// no longer independent and stops being an anchor.
+    #[serde(skip)]
+    pub list_origins: Vec<Origin>,
 }
 
 fn ser_hex<S: serde::Serializer>(v: &[u8; 32], s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -212,6 +217,7 @@ pub fn gather(plan: &Plan, ring: &KeyRing, net: &Net, extra_pins: Vec<Pin>) -> R
             sha256: h,
             source: "--sha256".into(),
             anchor: true,
+            list_origins: Vec::new(),
         });
     }
 
@@ -253,7 +259,14 @@ fn checksum_pin(
     subject_loc: &Location,
 ) -> Result<(Pin, bool)> {
     let url = plan.subject.url();
-    let list = load(list_loc, net, MAX_LIST_BYTES)?.ok_or_else(|| {
+    let (list, list_origins) = match list_loc {
+        Location::Url(u) => match net.get_small_from(u, MAX_LIST_BYTES)? {
+            Some((bytes, hops)) => (Some(bytes), hops),
+            None => (None, Vec::new()),
+        },
+        Location::Path(_) => (load(list_loc, net, MAX_LIST_BYTES)?, Vec::new()),
+    };
+    let list = list.ok_or_else(|| {
         Error::refused(format!("checksum list {list_loc} not found"))
             .hint("check --checksums; every piece of evidence given must be present and pass")
     })?;
@@ -281,10 +294,11 @@ fn checksum_pin(
     let what = list_loc.to_string();
     let entries = checksums::parse(&list, &what)?;
     let entry = checksums::find(&entries, &plan.expect_file, &what)?;
-    let independent = match (list_loc.origin(), subject_loc.origin()) {
-        (Some(a), Some(b)) => a != b,
+    // Independent: no server that served the list (any hop) is the payload's origin.
+    let independent = match (list_loc, subject_loc.origin()) {
+        (Location::Url(_), Some(payload)) => !list_origins.contains(&payload),
         // A local list for a download: the user brought it from elsewhere.
-        (None, Some(_)) => true,
+        (Location::Path(_), Some(_)) => true,
         // A list for a local file: no independent channel can be told apart.
         (_, None) => false,
     };
@@ -305,6 +319,7 @@ fn checksum_pin(
             sha256: entry.sha256,
             source,
             anchor,
+            list_origins: if signed { Vec::new() } else { list_origins },
         },
         signed,
     ))
@@ -318,6 +333,8 @@ pub struct Limits<'a> {
     pub declared: Option<u64>,
     /// The URL being read (for download errors); `None` for local files.
     pub url: Option<&'a HttpUrl>,
+    /// The origin of every hop that served the payload (empty for local files).
+    pub origins: &'a [Origin],
 }
 
 /// Read the payload from `src` to the end, writing every byte to `sink` while hashing it
@@ -436,16 +453,20 @@ pub fn stream<W: Write>(
             ))
             .hint("the payload changed or the pin is wrong; nothing was run or saved"));
         }
-        if pin.anchor {
+        let redirected_into_list_origin =
+            pin.list_origins.iter().any(|o| limits.origins.contains(o));
+        if pin.anchor && !redirected_into_list_origin {
             anchors.push(pin.source.clone());
         }
     }
-    debug_assert!(!anchors.is_empty(), "gather() guarantees an anchor");
     if anchors.is_empty() {
+        // gather() saw an anchor; the only way to lose it is a payload redirected to the
+        // origin that served the unsigned checksum list, which then is not independent.
         return Err(Error::refused(format!(
-            "no trust anchor for {}",
+            "no trust anchor for {}: the payload was served (through a redirect) by the same origin as the unsigned checksum list",
             ev.subject
-        )));
+        ))
+        .hint("an unsigned list counts only from an origin independent of the payload; sign the list, or pin --sha256"));
     }
     Ok(Verified {
         payload: sink,

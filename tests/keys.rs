@@ -401,6 +401,11 @@ fn a_store_key_in_scope_is_a_trust_anchor_and_out_of_scope_is_refused() {
     ok(&env.verun(["fetch", &url, "--allow-http", "-o", dest.to_str().unwrap()]));
     assert_eq!(entry(&env, "local").unwrap()["use_count"], 2);
 
+    // `run --no-cache` writes nothing but the temporary payload: not even the use count.
+    let out = env.verun(["run", &url, "--allow-http", "--no-cache"]);
+    assert_exit(&out, 0);
+    assert_eq!(entry(&env, "local").unwrap()["use_count"], 2);
+
     // The same key, signing something outside its scope: refused, nothing ran.
     let (script, marker) = marker_script(&env, "out-of-scope");
     let url = publish_signed(&server, &key, "/other/tool.sh", &script);
