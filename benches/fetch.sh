@@ -84,7 +84,7 @@ for _ in $(seq 50); do curl -s -o /dev/null --cacert "$work/ca.pem" "https://127
 base="https://127.0.0.1:$port"
 
 # Each measurement: "seconds peak_rss_kib".
-measure() { /usr/bin/time -f '%e %M' -o "$work/t" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; return 1; }; cat "$work/t"; }
+measure() { /usr/bin/time -f '%e %M %U %S' -o "$work/t" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; return 1; }; cat "$work/t"; }
 
 run_curl() {
   rm -f "$work/out/curl.bin"
@@ -104,16 +104,22 @@ manual_pipeline() {
     minisign -Vq -p "$work/key.pub" -m payload.bin
 }
 export -f manual_pipeline
+run_verun_pin() {
+  rm -f "$work/out/verun-pin.bin"
+  VERUN_HOME="$work/home" measure "$verun" fetch "$base/payload.bin" -o "$work/out/verun-pin.bin" \
+    --sha256 "$sha" --cacert "$work/ca.pem" --max-size 4G -q
+}
 run_manual() {
   work="$work" base="$base" measure bash -c manual_pipeline
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-: > "$work/curl.t"; : > "$work/verun.t"; : > "$work/manual.t"
+: > "$work/curl.t"; : > "$work/verun.t"; : > "$work/pin.t"; : > "$work/manual.t"
 for i in $(seq "$runs"); do
   run_curl >> "$work/curl.t"
   run_verun >> "$work/verun.t"
+  run_verun_pin >> "$work/pin.t"
   run_manual >> "$work/manual.t"
   echo "run $i/$runs done" >&2
 done
@@ -122,14 +128,17 @@ cmp "$work/out/curl.bin" "$work/out/verun.bin"
 t_curl=$(cut -d' ' -f1 "$work/curl.t" | median)
 t_verun=$(cut -d' ' -f1 "$work/verun.t" | median)
 t_manual=$(cut -d' ' -f1 "$work/manual.t" | median)
+t_pin=$(cut -d' ' -f1 "$work/pin.t" | median)
+cpu() { awk '{print $3 + $4}' "$1" | median; }
 rss_curl=$(cut -d' ' -f2 "$work/curl.t" | sort -n | tail -1)
 rss_verun=$(cut -d' ' -f2 "$work/verun.t" | sort -n | tail -1)
 
 echo
 echo "payload: ${size_mib} MiB over HTTPS (nginx, loopback), ${runs} runs each, medians"
-printf '%-44s %8s s   peak RSS %6s KiB\n' "curl -o (no verification)" "$t_curl" "$rss_curl"
-printf '%-44s %8s s   peak RSS %6s KiB\n' "verun fetch (--key prehashed + --sha256)" "$t_verun" "$rss_verun"
-printf '%-44s %8s s\n' "manual: 3x curl + sha256sum -c + minisign -V" "$t_manual"
+printf '%-44s %8s s  cpu %5s s  peak RSS %6s KiB\n' "curl -o (no verification)" "$t_curl" "$(cpu "$work/curl.t")" "$rss_curl"
+printf '%-44s %8s s  cpu %5s s  peak RSS %6s KiB\n' "verun fetch (--key prehashed + --sha256)" "$t_verun" "$(cpu "$work/verun.t")" "$rss_verun"
+printf '%-44s %8s s  cpu %5s s\n' "verun fetch (--sha256 only)" "$t_pin" "$(cpu "$work/pin.t")"
+printf '%-44s %8s s  cpu %5s s\n' "manual: 3x curl + sha256sum -c + minisign -V" "$t_manual" "$(cpu "$work/manual.t")"
 awk -v v="$t_verun" -v c="$t_curl" -v m="$t_manual" 'BEGIN {
   printf "verun / curl   = %.2fx   (target <= 1.4x)\n", v / c;
   printf "manual / verun = %.2fx   (target >= 3x)\n", m / v }'

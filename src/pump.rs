@@ -137,17 +137,26 @@ fn read_loop(
         let mut buf = free_rx
             .recv()
             .expect("hashers return every buffer while the reader runs");
+        // Fill the whole chunk (TLS hands out ~16 KiB records): fewer, larger hand-offs, and
+        // a returned buffer is already full length, so `resize` costs nothing.
         buf.resize(CHUNK, 0);
-        let n = loop {
-            match src.read(&mut buf) {
-                Ok(n) => break n,
+        let mut n = 0;
+        let mut eof = false;
+        while n < CHUNK {
+            match src.read(&mut buf[n..]) {
+                Ok(0) => {
+                    eof = true;
+                    break;
+                }
+                Ok(k) => n += k,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(PumpError::Read(e)),
             }
-        };
+        }
         if n == 0 {
             break;
         }
+        let last = eof;
         buf.truncate(n);
         total += n as u64;
         if total > max {
@@ -170,6 +179,9 @@ fn read_loop(
             .send(chunk)
             .expect("the SHA-256 thread runs until its channel closes");
         progress(total);
+        if last {
+            break;
+        }
     }
     sink.flush().map_err(PumpError::Write)?;
     Ok((total, head, all))
