@@ -219,6 +219,7 @@ fn download<W: Write>(
 }
 
 fn run(a: RunArgs) -> Result<u8> {
+    exec::protect_from_same_user();
     let url = HttpUrl::parse(&a.url)?;
     let plan = Plan::new(Subject::Url(url.clone()), &a.verify)?;
     let mut session = Session::open(&plan)?;

@@ -193,6 +193,18 @@ impl PayloadFile {
     }
 }
 
+/// Make verun itself non-dumpable (Linux): other processes of the same user (not root) can
+/// then no longer open `/proc/<verun>/fd/N` and write to the payload before it is sealed,
+/// nor ptrace verun. The payload is not affected (dumpability is reset by `exec`). Failure
+/// is harmless: the sealed payload is re-hashed before it runs anyway.
+pub fn protect_from_same_user() {
+    #[cfg(target_os = "linux")]
+    {
+        let _ =
+            rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
+    }
+}
+
 /// What kind of program the payload is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Launch {
