@@ -1,7 +1,7 @@
 //! The download loop: one pass over the payload, with hashing off the critical path.
 //!
 //! The calling thread reads a chunk, writes it to the sink, and hands the same chunk to one
-//! hashing thread per digest (SHA-256; BLAKE2b for a prehashed minisign signature). Chunks
+//! hashing thread per digest (SHA-256; BLAKE2b-512, the prehash of a minisign signature). Chunks
 //! come from a small fixed pool, so memory stays flat (at most `POOL` × `CHUNK` in flight)
 //! whatever the payload size, and a slow hasher slows the reader instead of growing a queue.
 //! On a 2-core machine this keeps both hashes at the speed of the network or disk
@@ -11,13 +11,12 @@ use std::io::{Read, Write};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use minisign_verify::StreamVerifier;
 use sha2::{Digest, Sha256};
 
 /// Size of one chunk.
 pub const CHUNK: usize = 256 * 1024;
 /// Chunks in the pool: the bound on buffered payload bytes.
-pub const POOL: usize = 8;
+pub const POOL: usize = 16;
 
 /// Why the pass stopped early.
 #[derive(Debug)]
@@ -37,8 +36,8 @@ pub struct Pumped {
     pub total: u64,
     /// SHA-256 of every byte.
     pub sha256: [u8; 32],
-    /// For a prehashed signature: whether it verified over every byte.
-    pub prehash_ok: Option<bool>,
+    /// BLAKE2b-512 of every byte (minisign's prehash), when asked for.
+    pub blake2b: Option<[u8; 64]>,
     /// The first `head_len` bytes.
     pub head: Vec<u8>,
     /// Every byte, when asked for (legacy signatures need the whole message).
@@ -54,7 +53,7 @@ type ReadOutcome = (u64, Vec<u8>, Option<Vec<u8>>);
 pub fn pump(
     src: &mut dyn Read,
     sink: &mut dyn Write,
-    prehash: Option<StreamVerifier<'_>>,
+    blake2b: bool,
     keep_all: bool,
     head_len: usize,
     max: u64,
@@ -75,17 +74,21 @@ pub fn pump(
             let out: [u8; 32] = sha.finalize().into();
             out
         });
-        let (b2_tx, b2_thread) = match prehash {
-            Some(mut verifier) => {
-                let (tx, rx) = sync_channel::<Chunk>(POOL);
-                let b2_free = free_tx.clone();
-                let handle = scope.spawn(move || {
-                    drain(rx, &b2_free, |c| verifier.update(c));
-                    verifier.finalize().is_ok()
+        let (b2_tx, b2_thread) = if blake2b {
+            let (tx, rx) = sync_channel::<Chunk>(POOL);
+            let b2_free = free_tx.clone();
+            let handle = scope.spawn(move || {
+                let mut state = blake2b_simd::Params::new().hash_length(64).to_state();
+                drain(rx, &b2_free, |c| {
+                    state.update(c);
                 });
-                (Some(tx), Some(handle))
-            }
-            None => (None, None),
+                let mut out = [0u8; 64];
+                out.copy_from_slice(state.finalize().as_bytes());
+                out
+            });
+            (Some(tx), Some(handle))
+        } else {
+            (None, None)
         };
         drop(free_tx);
 
@@ -106,12 +109,12 @@ pub fn pump(
         let sha256 = sha_thread
             .join()
             .expect("the SHA-256 thread does not panic");
-        let prehash_ok = b2_thread.map(|h| h.join().expect("the BLAKE2b thread does not panic"));
+        let blake2b = b2_thread.map(|h| h.join().expect("the BLAKE2b thread does not panic"));
         let (total, head, all) = result?;
         Ok(Pumped {
             total,
             sha256,
-            prehash_ok,
+            blake2b,
             head,
             all,
         })
@@ -227,13 +230,14 @@ mod tests {
             } else {
                 Box::new(&data[..])
             };
-            let p = pump(&mut *src, &mut out, None, true, 10, u64::MAX, &mut |_| {}).unwrap();
+            let p = pump(&mut *src, &mut out, true, true, 10, u64::MAX, &mut |_| {}).unwrap();
             assert_eq!(out, data);
             assert_eq!(p.total, data.len() as u64);
             assert_eq!(p.sha256, <[u8; 32]>::from(Sha256::digest(&data)));
             assert_eq!(p.head, &data[..10]);
             assert_eq!(p.all.as_deref(), Some(&data[..]));
-            assert!(p.prehash_ok.is_none());
+            let b2 = blake2b_simd::Params::new().hash_length(64).hash(&data);
+            assert_eq!(&p.blake2b.unwrap()[..], b2.as_bytes());
         }
     }
 
@@ -243,7 +247,7 @@ mod tests {
         let err = pump(
             &mut &data[..],
             &mut std::io::sink(),
-            None,
+            false,
             false,
             0,
             CHUNK as u64,
@@ -258,7 +262,7 @@ mod tests {
         let p = pump(
             &mut &[][..],
             &mut std::io::sink(),
-            None,
+            false,
             false,
             4,
             10,

@@ -356,21 +356,12 @@ pub fn stream<W: Write>(
         Some(u) => read_error(u, e),
         None => Error::io_at(format!("cannot read {}", ev.subject), e),
     };
-    let prehash = match &ev.signature {
-        Some(c) if c.sig.is_prehashed() => Some(
-            c.key
-                .key
-                .inner()
-                .verify_stream(c.sig.inner())
-                .map_err(|e| Error::refused(format!("signature: {e}")))?,
-        ),
-        _ => None,
-    };
+    let prehashed = ev.signature.as_ref().is_some_and(|c| c.sig.is_prehashed());
     let keep_all = ev.signature.as_ref().is_some_and(|c| !c.sig.is_prehashed());
     let pumped = pump(
         src,
         &mut sink,
-        prehash,
+        prehashed,
         keep_all,
         HEAD_BYTES,
         limits.max_size,
@@ -400,8 +391,8 @@ pub fn stream<W: Write>(
     let mut anchors = Vec::new();
     let sig_report = match &ev.signature {
         Some(c) => {
-            let ok = match (pumped.prehash_ok, pumped.all.as_ref()) {
-                (Some(ok), _) => ok,
+            let ok = match (pumped.blake2b.as_ref(), pumped.all.as_ref()) {
+                (Some(hash), _) => c.sig.verify_prehash(&c.key.key, hash),
                 (None, Some(bytes)) => c.key.key.inner().verify(bytes, c.sig.inner(), true).is_ok(),
                 (None, None) => false,
             };
