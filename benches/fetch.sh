@@ -2,7 +2,7 @@
 # Benchmark: `verun fetch` against a bare `curl -o` and the careful manual pipeline
 # (curl the payload, its .minisig and SHA256SUMS, then `sha256sum -c` and `minisign -V`),
 # on a random payload served by nginx over HTTPS on loopback. Prints medians, ratios and
-# peak RSS. Usage: benches/fetch.sh [SIZE_MIB=256] [RUNS=5]
+# peak RSS. Usage: [VERUN_BIN=path] benches/fetch.sh [SIZE_MIB=256] [RUNS=5]
 #
 # Needs: nginx (nginx-light), curl, openssl, minisign, GNU time; installed when missing.
 set -euo pipefail
@@ -23,8 +23,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-(cd "$root" && cargo build --release --quiet --bin verun)
-verun="$root/target/release/verun"
+# VERUN_BIN=path measures another build (e.g. the static release from install/release.sh).
+if [ -n "${VERUN_BIN:-}" ]; then
+  verun=$VERUN_BIN
+else
+  (cd "$root" && cargo build --release --quiet --bin verun)
+  verun="$root/target/release/verun"
+fi
 
 work=$(mktemp -d /tmp/verun-bench.XXXXXX)
 nginx_pid=""
