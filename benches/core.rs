@@ -75,7 +75,10 @@ fn main() {
     let b2sum = time_tool("b2sum", file.path());
 
     println!("verification core, {mib} MiB, medians of 5");
-    println!("  verun pump: SHA-256              {}", rate(size, sha_only));
+    println!(
+        "  verun pump: SHA-256              {}",
+        rate(size, sha_only)
+    );
     println!("  verun pump: SHA-256 + BLAKE2b    {}", rate(size, both));
     match sha256sum {
         Some(d) => println!("  sha256sum                        {}", rate(size, d)),

@@ -36,13 +36,14 @@
 pub mod scope;
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::io::Read;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{FlockOperation, OFlags, flock};
 use serde::{Deserialize, Serialize};
 
+use crate::atomic;
 use crate::cli::KeyCommand;
 use crate::error::{Error, Kind, Result};
 use crate::keys::{KeyStore, StoreVerdict, TrustedKey};
@@ -903,33 +904,6 @@ fn make_dir(dir: &Path, recursive: bool) -> Result<()> {
     }
 }
 
-/// Replace `path` atomically with `bytes` (mode 0600).
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let io = |what: &str, e: &std::io::Error| Error::io_at(format!("{what} {}", path.display()), e);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .permissions(std::fs::Permissions::from_mode(0o600))
-        .tempfile_in(dir)
-        .map_err(|e| io("cannot create a temporary file next to", &e))?;
-    tmp.write_all(bytes)
-        .map_err(|e| io("cannot write a temporary file next to", &e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| io("cannot flush a temporary file next to", &e))?;
-    tmp.persist(path)
-        .map_err(|e| io("cannot replace", &e.error))?;
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
-
 /// Write the store: `store.toml` first (the commit point), then the `.pub` exports.
 fn save(dir: &Path, keys: &[StoredKey]) -> Result<()> {
     let pristine = |k: &StoredKey| {
@@ -945,9 +919,10 @@ fn save(dir: &Path, keys: &[StoredKey]) -> Result<()> {
     };
     let body = toml::to_string(&doc)
         .map_err(|e| Error::io(format!("cannot encode the key store: {e}")))?;
-    write_atomic(
+    atomic::write_atomic(
         &dir.join(STORE_FILE),
         format!("{STORE_HEADER}\n{body}").as_bytes(),
+        0o600,
     )?;
 
     let keys_dir = dir.join(KEYS_DIR);
@@ -957,7 +932,7 @@ fn save(dir: &Path, keys: &[StoredKey]) -> Result<()> {
         let path = keys_dir.join(&file);
         let text = k.pub_text();
         if read_private(&path, MAX_PUBKEY_BYTES)?.as_deref() != Some(text.as_bytes()) {
-            write_atomic(&path, text.as_bytes())?;
+            atomic::write_atomic(&path, text.as_bytes(), 0o600)?;
         }
         wanted.push(file);
     }
