@@ -472,9 +472,12 @@ fn completions(shell: &str) -> Result<u8> {
 fn manpage() -> Result<u8> {
     use clap::CommandFactory;
     let man = clap_mangen::Man::new(Cli::command());
-    man.render(&mut std::io::stdout())
-        .map_err(|e| Error::io_at("cannot write the man page", &e))?;
-    Ok(0)
+    match man.render(&mut std::io::stdout()) {
+        // `verun manpage | head`: the reader has seen enough.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        Err(e) => Err(Error::io_at("cannot write the man page", &e)),
+        Ok(()) => Ok(0),
+    }
 }
 
 /// Whether a command prints JSON (so failures are reported as JSON too).
