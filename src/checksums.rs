@@ -49,6 +49,12 @@ pub fn parse(text: &[u8], what: &str) -> Result<Vec<Entry>> {
 /// The unique entry for `file_name`: an entry named exactly so, or whose last path
 /// component is (`./NAME`, `dist/NAME`).
 pub fn find<'a>(entries: &'a [Entry], file_name: &str, what: &str) -> Result<&'a Entry> {
+    if file_name.is_empty() {
+        return Err(Error::refused(format!(
+            "checksum list {what}: the payload has no file name to look up"
+        ))
+        .hint("the URL ends in `/`; pass --expect-file NAME to choose the entry"));
+    }
     let matches: Vec<&Entry> = entries
         .iter()
         .filter(|e| e.name == file_name || e.name.rsplit('/').next() == Some(file_name))
@@ -77,6 +83,9 @@ fn parse_line(line: &str) -> Option<([u8; 32], String)> {
     // BSD: `SHA256 (NAME) = HEX`
     if let Some(rest) = line.strip_prefix("SHA256 (") {
         let (name, hex) = rest.rsplit_once(") = ")?;
+        if name.is_empty() {
+            return None;
+        }
         return Some((parse_hex32(hex.trim())?, name.to_string()));
     }
     // GNU: `HEX  NAME` or `HEX *NAME`; a leading `\` means NAME is escaped.
@@ -187,6 +196,18 @@ mod tests {
             "one space"
         );
         assert!(parse(&[0xff, 0xfe], "t").is_err());
+    }
+
+    /// Found by the `checksums` fuzz target: `SHA256 () = HEX` parsed as an entry with an
+    /// empty name, which a URL ending in `/` (empty file name) would then have matched.
+    #[test]
+    fn regression_bsd_entry_with_empty_name() {
+        let list = format!("SHA256 () = {H1}\n");
+        assert!(parse(list.as_bytes(), "t").is_err(), "no entry at all");
+        let list = format!("SHA256 () = {H1}\n{H2}  a.sh\n");
+        let e = parse(list.as_bytes(), "t").unwrap();
+        assert_eq!(e.len(), 1);
+        assert_eq!(find(&e, "", "t").unwrap_err().exit_code(), 77);
     }
 
     #[test]
