@@ -35,7 +35,6 @@
 //! `http://` entry without `--allow-http` is 64, before anything is fetched.
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::checksums::to_hex;
 use crate::cli::AuditArgs;
@@ -46,6 +45,7 @@ use crate::location::HttpUrl;
 use crate::lock::{Entry, Lockfile};
 use crate::minisig::{KeyId, MAX_SIG_BYTES, PublicKey, Signature, TrustedFields};
 use crate::plan::{GivenKey, parse_key_arg, parse_timeout};
+use crate::pump::{PumpError, pump};
 use crate::term::sanitize;
 
 /// The verdict on one entry.
@@ -449,58 +449,46 @@ fn fetch_payload(
         .size
         .saturating_add(1)
         .max(crate::plan::DEFAULT_MAX_SIZE);
-    let mut prehash = match sig {
-        Some(p) if p.sig.is_prehashed() => p.key.inner().verify_stream(p.sig.inner()).ok(),
-        _ => None,
+    // One pass through the same loop as `run`/`fetch` (hashes on their own threads). A
+    // legacy signature covers the raw bytes, which must then be kept: only up to the locked
+    // size plus one byte (anything longer has drifted anyway).
+    let legacy = sig.is_some_and(|p| !p.sig.is_prehashed());
+    let limit = if legacy {
+        entry.size.saturating_add(1).min(cap)
+    } else {
+        cap
     };
-    let mut legacy = sig.filter(|p| !p.sig.is_prehashed()).map(|_| Vec::new());
-    let mut legacy_overflow = false;
-    let mut sha = Sha256::new();
-    let mut total = 0u64;
-    let mut buf = vec![0u8; 256 * 1024];
-    let reader = resp.reader();
-    loop {
-        let want = (cap - total).min(buf.len() as u64) as usize;
-        if want == 0 {
-            break;
-        }
-        let n = match reader.read(&mut buf[..want]) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(read_error(&final_url, &e)),
-        };
-        let chunk = &buf[..n];
-        sha.update(chunk);
-        if let Some(p) = prehash.as_mut() {
-            p.update(chunk);
-        }
-        // A legacy signature covers the raw bytes: buffer them, but only up to the locked
-        // size (anything longer has drifted anyway).
-        if let Some(b) = legacy.as_mut() {
-            if b.len() + n > entry.size as usize {
-                legacy = None;
-                legacy_overflow = true;
-            } else {
-                b.extend_from_slice(chunk);
-            }
-        }
-        total += n as u64;
-    }
-    if total < cap {
+    let mut reader = std::io::Read::take(resp.reader(), limit);
+    let pumped = pump(
+        &mut reader,
+        &mut std::io::sink(),
+        sig.is_some_and(|p| p.sig.is_prehashed()),
+        legacy,
+        0,
+        u64::MAX,
+        &mut |_| {},
+    )
+    .map_err(|e| match e {
+        PumpError::Read(e) => read_error(&final_url, &e),
+        PumpError::Write(e) => Error::io_at("cannot hash the payload", &e),
+        PumpError::TooLarge => Error::download(format!("{final_url}: larger than expected")),
+    })?;
+    let total = pumped.total;
+    if total < limit {
         check_length(&final_url, declared, total)?;
     }
-    let sig_ok = match (sig, prehash, legacy) {
-        (None, _, _) => true,
-        (Some(_), _, _) if legacy_overflow || total >= cap => false,
-        (Some(_), Some(mut p), _) => p.finalize().is_ok(),
-        (Some(p), None, Some(bytes)) => p.key.inner().verify(&bytes, p.sig.inner(), true).is_ok(),
-        (Some(_), None, None) => false,
+    let sig_ok = match sig {
+        None => true,
+        Some(_) if total >= limit => false,
+        Some(p) => match (pumped.blake2b.as_ref(), pumped.all.as_ref()) {
+            (Some(hash), _) => p.sig.verify_prehash(&p.key, hash),
+            (None, Some(bytes)) => p.key.inner().verify(bytes, p.sig.inner(), true).is_ok(),
+            (None, None) => false,
+        },
     };
-    let digest: [u8; 32] = sha.finalize().into();
     Ok((
         Found {
-            sha256: to_hex(&digest),
+            sha256: to_hex(&pumped.sha256),
             size: total,
         },
         sig_ok,

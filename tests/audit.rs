@@ -219,3 +219,46 @@ fn http_entries_need_allow_http_and_a_missing_lockfile_is_an_error() {
     let out = s.env.verun(["audit", "missing.lock"]);
     assert_exit(&out, 74);
 }
+
+/// Legacy (`Ed`) signatures cover the raw bytes: audit buffers them (up to the locked size)
+/// and verifies them; a tampered legacy signature is a failure (77).
+#[test]
+fn legacy_signatures_are_verified_too() {
+    let s = Site::new();
+    let payload = b"echo legacy\n";
+    s.server.route("/l/old.sh", Reply::bytes(payload));
+    s.server.route(
+        "/l/old.sh.minisig",
+        Reply::bytes(s.key.sign_legacy(payload, "old.sh")),
+    );
+    let url = s.server.url("/l/old.sh");
+    let dest = s.env.path("old.sh");
+    let out = s.env.verun([
+        "fetch",
+        &url,
+        "-o",
+        &dest.display().to_string(),
+        "--allow-http",
+        "--allow-legacy",
+        "-q",
+        "--lock",
+        "verun.lock",
+        "--key",
+        &s.key.public_key_base64(),
+    ]);
+    assert_exit(&out, 0);
+    let key = s.key.public_key_base64();
+    let out = s.audit(&["--key", &key]);
+    assert_exit(&out, 0);
+    assert!(
+        line_for(&stdout(&out), &url).contains("signature by"),
+        "{}",
+        stdout(&out)
+    );
+    s.server.route(
+        "/l/old.sh.minisig",
+        Reply::bytes(corrupt_signature(&s.key.sign_legacy(payload, "old.sh"))),
+    );
+    let out = s.audit(&["--key", &key]);
+    assert_exit(&out, 77);
+}
