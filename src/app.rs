@@ -222,6 +222,9 @@ fn run(a: RunArgs) -> Result<u8> {
     exec::protect_from_same_user();
     let url = HttpUrl::parse(&a.url)?;
     let plan = Plan::new(Subject::Url(url.clone()), &a.verify)?;
+    if a.confirm {
+        exec::open_terminal()?; // no terminal to ask on: refuse before downloading
+    }
     let mut session = Session::open(&plan)?;
     session.count_uses = !a.no_cache;
     let lock = crate::lock::LockCheck::open(&plan)?;

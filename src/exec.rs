@@ -400,18 +400,26 @@ pub fn exit_code(status: ExitStatus) -> u8 {
     }
 }
 
-/// Ask on the terminal before running. Refuses (77) when there is no terminal.
-pub fn confirm(question: &str) -> Result<()> {
-    let refuse = |why: &str| {
-        Error::refused(format!("--confirm: {why}; nothing was run"))
-            .hint("--confirm needs a terminal to ask on; in CI use --show, a lockfile or a pinned --sha256")
-    };
-    let mut tty = std::fs::OpenOptions::new()
+fn refuse_confirm(why: &str) -> Error {
+    Error::refused(format!("--confirm: {why}; nothing was run")).hint(
+        "--confirm needs a terminal to ask on; in CI use --show, a lockfile or a pinned --sha256",
+    )
+}
+
+/// The controlling terminal, for `--confirm`; refused (77) when there is none. `run` checks
+/// this before downloading anything, so a CI job fails fast.
+pub fn open_terminal() -> Result<File> {
+    std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open("/dev/tty")
-        .map_err(|_| refuse("no terminal to ask on"))?;
-    write!(tty, "{question} [y/N] ").map_err(|_| refuse("cannot write to the terminal"))?;
+        .map_err(|_| refuse_confirm("no terminal to ask on"))
+}
+
+/// Ask on the terminal before running. Refuses (77) when there is no terminal.
+pub fn confirm(question: &str) -> Result<()> {
+    let mut tty = open_terminal()?;
+    write!(tty, "{question} [y/N] ").map_err(|_| refuse_confirm("cannot write to the terminal"))?;
     let _ = tty.flush();
     let mut answer = Vec::new();
     let mut byte = [0u8; 1];
@@ -426,7 +434,7 @@ pub fn confirm(question: &str) -> Result<()> {
     if answer == "y" || answer == "yes" {
         Ok(())
     } else {
-        Err(refuse("declined"))
+        Err(refuse_confirm("declined"))
     }
 }
 

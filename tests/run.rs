@@ -899,6 +899,9 @@ fn confirm_without_a_terminal_refuses() {
     cmd.arg("-w").arg(verun_bin()).args(&args);
     let out = run_with_timeout(&mut cmd, CALL_TIMEOUT);
     assert_refused(&c.env, &out, 77, &marker);
+    // Refused before anything was downloaded.
+    let path = Ctx::path("confirm", PAYLOAD);
+    assert_eq!(c.https.hits(&path), 0, "{:?}", c.https.requested_paths());
 }
 
 #[test]
