@@ -480,11 +480,7 @@ fn fetch_payload(
     let sig_ok = match sig {
         None => true,
         Some(_) if total >= limit => false,
-        Some(p) => match (pumped.blake2b.as_ref(), pumped.all.as_ref()) {
-            (Some(hash), _) => p.sig.verify_prehash(&p.key, hash),
-            (None, Some(bytes)) => p.key.inner().verify(bytes, p.sig.inner(), true).is_ok(),
-            (None, None) => false,
-        },
+        Some(p) => pumped.signature_holds(&p.sig, &p.key),
     };
     Ok((
         Found {

@@ -44,6 +44,23 @@ pub struct Pumped {
     pub all: Option<Vec<u8>>,
 }
 
+impl Pumped {
+    /// Whether `sig` by `key` verifies over the bytes of this pass: through the BLAKE2b
+    /// prehash for a prehashed signature, over the kept bytes for a legacy one. False when
+    /// the pass kept neither (it was not asked to).
+    pub fn signature_holds(
+        &self,
+        sig: &crate::minisig::Signature,
+        key: &crate::minisig::PublicKey,
+    ) -> bool {
+        match (self.blake2b.as_ref(), self.all.as_ref()) {
+            (Some(hash), _) => sig.verify_prehash(key, hash),
+            (None, Some(bytes)) => key.inner().verify(bytes, sig.inner(), true).is_ok(),
+            (None, None) => false,
+        }
+    }
+}
+
 type Chunk = Arc<Vec<u8>>;
 
 /// What the read loop hands back: bytes read, the head, and every byte when asked for.

@@ -358,7 +358,7 @@ pub fn stream<W: Write>(
     };
     let prehashed = ev.signature.as_ref().is_some_and(|c| c.sig.is_prehashed());
     let keep_all = ev.signature.as_ref().is_some_and(|c| !c.sig.is_prehashed());
-    let pumped = pump(
+    let mut pumped = pump(
         src,
         &mut sink,
         prehashed,
@@ -381,7 +381,7 @@ pub fn stream<W: Write>(
         },
     })?;
     let total = pumped.total;
-    let head = pumped.head;
+    let head = std::mem::take(&mut pumped.head);
     if let Some(url) = limits.url {
         check_length(url, limits.declared, total)?;
     }
@@ -391,12 +391,7 @@ pub fn stream<W: Write>(
     let mut anchors = Vec::new();
     let sig_report = match &ev.signature {
         Some(c) => {
-            let ok = match (pumped.blake2b.as_ref(), pumped.all.as_ref()) {
-                (Some(hash), _) => c.sig.verify_prehash(&c.key.key, hash),
-                (None, Some(bytes)) => c.key.key.inner().verify(bytes, c.sig.inner(), true).is_ok(),
-                (None, None) => false,
-            };
-            if !ok {
+            if !pumped.signature_holds(&c.sig, &c.key.key) {
                 return Err(Error::refused(format!(
                     "{} does not match its signature {} (key {})",
                     ev.subject,
