@@ -307,10 +307,13 @@ fn fetch(a: FetchArgs) -> Result<u8> {
     // An interrupt or kill during the download removes it too (drop does not run then).
     let _cleanup = RemoveOnSignal::install(tmp.path())?;
     let lock = crate::lock::LockCheck::open(&plan)?;
-    let verified = download(&plan, &session, &url, tmp, lock_pins(lock.as_ref()))?;
+    // Writeback runs while the download does; the fsync in `persist` then has little to do.
+    let sink = crate::write_behind::WriteBehind::new(tmp);
+    let verified = download(&plan, &session, &url, sink, lock_pins(lock.as_ref()))?;
     let mark = check_rollback(&plan, &url, verified.report())?;
     let executable = verified.head().starts_with(b"\x7fELF") || verified.head().starts_with(b"#!");
-    let (tmp, report) = verified.into_parts();
+    let (sink, report) = verified.into_parts();
+    let tmp = sink.into_inner();
     let keep = Keep {
         cache: None,
         state: true,

@@ -213,7 +213,7 @@ impl Cache {
                 .tempfile_in(&blobs)
                 .map_err(|e| Error::io_at("cannot create a file in the cache", &e))?;
             let mut hashing = HashingWriter {
-                inner: &mut tmp,
+                inner: crate::write_behind::WriteBehind::new(tmp.as_file_mut()),
                 sha: Sha256::new(),
             };
             payload.copy_to(&mut hashing)?;
@@ -264,12 +264,12 @@ impl Cache {
     }
 }
 
-struct HashingWriter<'a, W: Write> {
-    inner: &'a mut W,
+struct HashingWriter<W: Write> {
+    inner: W,
     sha: Sha256,
 }
 
-impl<W: Write> Write for HashingWriter<'_, W> {
+impl<W: Write> Write for HashingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.inner.write(buf)?;
         self.sha.update(&buf[..n]);

@@ -30,5 +30,6 @@ pub mod store;
 pub mod term;
 pub mod time;
 pub mod verify;
+pub mod write_behind;
 
 pub use error::{Error, Kind, Result};
