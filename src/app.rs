@@ -16,6 +16,7 @@ use crate::progress::{self, Progress};
 use crate::store::Store;
 use crate::term::sanitize;
 use crate::verify::{self, Limits, Report, Verified};
+use crate::write_behind::WriteBehind;
 
 /// Largest script `--show` prints.
 const SHOW_MAX: u64 = 4 << 20;
@@ -180,11 +181,41 @@ fn report_notes(quiet: bool, r: &Report) {
     }
 }
 
-fn download<W: Write>(
+/// Where [`download`] writes the payload.
+trait Sink: Write {
+    /// Told the length the server declares (at most `--max-size`) before the first byte.
+    fn expect_len(&mut self, _len: u64) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// `run`'s memfd reserves nothing: that would take memory up front for a length the server
+/// merely claims.
+impl Sink for PayloadFile {}
+
+/// `fetch -o` reserves disk blocks, so a full disk stops it before the download.
+impl Sink for WriteBehind<tempfile::NamedTempFile> {
+    fn expect_len(&mut self, len: u64) -> Result<()> {
+        self.reserve(len).map_err(|e| {
+            let dir = self.get_ref().path().parent().unwrap_or(Path::new("."));
+            Error::io_at(
+                format!(
+                    "no room for the {} download in {}",
+                    crate::fetch::human(len),
+                    dir.display()
+                ),
+                &e,
+            )
+            .hint("free some space there, or save elsewhere with -o")
+        })
+    }
+}
+
+fn download<W: Sink>(
     plan: &Plan,
     session: &Session,
     url: &HttpUrl,
-    sink: W,
+    mut sink: W,
     lock_pins: Vec<verify::Pin>,
 ) -> Result<Verified<W>> {
     session.net.check_scheme(url)?;
@@ -199,6 +230,9 @@ fn download<W: Write>(
         &url.file_name(),
     );
     let declared = resp.content_length;
+    if let Some(len) = declared.filter(|&n| n <= plan.max_size) {
+        sink.expect_len(len)?;
+    }
     let final_url = resp.url.clone();
     let hops = resp.hops.clone();
     let verified = verify::stream(
@@ -308,7 +342,7 @@ fn fetch(a: FetchArgs) -> Result<u8> {
     let _cleanup = RemoveOnSignal::install(tmp.path())?;
     let lock = crate::lock::LockCheck::open(&plan)?;
     // Writeback runs while the download does; the fsync in `persist` then has little to do.
-    let sink = crate::write_behind::WriteBehind::new(tmp);
+    let sink = WriteBehind::new(tmp);
     let verified = download(&plan, &session, &url, sink, lock_pins(lock.as_ref()))?;
     let mark = check_rollback(&plan, &url, verified.report())?;
     let executable = verified.head().starts_with(b"\x7fELF") || verified.head().starts_with(b"#!");

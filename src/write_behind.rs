@@ -10,6 +10,12 @@
 //! while later bytes are still downloading, so the disk works in parallel with the network
 //! and the final `fsync` has almost nothing left to wait for (under 1 ms in the same run).
 //!
+//! When the server declares the length, [`WriteBehind::reserve`] allocates the file's blocks
+//! first (`fallocate(2)` with `FALLOC_FL_KEEP_SIZE`: the size still grows only as bytes
+//! arrive). A full disk is then an error before the download instead of somewhere in the
+//! middle of it, and the file system allocates the file in one piece. (On speed it made no
+//! difference we could measure on the benchmark machine.)
+//!
 //! The request is `posix_fadvise(POSIX_FADV_DONTNEED)` on the window just written: on Linux
 //! that starts asynchronous writeback of the window's dirty pages (`WB_SYNC_NONE`: it does
 //! not wait for the disk) and drops only pages that are already clean, which freshly written
@@ -22,7 +28,7 @@ use std::io::Write;
 use std::num::NonZeroU64;
 
 use rustix::fd::AsFd;
-use rustix::fs::{Advice, fadvise};
+use rustix::fs::{Advice, FallocateFlags, fadvise, fallocate};
 
 /// Bytes written between two writeback requests. (2 MiB measured the same; much smaller
 /// windows only add system calls.)
@@ -46,6 +52,25 @@ impl<F: Write + AsFd> WriteBehind<F> {
             written: 0,
             pending_from: 0,
         }
+    }
+
+    /// Allocate disk blocks for `len` bytes from the start of the file, without changing its
+    /// size. Only a full disk or quota (`ENOSPC`, `EDQUOT`) is an error; a file system that
+    /// cannot preallocate just allocates as the bytes come, as without this call.
+    pub fn reserve(&mut self, len: u64) -> std::io::Result<()> {
+        use rustix::io::Errno;
+        if len == 0 {
+            return Ok(());
+        }
+        match fallocate(self.file.as_fd(), FallocateFlags::KEEP_SIZE, 0, len) {
+            Err(e) if e == Errno::NOSPC || e == Errno::DQUOT => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// The wrapped file, still wrapped.
+    pub fn get_ref(&self) -> &F {
+        &self.file
     }
 
     /// The wrapped file.
@@ -117,6 +142,23 @@ mod tests {
     }
 
     #[test]
+    fn reserve_allocates_blocks_without_growing_the_file() {
+        use std::os::unix::fs::MetadataExt;
+        let mut w = WriteBehind::new(tempfile::tempfile().unwrap());
+        let len = 3 * WINDOW + 5;
+        w.reserve(len).unwrap();
+        let meta = w.get_ref().metadata().unwrap();
+        assert_eq!(meta.len(), 0, "the size grows only as bytes arrive");
+        assert!(
+            meta.blocks() * 512 >= len,
+            "{} bytes allocated for {len} reserved",
+            meta.blocks() * 512
+        );
+        w.write_all(b"abc").unwrap();
+        assert_eq!(w.get_ref().metadata().unwrap().len(), 3);
+    }
+
+    #[test]
     fn a_sink_that_refuses_the_advice_still_gets_every_byte() {
         // fadvise on a pipe fails (ESPIPE); the writer must carry on regardless.
         let (mut rx, tx) = std::io::pipe().unwrap();
@@ -127,6 +169,7 @@ mod tests {
             got
         });
         let mut w = WriteBehind::new(tx);
+        w.reserve(data.len() as u64).unwrap(); // not possible on a pipe: no error either
         w.write_all(&data).unwrap();
         drop(w);
         assert!(reader.join().unwrap() == data);

@@ -732,3 +732,94 @@ fn an_interrupted_fetch_leaves_nothing() {
     }
     assert_not_ran(&marker);
 }
+
+/// A 1 MiB tmpfs mounted at `dir` for one test (root with mount rights, as in CI), unmounted
+/// on drop. `None`, said loudly, where mounting is not allowed, unless
+/// `VERUN_REQUIRE_MOUNT_TEST=1` (set by `.ci/run`), which makes that a failure.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &std::path::Path) -> Option<SmallDisk> {
+        fs::create_dir_all(dir).unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m,mode=0755", "tmpfs"])
+            .arg(dir)
+            .output();
+        match out {
+            Ok(o) if o.status.success() => Some(SmallDisk(dir.to_path_buf())),
+            other => {
+                let why = match other {
+                    Ok(o) => String::from_utf8_lossy(&o.stderr).trim().to_string(),
+                    Err(e) => e.to_string(),
+                };
+                if std::env::var_os("VERUN_REQUIRE_MOUNT_TEST").is_some_and(|v| v == "1") {
+                    panic!("VERUN_REQUIRE_MOUNT_TEST=1 but a tmpfs cannot be mounted: {why}");
+                }
+                eprintln!(
+                    "\n!!!!!!!! SKIPPED: cannot mount a small tmpfs ({why}); this test did NOT run\n"
+                );
+                None
+            }
+        }
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn a_full_disk_stops_fetch_before_the_download() {
+    let c = Ctx::new();
+    let Some(disk) = SmallDisk::mount(&c.env.path("small")) else {
+        return;
+    };
+    // 4 MiB on a 1 MiB file system, served one byte per millisecond: downloading it would
+    // take over an hour, so a quick answer means verun stopped at the declared length.
+    let (url, p, marker) = padded_script(&c, "full", 4 << 20);
+    c.https.route(
+        Ctx::path("full", PAYLOAD),
+        Reply::drip(&p, Duration::from_millis(1)),
+    );
+    let out_path = disk.0.join("big.sh");
+    let mut args = vec![
+        "fetch".to_string(),
+        url,
+        "-o".into(),
+        out_path.display().to_string(),
+    ];
+    args.extend(c.trusting());
+    // Without the early stop this would download until the deadline and fail with 69.
+    args.extend(["--timeout".to_string(), "8".to_string()]);
+    let started = std::time::Instant::now();
+    let out = c.env.verun(&args);
+    assert!(started.elapsed() < BOUND, "took {:?}", started.elapsed());
+    assert_refused(&c.env, &out, 74, &marker);
+    let err = stderr(&out);
+    assert!(
+        err.contains("no room for the 4") && err.contains("download in"),
+        "{err}"
+    );
+    assert!(err.contains("hint:"), "{err}");
+    assert_dir_holds(&disk.0, &[]);
+
+    // What fits still saves normally on the same small disk.
+    let (small, marker2) = c.script("fits");
+    let args = fetch_args(
+        &c,
+        "fits",
+        "fits.sh",
+        &small,
+        &disk.0.join("fits.sh").display().to_string(),
+    );
+    let out = c.env.verun(&args);
+    assert_exit(&out, 0);
+    assert!(fs::read(disk.0.join("fits.sh")).unwrap() == small);
+    assert_dir_holds(&disk.0, &["fits.sh"]);
+    assert_not_ran(&marker2);
+}
