@@ -332,14 +332,11 @@ fn fetch(a: FetchArgs) -> Result<u8> {
     let mode = a.mode.as_deref().map(parse_mode).transpose()?;
     let dir = output_dir(&a.output)?;
     let session = Session::open(&plan)?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".verun-")
-        .suffix(".partial")
-        .tempfile_in(&dir)
-        .map_err(|e| Error::io_at(format!("cannot create a file in {}", dir.display()), &e))?;
+    crate::partial::sweep_stale(&dir);
+    let tmp = crate::partial::create(&dir)?;
     // On any error below, `tmp` is dropped and its file removed: nothing is left at -o.
     // An interrupt or kill during the download removes it too (drop does not run then).
-    let _cleanup = RemoveOnSignal::install(tmp.path())?;
+    let _cleanup = crate::partial::RemoveOnSignal::install(tmp.path())?;
     let lock = crate::lock::LockCheck::open(&plan)?;
     // Writeback runs while the download does; the fsync in `persist` then has little to do.
     let sink = WriteBehind::new(tmp);
@@ -354,7 +351,7 @@ fn fetch(a: FetchArgs) -> Result<u8> {
     };
     accept(&plan, &url, lock.as_ref(), mark, &report, keep)?;
     let mode = mode.unwrap_or(if executable { 0o755 } else { 0o644 });
-    persist(tmp, &a.output, mode)?;
+    crate::partial::persist(tmp, &a.output, mode)?;
     report_notes(plan.quiet, &report);
     note(
         plan.quiet,
@@ -426,62 +423,6 @@ fn output_dir(output: &Path) -> Result<PathBuf> {
         .hint("create the directory first"));
     }
     Ok(dir)
-}
-
-/// While alive, SIGINT, SIGTERM and SIGHUP remove `path` (the `.partial` file of `fetch -o`)
-/// and then end verun as the signal would have: an interrupted fetch leaves nothing behind.
-struct RemoveOnSignal {
-    handle: signal_hook::iterator::Handle,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl RemoveOnSignal {
-    fn install(path: &Path) -> Result<RemoveOnSignal> {
-        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
-            .map_err(|e| Error::io_at("cannot install signal handlers", &e))?;
-        let handle = signals.handle();
-        let path = path.to_path_buf();
-        let thread = std::thread::spawn(move || {
-            if let Some(sig) = signals.forever().next() {
-                let _ = std::fs::remove_file(&path);
-                let _ = signal_hook::low_level::emulate_default_handler(sig);
-                std::process::exit(128 + sig);
-            }
-        });
-        Ok(RemoveOnSignal {
-            handle,
-            thread: Some(thread),
-        })
-    }
-}
-
-impl Drop for RemoveOnSignal {
-    fn drop(&mut self) {
-        self.handle.close();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn persist(tmp: tempfile::NamedTempFile, dest: &Path, mode: u32) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let io = |what: &str, e: &std::io::Error| Error::io_at(format!("{what} {}", dest.display()), e);
-    tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(mode))
-        .map_err(|e| io("cannot set the mode of", &e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| io("cannot flush", &e))?;
-    tmp.persist(dest)
-        .map_err(|e| io("cannot move the verified file to", &e.error))?;
-    if let Some(dir) = dest.parent().filter(|p| !p.as_os_str().is_empty())
-        && let Ok(d) = std::fs::File::open(dir)
-    {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 /// Parse `--mode` (octal, `755`, `0755` or `0o755`).

@@ -21,6 +21,7 @@ pub mod keys;
 pub mod location;
 pub mod lock;
 pub mod minisig;
+pub mod partial;
 pub mod paths;
 pub mod plan;
 pub mod progress;

@@ -1790,7 +1790,8 @@ fn wait_for_partial(dir: &Path, limit: Duration) -> Option<PathBuf> {
 
 /// `fetch -o` writes to a private (0600), exclusively created `.verun-*.partial` beside the
 /// target and renames it only after verification. A SIGKILL in the middle leaves nothing at
-/// `-o PATH`; the partial file may stay behind (no destructor runs on SIGKILL), private.
+/// `-o PATH`; the partial file may stay behind (no destructor runs on SIGKILL), private, until
+/// a later `fetch -o` into the same directory sweeps it (see the helper below).
 #[test]
 fn kill_9_during_fetch_leaves_nothing_at_the_output() {
     let s = Scene::https();
@@ -1839,6 +1840,80 @@ fn kill_9_during_fetch_leaves_nothing_at_the_output() {
         "kill -9 during fetch: nothing at -o; left behind: {:?}",
         partial.file_name().unwrap()
     );
+    sweep_leaves_fresh_locked_and_foreign_partials(&s, &dir, &partial);
+}
+
+/// The next `fetch -o` into `dir` removes the leftover `partial` of a killed fetch once it
+/// is a minute old, and nothing else: not a fresh one, not one a live process holds locked,
+/// not a symlink, not another user's file, not a file without verun's name pattern.
+fn sweep_leaves_fresh_locked_and_foreign_partials(s: &Scene, dir: &Path, partial: &Path) {
+    let old = std::time::SystemTime::now() - Duration::from_secs(120);
+    let age = |p: &Path| {
+        fs::File::options()
+            .write(true)
+            .open(p)
+            .unwrap()
+            .set_modified(old)
+            .unwrap()
+    };
+    s.publish_marker("/next.sh", "next");
+    let next = dir.join("next.sh");
+
+    // Fresh (the kill was just now): kept.
+    let m = s.fetch("/next.sh", &next, &[], QUICK);
+    assert_exit(&m.output, 0);
+    assert!(partial.exists(), "a fresh partial file was swept");
+
+    // Old, but held by a live process: kept.
+    let held = dir.join(".verun-held.partial");
+    fs::write(&held, b"x").unwrap();
+    let holder = fs::File::open(&held).unwrap();
+    rustix::fs::flock(&holder, rustix::fs::FlockOperation::LockExclusive).unwrap();
+    age(&held);
+    // Old symlink with the pattern, pointing at a file that must survive: kept.
+    let victim = s.env.root().join("victim.txt");
+    fs::write(&victim, b"precious\n").unwrap();
+    age(&victim);
+    let link = dir.join(".verun-link.partial");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    // Old, unlocked, but not verun's pattern: kept.
+    let other_name = dir.join("download.partial");
+    fs::write(&other_name, b"x").unwrap();
+    age(&other_name);
+    // Old, unlocked, another owner (only testable as root): kept.
+    let foreign = dir.join(".verun-foreign.partial");
+    let root = own_uid() == 0;
+    if root {
+        fs::write(&foreign, b"x").unwrap();
+        age(&foreign);
+        std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)).unwrap();
+    }
+    // The real leftover, now old: removed.
+    age(partial);
+
+    let m = s.fetch("/next.sh", &next, &[], QUICK);
+    assert_exit(&m.output, 0);
+    assert!(
+        !partial.exists(),
+        "the stale partial of the killed fetch is still there"
+    );
+    assert!(
+        held.exists(),
+        "a partial held locked by a live process was removed"
+    );
+    assert!(
+        fs::symlink_metadata(&link).is_ok(),
+        "the symlink was removed"
+    );
+    assert_eq!(fs::read(&victim).unwrap(), b"precious\n");
+    assert!(
+        other_name.exists(),
+        "a file without verun's name pattern was removed"
+    );
+    if root {
+        assert!(foreign.exists(), "another user's partial file was removed");
+    }
+    drop(holder);
 }
 
 fn own_uid() -> u32 {

@@ -1,0 +1,184 @@
+//! The `.verun-*.partial` file of `fetch -o`: the download goes into it, beside the target,
+//! and becomes the target only by one rename after every check has passed.
+//!
+//! - [`create`] makes it private (0600, `O_EXCL`, random name) and holds an exclusive
+//!   `flock` on it for as long as this verun lives.
+//! - On an error it is removed when dropped; on SIGINT, SIGTERM or SIGHUP by
+//!   [`RemoveOnSignal`]. Only SIGKILL (or a crash or power loss) can leave one behind, and
+//!   its lock then dies with the process.
+//! - [`sweep_stale`] removes such leftovers before the next `fetch -o` into the same
+//!   directory: a `.partial` file of ours that nobody holds locked and that has not changed
+//!   for [`STALE_AFTER`]. This matters more since the download reserves its declared length
+//!   up front (see `write_behind`): a leftover can hold that much disk space while `ls`
+//!   shows it empty. Files of other users, symlinks and anything else are never touched.
+//! - [`persist`] flushes it and renames it into place.
+
+use std::fs::OpenOptions;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use rustix::fs::{FlockOperation, OFlags, flock};
+use tempfile::NamedTempFile;
+
+use crate::error::{Error, Result};
+
+/// Name prefix and suffix of partial files.
+pub const PREFIX: &str = ".verun-";
+/// See [`PREFIX`].
+pub const SUFFIX: &str = ".partial";
+/// How long an unlocked partial file must have been left unchanged before it counts as
+/// stale. The lock alone would do; the age also covers the instant between another
+/// verun creating its file and locking it.
+pub const STALE_AFTER: Duration = Duration::from_secs(60);
+
+/// Create a private partial file in `dir`, locked for the life of this process.
+pub fn create(dir: &Path) -> Result<NamedTempFile> {
+    let tmp = tempfile::Builder::new()
+        .prefix(PREFIX)
+        .suffix(SUFFIX)
+        .tempfile_in(dir)
+        .map_err(|e| Error::io_at(format!("cannot create a file in {}", dir.display()), &e))?;
+    // Nobody else has the file yet (random name, O_EXCL), so this cannot block.
+    flock(tmp.as_file(), FlockOperation::NonBlockingLockExclusive)
+        .map_err(|e| Error::io(format!("cannot lock {}: {e}", tmp.path().display())))?;
+    Ok(tmp)
+}
+
+/// Remove the partial files in `dir` that a killed verun left behind (see the module
+/// documentation). Best effort: whatever cannot be checked is left alone.
+pub fn sweep_stale(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let me = rustix::process::geteuid().as_raw();
+    let now = SystemTime::now();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        if !(name.starts_with(PREFIX) && name.ends_with(SUFFIX)) {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(file) = OpenOptions::new()
+            .read(true)
+            .custom_flags((OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC).bits() as i32)
+            .open(&path)
+        else {
+            continue;
+        };
+        let Ok(meta) = file.metadata() else {
+            continue;
+        };
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|m| now.duration_since(m).ok())
+            .is_some_and(|age| age >= STALE_AFTER);
+        if !meta.is_file() || meta.uid() != me || !old {
+            continue;
+        }
+        if flock(&file, FlockOperation::NonBlockingLockExclusive).is_ok() {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}
+
+/// While alive, SIGINT, SIGTERM and SIGHUP remove `path` (the `.partial` file of `fetch -o`)
+/// and then end verun as the signal would have: an interrupted fetch leaves nothing behind.
+pub struct RemoveOnSignal {
+    handle: signal_hook::iterator::Handle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RemoveOnSignal {
+    /// Start removing `path` on those signals, until dropped.
+    pub fn install(path: &Path) -> Result<RemoveOnSignal> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+            .map_err(|e| Error::io_at("cannot install signal handlers", &e))?;
+        let handle = signals.handle();
+        let path = path.to_path_buf();
+        let thread = std::thread::spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                let _ = std::fs::remove_file(&path);
+                let _ = signal_hook::low_level::emulate_default_handler(sig);
+                std::process::exit(128 + sig);
+            }
+        });
+        Ok(RemoveOnSignal {
+            handle,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for RemoveOnSignal {
+    fn drop(&mut self) {
+        self.handle.close();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Give the verified file its mode, flush it to disk, rename it to `dest` and flush the
+/// directory: `dest` then holds the whole file or what it held before, even after a crash.
+pub fn persist(tmp: NamedTempFile, dest: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let io = |what: &str, e: &std::io::Error| Error::io_at(format!("{what} {}", dest.display()), e);
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))
+        .map_err(|e| io("cannot set the mode of", &e))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| io("cannot flush", &e))?;
+    tmp.persist(dest)
+        .map_err(|e| io("cannot move the verified file to", &e.error))?;
+    if let Some(dir) = dest.parent().filter(|p| !p.as_os_str().is_empty())
+        && let Ok(d) = std::fs::File::open(dir)
+    {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_created_partial_is_private_and_locked_until_dropped() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = create(dir.path()).unwrap();
+        let name = tmp
+            .path()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(name.starts_with(PREFIX) && name.ends_with(SUFFIX), "{name}");
+        let meta = std::fs::metadata(tmp.path()).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        let other = std::fs::File::open(tmp.path()).unwrap();
+        assert!(
+            flock(&other, FlockOperation::NonBlockingLockExclusive).is_err(),
+            "a second open file description must not get the lock"
+        );
+        // Even old, a locked partial is not swept.
+        tmp.as_file()
+            .set_modified(SystemTime::now() - 2 * STALE_AFTER)
+            .unwrap();
+        sweep_stale(dir.path());
+        assert!(tmp.path().exists());
+        let path = tmp.path().to_path_buf();
+        let kept = tmp.keep().unwrap(); // as a killed verun would leave it: file stays...
+        drop(kept); // ...and its lock goes with the last descriptor
+        sweep_stale(dir.path());
+        assert!(!path.exists(), "an old, unlocked partial is swept");
+    }
+}
