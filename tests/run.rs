@@ -711,14 +711,32 @@ fn exit_status_is_passed_through() {
     }
 }
 
+/// Whether signal `n` is ignored in this process (and so, by inheritance, in the verun it
+/// spawns and in the payload): e.g. SIGHUP under `nohup`.
+fn ignored_here(n: u32) -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (n - 1)) != 0)
+}
+
 #[test]
 fn a_payload_killed_by_a_signal_exits_128_plus_n() {
     let c = Ctx::new();
-    for (sig, code) in [("TERM", 143), ("KILL", 137), ("HUP", 129)] {
+    for (sig, n) in [("TERM", 15), ("KILL", 9), ("HUP", 1)] {
         let name = format!("sig{sig}");
         let (p, marker) = marker_script_with(&c.env, &name, &format!("kill -{sig} $$"));
         let out = c.env.verun(publish(&c, &name, PAYLOAD, &p));
-        assert_exit(&out, code);
+        if ignored_here(n) {
+            // Ignored signals stay ignored in the payload, as under a shell: `nohup verun
+            // run ...` protects the payload too. It then survives its own kill and exits 0.
+            eprintln!("note: SIG{sig} is ignored in this test process (nohup?): expecting 0");
+            assert_exit(&out, 0);
+        } else {
+            assert_exit(&out, 128 + n as i32);
+        }
         assert_ran(&marker);
     }
 }
