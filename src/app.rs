@@ -63,23 +63,28 @@ impl Session {
     /// Count a use of the store key that signed `report`'s payload. Failing to record it is a
     /// warning: the verification itself succeeded.
     fn record_use(&self, report: &Report) {
-        let (Some(store), Some(sig)) = (&self.store, &report.signature) else {
+        let Some(store) = &self.store else {
             return;
         };
         if !self.count_uses {
             return;
         }
-        let Some(name) = &sig.key_name else {
-            return;
-        };
-        let Some(id) = crate::minisig::KeyId::parse_hex(&sig.key_id) else {
-            return;
-        };
-        if let Err(e) = store.record_use(id) {
-            eprintln!(
-                "verun: warning: cannot record the use of key {name} in the key store: {}",
-                e.message()
-            );
+        for sig in [&report.signature, &report.checksums_signature]
+            .into_iter()
+            .flatten()
+        {
+            let Some(name) = &sig.key_name else {
+                continue;
+            };
+            let Some(id) = crate::minisig::KeyId::parse_hex(&sig.key_id) else {
+                continue;
+            };
+            if let Err(e) = store.record_use(id) {
+                eprintln!(
+                    "verun: warning: cannot record the use of key {name} in the key store: {}",
+                    e.message()
+                );
+            }
         }
     }
 }
@@ -176,8 +181,26 @@ fn report_notes(quiet: bool, r: &Report) {
             ),
         );
     }
+    if let Some(s) = &r.checksums_signature {
+        note(
+            false,
+            &format!(
+                "  checksum list signed by key {} ({}){}",
+                s.key_id,
+                sanitize(&s.key_source),
+                if s.prehashed { "" } else { ", legacy" }
+            ),
+        );
+        note(
+            false,
+            &format!(
+                "  list's trusted comment: {}",
+                sanitize(&s.trusted_comment.replace('\t', "  "))
+            ),
+        );
+    }
     for p in &r.pins {
-        note(false, &format!("  sha256 matches {}", p.source));
+        note(false, &format!("  sha256 matches {}", sanitize(&p.source)));
     }
 }
 
@@ -269,7 +292,7 @@ fn run(a: RunArgs) -> Result<u8> {
     } else {
         download(&plan, &session, &url, payload, lock_pins(lock.as_ref()))?
     };
-    let mark = check_rollback(&plan, &url, verified.report())?;
+    let marks = check_rollback(&plan, &url, verified.report())?;
     report_notes(plan.quiet, verified.report());
     if a.show {
         show(&verified)?;
@@ -285,7 +308,7 @@ fn run(a: RunArgs) -> Result<u8> {
         cache,
         state: !a.no_cache,
     };
-    accept(&plan, &url, lock.as_ref(), mark, verified.report(), keep)?;
+    accept(&plan, &url, lock.as_ref(), marks, verified.report(), keep)?;
     let opts = RunOptions {
         env_clean: a.env_clean,
         env: a.env,
@@ -341,7 +364,7 @@ fn fetch(a: FetchArgs) -> Result<u8> {
     // Writeback runs while the download does; the fsync in `persist` then has little to do.
     let sink = WriteBehind::new(tmp);
     let verified = download(&plan, &session, &url, sink, lock_pins(lock.as_ref()))?;
-    let mark = check_rollback(&plan, &url, verified.report())?;
+    let marks = check_rollback(&plan, &url, verified.report())?;
     let executable = verified.head().starts_with(b"\x7fELF") || verified.head().starts_with(b"#!");
     let (sink, report) = verified.into_parts();
     let tmp = sink.into_inner();
@@ -349,7 +372,7 @@ fn fetch(a: FetchArgs) -> Result<u8> {
         cache: None,
         state: true,
     };
-    accept(&plan, &url, lock.as_ref(), mark, &report, keep)?;
+    accept(&plan, &url, lock.as_ref(), marks, &report, keep)?;
     let mode = mode.unwrap_or(if executable { 0o755 } else { 0o644 });
     crate::partial::persist(tmp, &a.output, mode)?;
     report_notes(plan.quiet, &report);
@@ -578,29 +601,50 @@ fn offline(
     Ok(verified)
 }
 
-/// Rollback protection, after verification and before anything is used. Warnings (a
-/// timestamp far in the future, an accepted downgrade) are printed even with --quiet.
+/// Rollback protection, after verification and before anything is used: every signature
+/// that vouches for the payload (its own, keyed by the payload's URL; a signed checksum
+/// list's, keyed by the list's URL) is checked. Warnings (a timestamp far in the future, an
+/// accepted downgrade) are printed even with --quiet.
 fn check_rollback(
     plan: &Plan,
     url: &HttpUrl,
     report: &Report,
-) -> Result<Option<crate::rollback::Mark>> {
-    let signed_time = report.signature.as_ref().and_then(|s| s.timestamp);
-    if signed_time.is_none() {
-        return Ok(None);
+) -> Result<Vec<crate::rollback::Mark>> {
+    use crate::rollback::Signed;
+    let mut pieces = Vec::new();
+    if let Some(s) = &report.signature {
+        pieces.push(Signed {
+            key_id: s.key_id.clone(),
+            url: url.as_str().to_string(),
+            timestamp: s.timestamp,
+            what: format!("signature of {url}"),
+        });
+    }
+    // A list read from a local file has no URL: like `verify FILE`, nothing to key it by.
+    if let Some(s) = &report.checksums_signature
+        && let Ok(list_url) = HttpUrl::parse(&s.signs)
+    {
+        pieces.push(Signed {
+            key_id: s.key_id.clone(),
+            url: list_url.as_str().to_string(),
+            timestamp: s.timestamp,
+            what: format!("checksum list signature of {list_url}"),
+        });
+    }
+    if pieces.is_empty() {
+        return Ok(Vec::new());
     }
     let paths = Paths::resolve()?;
     let checked = crate::rollback::check(
         &paths.state,
-        url.as_str(),
-        report,
+        &pieces,
         plan.allow_downgrade,
         crate::time::now_secs(),
     )?;
     for w in &checked.warnings {
         eprintln!("verun: warning: {}", sanitize(w));
     }
-    Ok(checked.mark)
+    Ok(checked.marks)
 }
 
 /// What an accepted payload leaves behind besides the lockfile.
@@ -617,7 +661,7 @@ fn accept(
     plan: &Plan,
     url: &HttpUrl,
     lock: Option<&crate::lock::LockCheck>,
-    mark: Option<crate::rollback::Mark>,
+    marks: Vec<crate::rollback::Mark>,
     report: &Report,
     keep: Keep<'_>,
 ) -> Result<()> {
@@ -630,14 +674,13 @@ fn accept(
             Recorded::Unchanged => {}
         }
     }
-    if keep.state
-        && let Some(mark) = mark
-        && let Err(e) = mark.save()
-    {
-        eprintln!(
-            "verun: warning: cannot remember the signature's timestamp (rollback protection): {}",
-            e.message()
-        );
+    for mark in marks.iter().filter(|_| keep.state) {
+        if let Err(e) = mark.save() {
+            eprintln!(
+                "verun: warning: cannot remember the signature's timestamp (rollback protection): {}",
+                e.message()
+            );
+        }
     }
     if let Some(payload) = keep.cache {
         let stored = Paths::resolve()

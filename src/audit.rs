@@ -266,7 +266,7 @@ fn find_signer(
     keys: &[GivenKey],
     store: Option<&dyn KeyStore>,
 ) -> Signer {
-    if let Some(err) = store.and_then(|s| s.revoked(id)) {
+    if let Some(err) = store.and_then(|s| s.refuses_given(id)) {
         return Signer::Refused(err);
     }
     if let Some(g) = keys.iter().find(|g| g.key.id() == id) {

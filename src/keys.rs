@@ -2,7 +2,8 @@
 //!
 //! A signature's key id selects the key. `--key` keys count for any URL; store keys count
 //! only when their scope covers the URL and they are neither expired, revoked nor rotated
-//! out. A revoked key id is refused everywhere, even when passed with `--key`.
+//! out. A revoked or rotated-out key id is refused everywhere, even when passed with
+//! `--key` (a rotated-out key's error names its successor).
 
 use crate::error::{Error, Result};
 use crate::location::HttpUrl;
@@ -37,8 +38,9 @@ pub trait KeyStore {
     fn lookup(&self, id: KeyId, url: Option<&HttpUrl>) -> StoreVerdict;
     /// Whether some trusted, in-scope key covers `url`: then a signature is expected.
     fn covers(&self, url: Option<&HttpUrl>) -> bool;
-    /// If the key id is revoked, the error to refuse it with.
-    fn revoked(&self, id: KeyId) -> Option<Error>;
+    /// If the key id may not be used even when given with `--key` (revoked, or rotated
+    /// out in favour of a successor), the error to refuse it with.
+    fn refuses_given(&self, id: KeyId) -> Option<Error>;
     /// Whether the store holds any key at all (then signatures are looked for).
     fn is_empty(&self) -> bool;
 }
@@ -50,11 +52,12 @@ pub struct KeyRing<'s> {
 }
 
 impl<'s> KeyRing<'s> {
-    /// Keys given on the command line, plus the store. Revoked `--key` keys are refused here.
+    /// Keys given on the command line, plus the store. `--key` keys that the store knows as
+    /// revoked or rotated out are refused here (77), before anything is downloaded.
     pub fn new(given: Vec<GivenKey>, store: Option<&'s dyn KeyStore>) -> Result<KeyRing<'s>> {
         if let Some(store) = store {
             for g in &given {
-                if let Some(err) = store.revoked(g.key.id()) {
+                if let Some(err) = store.refuses_given(g.key.id()) {
                     return Err(err);
                 }
             }

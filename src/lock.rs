@@ -19,7 +19,9 @@
 //! ```
 //!
 //! `key_id` and `trusted_comment` are present when a signature verified (the signer and
-//! what it signed); an entry made from a pinned `--sha256` or a checksum list has neither.
+//! what it signed); `checksums_key_id` and `checksums_trusted_comment` when a signed
+//! checksum list vouched for the bytes (its signer, and its trusted comment with the signed
+//! time); an entry made from a pinned `--sha256` or an unsigned list has none of them.
 //! `verified_at` is when verun recorded the entry (UTC).
 //!
 //! Policy (SPEC "What counts as evidence", issue 4):
@@ -83,6 +85,11 @@ pub struct Entry {
     pub key_id: Option<String>,
     /// The signature's trusted comment, when a signature verified.
     pub trusted_comment: Option<String>,
+    /// The checksum list's signer (key id), when a signed checksum list vouched for the
+    /// payload.
+    pub checksums_key_id: Option<String>,
+    /// That list signature's trusted comment (with its signed `timestamp:`).
+    pub checksums_trusted_comment: Option<String>,
     /// When the entry was recorded (RFC 3339, UTC).
     pub verified_at: String,
 }
@@ -95,6 +102,14 @@ impl Entry {
             size: report.size,
             key_id: report.signature.as_ref().map(|s| s.key_id.clone()),
             trusted_comment: report.signature.as_ref().map(|s| s.trusted_comment.clone()),
+            checksums_key_id: report
+                .checksums_signature
+                .as_ref()
+                .map(|s| s.key_id.clone()),
+            checksums_trusted_comment: report
+                .checksums_signature
+                .as_ref()
+                .map(|s| s.trusted_comment.clone()),
             verified_at: rfc3339_utc(now_secs()),
         }
     }
@@ -124,6 +139,8 @@ struct RawEntry {
     size: u64,
     key_id: Option<String>,
     trusted_comment: Option<String>,
+    checksums_key_id: Option<String>,
+    checksums_trusted_comment: Option<String>,
     verified_at: toml::value::Datetime,
 }
 
@@ -172,14 +189,19 @@ impl Lockfile {
             if parse_hex32(&sha).is_none() {
                 return Err(bad(format!("{}: sha256 is not 64 hex digits", what())));
             }
-            if let Some(id) = &raw.key_id
-                && KeyId::parse_hex(id).is_none()
-            {
-                return Err(bad(format!(
-                    "{}: key_id {} is not 16 hex digits",
-                    what(),
-                    sanitize(id)
-                )));
+            for (field, id) in [
+                ("key_id", &raw.key_id),
+                ("checksums_key_id", &raw.checksums_key_id),
+            ] {
+                if let Some(id) = id
+                    && KeyId::parse_hex(id).is_none()
+                {
+                    return Err(bad(format!(
+                        "{}: {field} {} is not 16 hex digits",
+                        what(),
+                        sanitize(id)
+                    )));
+                }
             }
             if raw.verified_at.date.is_none() {
                 return Err(bad(format!("{}: verified_at has no date", what())));
@@ -191,6 +213,8 @@ impl Lockfile {
                     size: raw.size,
                     key_id: raw.key_id.map(|k| k.to_ascii_uppercase()),
                     trusted_comment: raw.trusted_comment,
+                    checksums_key_id: raw.checksums_key_id.map(|k| k.to_ascii_uppercase()),
+                    checksums_trusted_comment: raw.checksums_trusted_comment,
                     verified_at: raw.verified_at.to_string(),
                 },
             );
@@ -215,6 +239,15 @@ impl Lockfile {
             }
             if let Some(tc) = &e.trusted_comment {
                 out.push_str(&format!("trusted_comment = {}\n", toml_string(tc)));
+            }
+            if let Some(k) = &e.checksums_key_id {
+                out.push_str(&format!("checksums_key_id = {}\n", toml_string(k)));
+            }
+            if let Some(tc) = &e.checksums_trusted_comment {
+                out.push_str(&format!(
+                    "checksums_trusted_comment = {}\n",
+                    toml_string(tc)
+                ));
             }
             out.push_str(&format!("verified_at = {}\n", e.verified_at));
         }
@@ -445,6 +478,8 @@ mod tests {
                 size: 12,
                 key_id: Some("E7620F1842B4E81F".into()),
                 trusted_comment: Some("timestamp:1\tfile:install.sh \"q\" \\ \u{1}".into()),
+                checksums_key_id: None,
+                checksums_trusted_comment: None,
                 verified_at: "2024-11-29T16:42:07Z".into(),
             },
         );
@@ -455,6 +490,8 @@ mod tests {
                 size: 0,
                 key_id: None,
                 trusted_comment: None,
+                checksums_key_id: Some("E7620F1842B4E81F".into()),
+                checksums_trusted_comment: Some("timestamp:2\tfile:SHA256SUMS".into()),
                 verified_at: "2024-11-29T16:42:08Z".into(),
             },
         );

@@ -176,36 +176,92 @@ pub fn parse_timeout(secs: f64) -> Result<Duration> {
     }
 }
 
-/// Parse a `--key` value: base64 (`RW...`) or a path to a `.pub` file.
+/// Parse a `--key` value: an inline key (`RW...`) or the path of a `.pub` file.
+///
+/// The two are never ambiguous (security review, item 1): a value that has the shape of an
+/// inline minisign key (`RW` and 54 more base64 characters, surrounding whitespace ignored,
+/// as CI secrets often end in a newline) is that key and is never looked up as a file, so
+/// a file or directory planted under that name in the working directory changes nothing.
+/// A malformed value of that shape is a usage error. Anything else must be an existing
+/// file (a file whose name looks like a key is given as `./RW...`).
 pub fn parse_key_arg(arg: &str) -> Result<GivenKey> {
-    // A minisign key is 56 base64 characters starting `RW` (base64 may contain `/`, so a
-    // value of that shape that is not an existing file is taken as a key).
-    let looks_base64 =
-        arg.starts_with("RW") && arg.len() == 56 && !std::path::Path::new(arg).is_file();
-    if looks_base64 {
-        let key = PublicKey::from_base64(arg)
-            .map_err(|e| Error::usage(format!("--key {}: {e}", crate::term::sanitize(arg))))?;
+    let value = arg.trim();
+    if looks_like_inline_key(value) {
+        let key = PublicKey::from_base64(value).map_err(|e| {
+            Error::usage(format!(
+                "--key {}: {}",
+                crate::term::sanitize(value),
+                e.message()
+            ))
+            .hint("an inline key is the RW... line of the publisher's minisign .pub file, copied whole")
+        })?;
         return Ok(GivenKey {
             key,
-            source: format!("--key {arg}"),
+            source: format!("--key {value}"),
         });
     }
     let path = PathBuf::from(arg);
-    let text = read_small_file(&path, MAX_PUBKEY_BYTES).map_err(|e| match e.kind() {
-        crate::error::Kind::Io => Error::usage(format!(
-            "--key {}: neither a base64 key nor a readable .pub file ({e})",
-            crate::term::sanitize(arg)
-        ))
-        .hint("pass the key as RW... (56 characters) or the path of a minisign .pub file"),
-        _ => e,
+    let shown = crate::term::sanitize(&path.display().to_string());
+    match std::fs::metadata(&path) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => {
+            return Err(
+                Error::usage(format!("--key {shown}: not a regular file")).hint(
+                    "pass the key as RW... (56 characters) or the path of a minisign .pub file",
+                ),
+            );
+        }
+        Err(e) => {
+            return Err(Error::usage(format!(
+                "--key {shown}: neither an inline key (RW..., 56 characters) nor a readable file ({e})"
+            ))
+            .hint("pass the key as RW... (56 characters) or the path of a minisign .pub file"));
+        }
+    }
+    let text = read_small_file(&path, MAX_PUBKEY_BYTES).map_err(|e| {
+        Error::usage(format!("--key {shown}: {}", e.message()))
+            .hint("a minisign .pub file is two short lines: an untrusted comment and the RW... key")
     })?;
     let text = String::from_utf8_lossy(&text);
-    let key = PublicKey::from_file_text(&text)
-        .map_err(|e| Error::usage(format!("--key {}: {e}", path.display())))?;
+    let key = PublicKey::from_file_text(&text).map_err(|e| match what_key_file_is(&text) {
+        Some((what, hint)) => {
+            Error::usage(format!("--key {shown}: this is {what}, not a public key")).hint(hint)
+        }
+        None => Error::usage(format!("--key {shown}: {}", e.message()))
+            .hint("a minisign .pub file has an untrusted comment line and an RW... key line"),
+    })?;
     Ok(GivenKey {
         key,
         source: format!("--key {}", path.display()),
     })
+}
+
+/// What a file given as a public key really is, when it is a well-known other thing.
+fn what_key_file_is(text: &str) -> Option<(&'static str, &'static str)> {
+    let first = text.lines().next().unwrap_or("").to_ascii_lowercase();
+    if first.contains("secret key") {
+        Some((
+            "a minisign secret key",
+            "never pass or share a secret key; give the matching .pub file (minisign -p), or its RW... line",
+        ))
+    } else if text.lines().any(|l| l.starts_with("trusted comment:")) {
+        Some((
+            "a minisign signature (.minisig)",
+            "pass the signature with --sig, and the publisher's public key (.pub or RW...) with --key",
+        ))
+    } else {
+        None
+    }
+}
+
+/// Whether `value` has the shape of an inline minisign public key: `RW` and 54 more
+/// characters of the base64 alphabet (42 bytes, no padding). Such a value is never a path.
+pub fn looks_like_inline_key(value: &str) -> bool {
+    value.len() == 56
+        && value.starts_with("RW")
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
 }
 
 /// Read a local file of at most `cap` bytes.

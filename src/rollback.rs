@@ -13,7 +13,11 @@
 //!   the maximum, so concurrent runs never lower a mark.
 //! - Keyed by key id: after a key rotation the new key starts without a mark, and the old
 //!   key's mark stays with the old key.
-//! - A signature without a numeric `timestamp:` is neither checked nor recorded.
+//! - Every signature that vouches for the payload counts: the payload's own (keyed by the
+//!   payload's URL) and a signed checksum list's (keyed by the list's URL), so a mirror
+//!   cannot serve last year's signed `SHA256SUMS` with last year's release either.
+//! - A signature without a numeric `timestamp:` records nothing; once a time was recorded
+//!   for the signer and URL, such a signature is refused (77) unless `--allow-downgrade`.
 //! - A timestamp more than a day ahead of this machine's clock is reported on stderr and
 //!   accepted; the mark recorded is capped at now + 1 day, so a single far-future signature
 //!   (or a wrong clock) cannot lock out the releases that follow it for longer than that.
@@ -32,7 +36,6 @@ use crate::atomic::{FileLock, private_dir, read_private, write_atomic};
 use crate::error::{Error, Result};
 use crate::term::sanitize;
 use crate::time::rfc3339_utc;
-use crate::verify::Report;
 
 /// How far ahead of the local clock a signed timestamp may be before it is reported.
 pub const FUTURE_SLACK_SECS: u64 = 24 * 3600;
@@ -57,65 +60,104 @@ pub struct Mark {
     timestamp: u64,
 }
 
-/// The outcome of a passing check: the mark to save, and notes for stderr.
+/// The outcome of a passing check: the marks to save, and notes for stderr.
 #[derive(Debug, Default)]
 pub struct Checked {
-    /// What to record when the payload is accepted.
-    pub mark: Option<Mark>,
+    /// What to record when the payload is accepted (one per signed piece with a time).
+    pub marks: Vec<Mark>,
     /// Warnings for the user (future timestamp, downgrade accepted).
     pub warnings: Vec<String>,
 }
 
-/// Check `report`'s signed timestamp for `url` against the state in `state_dir`.
-/// `now` is the current time in seconds. Refuses (77) an older timestamp unless
-/// `allow_downgrade`.
+/// One signed piece of evidence: who signed what, and when (the trusted comment's
+/// `timestamp:`, if numeric).
+#[derive(Clone, Debug)]
+pub struct Signed {
+    /// The signer's key id.
+    pub key_id: String,
+    /// The URL of what it signs: the payload's, or the checksum list's.
+    pub url: String,
+    /// The signed time.
+    pub timestamp: Option<u64>,
+    /// `signature of URL` or `checksum list signature of URL`, for messages.
+    pub what: String,
+}
+
+/// Check every signed piece's time against the state in `state_dir`. `now` is the current
+/// time in seconds. Refuses (77), unless `allow_downgrade`, a time older than one already
+/// accepted for the same signer and URL, and a signature without a time once one was
+/// recorded (review items 2 and 12: the checksum list's signature counts like the payload's).
 pub fn check(
     state_dir: &Path,
-    url: &str,
-    report: &Report,
+    pieces: &[Signed],
     allow_downgrade: bool,
     now: u64,
 ) -> Result<Checked> {
-    let Some(sig) = &report.signature else {
-        return Ok(Checked::default());
-    };
-    let Some(ts) = sig.timestamp else {
-        return Ok(Checked::default());
-    };
     let mut out = Checked::default();
-    if ts > now.saturating_add(FUTURE_SLACK_SECS) {
-        out.warnings.push(format!(
-            "the signature's timestamp {ts} ({}) is more than a day ahead of this machine's clock ({}); accepted, but check the clock and the release",
-            rfc3339_utc(ts),
-            rfc3339_utc(now)
-        ));
+    if pieces.is_empty() {
+        return Ok(out);
     }
     let state = load(state_dir)?;
-    if let Some(&seen) = state.marks.get(&sig.key_id).and_then(|m| m.get(url))
-        && ts < seen
-    {
-        if !allow_downgrade {
-            return Err(Error::refused(format!(
-                "rollback: {} is signed by key {} at {ts} ({}), older than the signature at {seen} ({}) already accepted for this key and URL",
-                sanitize(url),
-                sig.key_id,
+    for p in pieces {
+        let seen = state
+            .marks
+            .get(&p.key_id)
+            .and_then(|m| m.get(&p.url))
+            .copied();
+        let Some(ts) = p.timestamp else {
+            if let Some(seen) = seen {
+                if !allow_downgrade {
+                    return Err(Error::refused(format!(
+                        "rollback: the {} by key {} carries no signed timestamp, but one at {seen} ({}) was already accepted for this key and URL",
+                        sanitize(&p.what),
+                        p.key_id,
+                        rfc3339_utc(seen)
+                    ))
+                    .hint("a signature without a time could be an old one; nothing was run or saved. If the publisher really dropped the timestamp, pass --allow-downgrade"));
+                }
+                out.warnings.push(format!(
+                    "--allow-downgrade: accepted the {} without a signed timestamp, though {seen} ({}) was seen before",
+                    sanitize(&p.what),
+                    rfc3339_utc(seen)
+                ));
+            }
+            continue;
+        };
+        if ts > now.saturating_add(FUTURE_SLACK_SECS) {
+            out.warnings.push(format!(
+                "the {}'s timestamp {ts} ({}) is more than a day ahead of this machine's clock ({}); accepted, but check the clock and the release",
+                sanitize(&p.what),
+                rfc3339_utc(ts),
+                rfc3339_utc(now)
+            ));
+        }
+        if let Some(seen) = seen
+            && ts < seen
+        {
+            if !allow_downgrade {
+                return Err(Error::refused(format!(
+                    "rollback: the {} by key {} is signed at {ts} ({}), older than the signature at {seen} ({}) already accepted for this key and URL",
+                    sanitize(&p.what),
+                    p.key_id,
+                    rfc3339_utc(ts),
+                    rfc3339_utc(seen)
+                ))
+                .hint("someone may be serving an old release with a known hole; nothing was run or saved. If the publisher really went back, pass --allow-downgrade"));
+            }
+            out.warnings.push(format!(
+                "--allow-downgrade: accepted the {} signed at {ts} ({}), older than {seen} ({}) seen before",
+                sanitize(&p.what),
                 rfc3339_utc(ts),
                 rfc3339_utc(seen)
-            ))
-            .hint("someone may be serving an old release with a known hole; nothing was run or saved. If the publisher really went back, pass --allow-downgrade"));
+            ));
         }
-        out.warnings.push(format!(
-            "--allow-downgrade: accepted a signature at {ts} ({}), older than {seen} ({}) seen before",
-            rfc3339_utc(ts),
-            rfc3339_utc(seen)
-        ));
+        out.marks.push(Mark {
+            dir: state_dir.to_path_buf(),
+            key_id: p.key_id.clone(),
+            url: p.url.clone(),
+            timestamp: ts.min(now.saturating_add(FUTURE_SLACK_SECS)),
+        });
     }
-    out.mark = Some(Mark {
-        dir: state_dir.to_path_buf(),
-        key_id: sig.key_id.clone(),
-        url: url.to_string(),
-        timestamp: ts.min(now.saturating_add(FUTURE_SLACK_SECS)),
-    });
     Ok(out)
 }
 
@@ -184,25 +226,19 @@ fn load(dir: &Path) -> Result<State> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::SigReport;
 
-    fn report(ts: Option<u64>) -> Report {
-        Report {
-            subject: "u".into(),
-            file_name: "f".into(),
-            size: 1,
-            sha256: "00".repeat(32),
-            signature: Some(SigReport {
-                location: "u.minisig".into(),
-                key_id: "E7620F1842B4E81F".into(),
-                key_source: "--key".into(),
-                key_name: None,
-                trusted_comment: String::new(),
-                timestamp: ts,
-                prehashed: true,
-            }),
-            pins: Vec::new(),
-            anchors: Vec::new(),
+    fn piece(url: &str, ts: Option<u64>) -> Vec<Signed> {
+        vec![Signed {
+            key_id: "E7620F1842B4E81F".into(),
+            url: url.into(),
+            timestamp: ts,
+            what: format!("signature of {url}"),
+        }]
+    }
+
+    fn save(c: Checked) {
+        for m in c.marks {
+            m.save().unwrap();
         }
     }
 
@@ -211,38 +247,47 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let dir = d.path().join("state");
         let now = 1_700_000_000;
-        let c = check(&dir, "https://x/a", &report(Some(now - 10)), false, now).unwrap();
-        c.mark.unwrap().save().unwrap();
-        let c = check(&dir, "https://x/a", &report(Some(now - 10)), false, now).unwrap();
+        let a = "https://x/a";
+        save(check(&dir, &piece(a, Some(now - 10)), false, now).unwrap());
+        let c = check(&dir, &piece(a, Some(now - 10)), false, now).unwrap();
         assert!(c.warnings.is_empty());
-        let e = check(&dir, "https://x/a", &report(Some(now - 20)), false, now).unwrap_err();
+        let e = check(&dir, &piece(a, Some(now - 20)), false, now).unwrap_err();
         assert_eq!(e.exit_code(), 77);
         assert!(e.message().starts_with("rollback:"));
-        let c = check(&dir, "https://x/a", &report(Some(now - 20)), true, now).unwrap();
+        let c = check(&dir, &piece(a, Some(now - 20)), true, now).unwrap();
         assert_eq!(c.warnings.len(), 1);
-        c.mark.unwrap().save().unwrap(); // does not lower the mark
-        assert!(check(&dir, "https://x/a", &report(Some(now - 20)), false, now).is_err());
-        // Another URL, and no timestamp: nothing to compare.
-        assert!(check(&dir, "https://x/b", &report(Some(1)), false, now).is_ok());
-        assert!(
-            check(&dir, "https://x/a", &report(None), false, now)
-                .unwrap()
-                .mark
-                .is_none()
-        );
+        save(c); // does not lower the mark
+        assert!(check(&dir, &piece(a, Some(now - 20)), false, now).is_err());
+        // Another URL: nothing to compare.
+        assert!(check(&dir, &piece("https://x/b", Some(1)), false, now).is_ok());
         // Far future: warned, recorded capped at now + 1 day.
-        let c = check(
-            &dir,
-            "https://x/a",
-            &report(Some(now + 10 * 86_400)),
-            false,
-            now,
-        )
-        .unwrap();
+        let c = check(&dir, &piece(a, Some(now + 10 * 86_400)), false, now).unwrap();
         assert_eq!(c.warnings.len(), 1);
-        c.mark.unwrap().save().unwrap();
-        assert!(check(&dir, "https://x/a", &report(Some(now + 86_400)), false, now).is_ok());
-        assert!(check(&dir, "https://x/a", &report(Some(now + 86_399)), false, now).is_err());
+        save(c);
+        assert!(check(&dir, &piece(a, Some(now + 86_400)), false, now).is_ok());
+        assert!(check(&dir, &piece(a, Some(now + 86_399)), false, now).is_err());
+    }
+
+    #[test]
+    fn a_signature_without_a_time_is_refused_once_a_time_was_recorded() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("state");
+        let now = 1_700_000_000;
+        // Nothing recorded yet: accepted, and nothing to record.
+        let c = check(&dir, &piece("https://x/a", None), false, now).unwrap();
+        assert!(c.marks.is_empty() && c.warnings.is_empty());
+        save(check(&dir, &piece("https://x/a", Some(now)), false, now).unwrap());
+        let e = check(&dir, &piece("https://x/a", None), false, now).unwrap_err();
+        assert_eq!(e.exit_code(), 77);
+        assert!(
+            e.message().contains("no signed timestamp"),
+            "{}",
+            e.message()
+        );
+        let c = check(&dir, &piece("https://x/a", None), true, now).unwrap();
+        assert_eq!(c.warnings.len(), 1);
+        // Another URL is unaffected.
+        assert!(check(&dir, &piece("https://x/b", None), false, now).is_ok());
     }
 
     #[test]
@@ -254,7 +299,7 @@ mod tests {
         let f = dir.join(STATE_FILE);
         std::fs::write(&f, b"{not json").unwrap();
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let e = check(&dir, "u", &report(Some(1)), false, 2).unwrap_err();
+        let e = check(&dir, &piece("u", Some(1)), false, 2).unwrap_err();
         assert_eq!(e.exit_code(), 78);
     }
 }

@@ -313,6 +313,37 @@ impl Store {
     }
 }
 
+impl Store {
+    /// A rotated-out key given with `--key`: refused, naming the key that replaced it.
+    fn rotated_out_given_error(&self, k: &StoredKey) -> Error {
+        let successor = k
+            .rotated_to
+            .and_then(|id| self.find(id))
+            .map(|n| format!("key {} ({})", n.id(), n.name));
+        let when = k
+            .rotated_at
+            .map(time::rfc3339)
+            .unwrap_or_else(|| "?".into());
+        Error::refused(format!(
+            "key {} was rotated out on {when}{}: it is refused everywhere, even with --key",
+            k.label(),
+            successor
+                .as_deref()
+                .map(|s| format!(" in favour of {s}"))
+                .unwrap_or_default()
+        ))
+        .hint(match successor {
+            Some(s) => format!(
+                "the publisher signs with {s} now: pass that key, or drop --key to use the store; an old key's signature may be a replayed old release"
+            ),
+            None => format!(
+                "the publisher signs with a new key now; `verun key show {}` shows the history",
+                k.name
+            ),
+        })
+    }
+}
+
 fn revoked_error(k: &StoredKey) -> Error {
     Error::refused(format!(
         "key {} was revoked on {}: it is refused everywhere, even with --key",
@@ -348,10 +379,13 @@ impl KeyStore for Store {
         self.keys.iter().any(|k| self.refusal(k, url).is_none())
     }
 
-    fn revoked(&self, id: KeyId) -> Option<Error> {
-        self.find(id)
-            .filter(|k| k.status == Status::Revoked)
-            .map(revoked_error)
+    fn refuses_given(&self, id: KeyId) -> Option<Error> {
+        let k = self.find(id)?;
+        match k.status {
+            Status::Revoked => Some(revoked_error(k)),
+            Status::RotatedOut => Some(self.rotated_out_given_error(k)),
+            Status::Active => None,
+        }
     }
 
     /// Built-in keys do not count: they only ask for signatures inside their own scopes
@@ -1716,13 +1750,13 @@ mod tests {
         let mut revoked = key("bad", &["https://acme.test/"]);
         revoked.status = Status::Revoked;
         let sr = store(vec![revoked]);
-        assert!(sr.revoked(id).is_some());
+        assert!(sr.refuses_given(id).is_some());
         assert!(matches!(
             sr.lookup(id, Some(&inside)),
             StoreVerdict::Refused(_)
         ));
         assert!(!sr.is_empty());
-        assert!(s.revoked(id).is_none());
+        assert!(s.refuses_given(id).is_none());
     }
 
     #[test]

@@ -54,6 +54,7 @@ pub struct Evidence {
     subject: String,
     name: String,
     signature: Option<SigCheck>,
+    list_signature: Option<SigReport>,
     pins: Vec<Pin>,
 }
 
@@ -68,8 +69,10 @@ pub struct Report {
     pub size: u64,
     /// Payload SHA-256 (hex).
     pub sha256: String,
-    /// The signature that verified, if any.
+    /// The payload's own signature that verified, if any.
     pub signature: Option<SigReport>,
+    /// The checksum list's signature that verified, if the list was signed.
+    pub checksums_signature: Option<SigReport>,
     /// Every digest the payload matched.
     pub pins: Vec<Pin>,
     /// The trust anchors that held.
@@ -81,6 +84,9 @@ pub struct Report {
 pub struct SigReport {
     /// Where it came from.
     pub location: String,
+    /// What it signs: the payload (its URL or path) or the checksum list (the list's URL
+    /// or path). Rollback marks are kept per signer and this.
+    pub signs: String,
     /// The key id (minisign's 16 hex digits).
     pub key_id: String,
     /// How the key was trusted (`--key ...`, `store key NAME`).
@@ -151,6 +157,11 @@ fn check_file_binding(sig: &Signature, expected: &str, what: &str) -> Result<()>
 }
 
 fn check_legacy(sig: &Signature, allow_legacy: bool, what: &str) -> Result<()> {
+    if !sig.is_prehashed() && sig.trusted_comment().split('\t').any(|f| f == "hashed") {
+        // minisign writes `hashed` into the trusted comment of prehashed signatures only:
+        // an `Ed` label under it is a prehashed signature relabelled (review item 11).
+        return Err(relabelled(what));
+    }
     if sig.is_prehashed() || allow_legacy {
         Ok(())
     } else {
@@ -160,6 +171,39 @@ fn check_legacy(sig: &Signature, allow_legacy: bool, what: &str) -> Result<()> {
         .hint(
             "ask the publisher to sign with a current minisign, or accept it with --allow-legacy",
         ))
+    }
+}
+
+/// The refusal for a legacy-labelled signature that can be a relabelled prehashed one.
+fn relabelled(what: &str) -> Error {
+    Error::refused(format!(
+        "{what} is a legacy (`Ed`) signature in the shape of a relabelled prehashed one: it may sign the 64-byte BLAKE2b hash of another file, not these bytes"
+    ))
+    .hint("a prehashed signature (`ED`) cannot be turned into a legacy one; ask the publisher for a current minisign signature")
+}
+
+/// A legacy signature is an Ed25519 signature over the message itself; a prehashed one is
+/// the same over the message's 64-byte BLAKE2b-512. Relabel `ED` as `Ed` and the signature
+/// "verifies" a 64-byte message: the hash of the real file. So a legacy signature over
+/// exactly 64 bytes is refused even with `--allow-legacy` (review item 11).
+fn check_legacy_length(sig: &Signature, len: u64, what: &str) -> Result<()> {
+    if !sig.is_prehashed() && len == 64 {
+        Err(relabelled(what))
+    } else {
+        Ok(())
+    }
+}
+
+fn sig_report(sig: &Signature, key: &TrustedKey, location: String, signs: String) -> SigReport {
+    SigReport {
+        location,
+        signs,
+        key_id: key.key.id().to_string(),
+        key_source: key.source.clone(),
+        key_name: key.store_name.clone(),
+        trusted_comment: sig.trusted_comment().to_string(),
+        timestamp: sig.fields().timestamp,
+        prehashed: sig.is_prehashed(),
     }
 }
 
@@ -222,18 +266,21 @@ pub fn gather(plan: &Plan, ring: &KeyRing, net: &Net, extra_pins: Vec<Pin>) -> R
     }
 
     // 3./4. A checksum list, signed or from an independent origin.
+    let mut list_signature = None;
     if let Some(list_loc) = &plan.checksums {
-        let (pin, signed) = checksum_pin(plan, ring, net, list_loc, &subject_loc)?;
-        if let Some(err) = missing_sig.filter(|_| !signed) {
+        let (pin, list_sig) = checksum_pin(plan, ring, net, list_loc, &subject_loc)?;
+        if let Some(err) = missing_sig.filter(|_| list_sig.is_none()) {
             return Err(err);
         }
         pins.push(pin);
+        list_signature = list_sig;
     }
 
     let evidence = Evidence {
         subject,
         name: plan.expect_file.clone(),
         signature,
+        list_signature,
         pins,
     };
     if evidence.signature.is_none() && !evidence.pins.iter().any(|p| p.anchor) {
@@ -257,7 +304,7 @@ fn checksum_pin(
     net: &Net,
     list_loc: &Location,
     subject_loc: &Location,
-) -> Result<(Pin, bool)> {
+) -> Result<(Pin, Option<SigReport>)> {
     let url = plan.subject.url();
     let (list, list_origins) = match list_loc {
         Location::Url(u) => match net.get_small_from(u, MAX_LIST_BYTES)? {
@@ -279,6 +326,7 @@ fn checksum_pin(
         let sig = Signature::parse(&bytes, &list_sig_loc.to_string())?;
         let key = ring.resolve(sig.key_id(), url, &what)?;
         check_legacy(&sig, plan.allow_legacy, &what)?;
+        check_legacy_length(&sig, list.len() as u64, &what)?;
         check_file_binding(&sig, &list_loc.file_name(), &what)?;
         key.key
             .inner()
@@ -289,7 +337,12 @@ fn checksum_pin(
                 ))
                 .hint("the list or its signature was altered")
             })?;
-        signed_by = Some(key.source);
+        signed_by = Some(sig_report(
+            &sig,
+            &key,
+            list_sig_loc.to_string(),
+            list_loc.to_string(),
+        ));
     }
     let what = list_loc.to_string();
     let entries = checksums::parse(&list, &what)?;
@@ -303,8 +356,11 @@ fn checksum_pin(
         (_, None) => false,
     };
     let signed = signed_by.is_some();
-    let (source, anchor) = match signed_by {
-        Some(by) => (format!("checksum list {list_loc} signed by {by}"), true),
+    let (source, anchor) = match &signed_by {
+        Some(by) => (
+            format!("checksum list {list_loc} signed by {}", by.key_source),
+            true,
+        ),
         None if independent => (
             format!("unsigned checksum list {list_loc} from an independent origin"),
             true,
@@ -321,7 +377,7 @@ fn checksum_pin(
             anchor,
             list_origins: if signed { Vec::new() } else { list_origins },
         },
-        signed,
+        signed_by,
     ))
 }
 
@@ -391,6 +447,7 @@ pub fn stream<W: Write>(
     let mut anchors = Vec::new();
     let sig_report = match &ev.signature {
         Some(c) => {
+            check_legacy_length(&c.sig, total, &format!("signature {}", c.location))?;
             if !pumped.signature_holds(&c.sig, &c.key.key) {
                 return Err(Error::refused(format!(
                     "{} does not match its signature {} (key {})",
@@ -405,16 +462,12 @@ pub fn stream<W: Write>(
                 c.key.key.id(),
                 c.key.source
             ));
-            let fields = c.sig.fields();
-            Some(SigReport {
-                location: c.location.clone(),
-                key_id: c.key.key.id().to_string(),
-                key_source: c.key.source.clone(),
-                key_name: c.key.store_name.clone(),
-                trusted_comment: c.sig.trusted_comment().to_string(),
-                timestamp: fields.timestamp,
-                prehashed: c.sig.is_prehashed(),
-            })
+            Some(sig_report(
+                &c.sig,
+                &c.key,
+                c.location.clone(),
+                ev.subject.clone(),
+            ))
         }
         None => None,
     };
@@ -463,6 +516,7 @@ pub fn stream<W: Write>(
             size: total,
             sha256: to_hex(&digest),
             signature: sig_report,
+            checksums_signature: ev.list_signature.clone(),
             pins: ev.pins.clone(),
             anchors,
         },

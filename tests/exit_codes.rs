@@ -231,7 +231,9 @@ fn help_documents_every_option_of_the_spec() {
     for word in text.split(|c: char| c.is_whitespace() || "`|(),/[]".contains(c)) {
         if let Some(name) = word.strip_prefix("--")
             && name.starts_with(|c: char| c.is_ascii_lowercase())
-            && name.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         {
             flags.insert(format!("--{name}"));
         }
@@ -247,10 +249,45 @@ fn help_documents_every_option_of_the_spec() {
         .map(|cmd| stdout(&env.verun(["key", cmd, "--help"])))
         .collect::<String>()
         + &stdout(&env.verun(["audit", "--help"]));
+    // Flags of signature kinds this verun does not verify yet, with the issue that brings
+    // them. They must not be offered in --help until they work (a flag that is accepted
+    // but does nothing would be worse than clap's "unexpected argument"), and the list
+    // must stay exact: a pending flag that appears in --help fails here, so it is taken
+    // off the list when it lands.
+    const PENDING: &[(&str, &str)] = &[
+        ("--fingerprint", "issue 14 (OpenPGP)"),
+        ("--bundle", "issue 15 (Sigstore)"),
+        ("--cert-identity", "issue 15 (Sigstore)"),
+        ("--cert-identity-regexp", "issue 15 (Sigstore)"),
+        ("--cert-oidc-issuer", "issue 15 (Sigstore)"),
+        ("--github-repo", "issue 15 (Sigstore)"),
+        ("--trusted-root", "issue 15 (Sigstore)"),
+        // `gh attestation verify --repo`, quoted by the SPEC; not a verun flag.
+        ("--repo", "not a verun flag"),
+    ];
+    let documented = |flag: &str| {
+        let word = |h: &str| {
+            h.split(|c: char| c.is_whitespace() || "=,[]<>".contains(c))
+                .any(|w| w == flag)
+        };
+        word(&help) || word(&key_help)
+    };
     for flag in &flags {
+        match PENDING.iter().find(|(f, _)| f == flag) {
+            Some((_, why)) => assert!(
+                !documented(flag),
+                "{flag} is in --help now: take it off the pending list ({why})"
+            ),
+            None => assert!(
+                documented(flag),
+                "SPEC.md names {flag}, but no --help documents it"
+            ),
+        }
+    }
+    for (flag, _) in PENDING {
         assert!(
-            help.contains(flag.as_str()) || key_help.contains(flag.as_str()),
-            "SPEC.md names {flag}, but no --help documents it"
+            flags.contains(*flag),
+            "{flag} is pending but SPEC.md no longer names it"
         );
     }
 }
