@@ -239,15 +239,17 @@ pub fn parse_key_arg(arg: &str) -> Result<GivenKey> {
 /// What a file given as a public key really is, when it is a well-known other thing.
 fn what_key_file_is(text: &str) -> Option<(&'static str, &'static str)> {
     let first = text.lines().next().unwrap_or("").to_ascii_lowercase();
-    if first.contains("secret key") {
-        Some((
-            "a minisign secret key",
-            "never pass or share a secret key; give the matching .pub file (minisign -p), or its RW... line",
-        ))
-    } else if text.lines().any(|l| l.starts_with("trusted comment:")) {
+    // A signature's untrusted comment says "signature from minisign secret key": look at
+    // the trusted comment line first.
+    if text.lines().any(|l| l.starts_with("trusted comment:")) {
         Some((
             "a minisign signature (.minisig)",
             "pass the signature with --sig, and the publisher's public key (.pub or RW...) with --key",
+        ))
+    } else if first.contains("secret key") {
+        Some((
+            "a minisign secret key",
+            "never pass or share a secret key; give the matching .pub file (minisign -p), or its RW... line",
         ))
     } else {
         None
