@@ -72,7 +72,8 @@ pub enum Command {
 /// Options shared by run, fetch and verify.
 #[derive(Args, Debug, Clone, Default)]
 pub struct VerifyOpts {
-    /// Trust this minisign public key for this call: base64 (RW...) or a .pub file; repeatable.
+    /// Trust this minisign public key for this call: inline (RW..., never read as a file
+    /// name) or the path of a .pub file; repeatable.
     #[arg(short = 'k', long = "key", value_name = "KEY")]
     pub keys: Vec<String>,
     /// Where the signature is (URL or path); default <URL>.minisig (verify: <FILE>.minisig).
