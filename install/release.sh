@@ -4,10 +4,14 @@
 # reproducible artifacts; this is how verun itself does it.
 #
 # Writes into OUTDIR (which must be empty or absent):
-#   verun-x86_64-unknown-linux-musl            static, stripped binary (at most 3 MiB)
+#   verun-x86_64-unknown-linux-musl            static, stripped binaries (each at most 3 MiB)
+#   verun-aarch64-unknown-linux-musl
 #   install.sh                                 install/install.sh stamped with the sums and key
 #   SHA256SUMS                                 GNU format: binaries and install.sh
-#   *.minisig                                  minisign signatures (prehashed) of all the above
+#   *.minisig                                  minisign signatures (prehashed) of all the above;
+#                                              trusted comments carry timestamp:, file: and
+#                                              version: (the last is what `verun self-update`
+#                                              reads, from SHA256SUMS.minisig)
 #
 # Environment:
 #   VERUN_RELEASE_KEY             path to the minisign SECRET key (required). It must live
@@ -19,16 +23,24 @@
 #                                 or now when there is no commit).
 #   CARGO_TARGET_DIR              honoured (default: <repo>/target).
 #
+# C toolchains (ring has C and assembly), installed with apt when missing and running as
+# root: x86_64 uses Debian's musl-gcc (musl-tools); aarch64 uses Debian's
+# aarch64-linux-gnu-gcc (gcc-aarch64-linux-gnu) as C compiler and linker: ring's C includes
+# no libc headers that differ, and Rust's musl target links its own bundled musl (crt
+# objects, libc.a) with -static, so nothing of glibc ends up in the binary (checked below).
+# The aarch64 binary's --version is run under qemu-aarch64 (qemu-user) when this host is not
+# aarch64 and qemu-aarch64 is installed.
+#
 # Reproducibility: with the same source, Cargo.lock, rustc/cargo version, musl-tools (gcc)
 # version and SOURCE_DATE_EPOCH, the binary is byte-for-byte the same whatever the checkout
 # path, CARGO_HOME or target dir (paths are remapped below). Signatures are deterministic
 # too (Ed25519, trusted comment from SOURCE_DATE_EPOCH), so same key + same bytes = same
 # .minisig. What still differs: a different Rust toolchain or C compiler (ring's C and
-# assembly go through musl-gcc) changes the bytes; the toolchain is pinned only if the repo
+# assembly go through musl-gcc / aarch64-linux-gnu-gcc) changes the bytes; the toolchain is pinned only if the repo
 # has a rust-toolchain.toml. See install/README.md.
 set -euo pipefail
 
-readonly TARGET='x86_64-unknown-linux-musl'
+readonly TARGETS=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl)
 readonly MAX_SIZE=$((3 * 1024 * 1024))
 
 me='release.sh'
@@ -79,19 +91,25 @@ for tool in cargo rustc minisign sha256sum realpath; do
 done
 
 sysroot=$(rustc --print sysroot)
-if [[ ! -d $sysroot/lib/rustlib/$TARGET/lib ]]; then
-    command -v rustup >/dev/null || die "the Rust target $TARGET is not installed and rustup is missing"
-    note "installing Rust target $TARGET"
-    rustup target add "$TARGET"
-fi
-if ! command -v musl-gcc >/dev/null; then
-    if command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
-        note "installing musl-tools"
-        apt-get install -y musl-tools || { apt-get update && apt-get install -y musl-tools; }
-    else
-        die "musl-gcc is not installed" "install musl-tools (Debian/Ubuntu: sudo apt-get install -y musl-tools)"
+for target in "${TARGETS[@]}"; do
+    if [[ ! -d $sysroot/lib/rustlib/$target/lib ]]; then
+        command -v rustup >/dev/null || die "the Rust target $target is not installed and rustup is missing"
+        note "installing Rust target $target"
+        rustup target add "$target"
     fi
-fi
+done
+# need_tool COMMAND DEBIAN-PACKAGE: install the package when the command is missing.
+need_tool() {
+    command -v "$1" >/dev/null && return 0
+    if command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
+        note "installing $2"
+        apt-get install -y "$2" || { apt-get update && apt-get install -y "$2"; }
+    else
+        die "$1 is not installed" "install $2 (Debian/Ubuntu: sudo apt-get install -y $2)"
+    fi
+}
+need_tool musl-gcc musl-tools
+need_tool aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/verun-release.XXXXXX")
 trap 'rm -rf -- "$work"' EXIT
@@ -151,24 +169,34 @@ CARGO_ENCODED_RUSTFLAGS+="$sep--remap-path-prefix=$cargo_home=/cargo"
 CARGO_ENCODED_RUSTFLAGS+="$sep--remap-path-prefix=$repo_root=/build/verun"
 CARGO_ENCODED_RUSTFLAGS+="$sep--remap-path-prefix=$CARGO_TARGET_DIR=/build/target"
 export CARGO_ENCODED_RUSTFLAGS
-# The same for C code built by cc-rs (ring), through musl-gcc.
-cc_var="CC_${TARGET//-/_}"
-cflags_var="CFLAGS_${TARGET//-/_}"
-export "$cc_var=musl-gcc"
+# The C compiler (and, for aarch64, the linker) per target, and the same path remapping for
+# C code built by cc-rs (ring).
+c_prefix_map=''
 if [[ "$cargo_home$repo_root$CARGO_TARGET_DIR" != *[[:space:]]* ]]; then
-    export "$cflags_var=-ffile-prefix-map=$cargo_home=/cargo -ffile-prefix-map=$repo_root=/build/verun -ffile-prefix-map=$CARGO_TARGET_DIR=/build/target"
+    c_prefix_map="-ffile-prefix-map=$cargo_home=/cargo -ffile-prefix-map=$repo_root=/build/verun -ffile-prefix-map=$CARGO_TARGET_DIR=/build/target"
 fi
+# cc_for TARGET: the C compiler used for it
+cc_for() {
+    case $1 in
+        x86_64-unknown-linux-musl) echo musl-gcc ;;
+        aarch64-unknown-linux-musl) echo aarch64-linux-gnu-gcc ;;
+        *) die "no C toolchain known for $1" ;;
+    esac
+}
+for target in "${TARGETS[@]}"; do
+    tvar=${target//-/_}
+    export "CC_$tvar=$(cc_for "$target")"
+    if [[ -n $c_prefix_map ]]; then export "CFLAGS_$tvar=$c_prefix_map"; fi
+done
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=aarch64-linux-gnu-gcc
 export TZ=UTC LC_ALL=C
 
 note "toolchain: $(rustc -V) / $(cargo -V) / musl-gcc (gcc $(musl-gcc -dumpfullversion 2>/dev/null || musl-gcc -dumpversion))" \
-    "$(dpkg-query -W -f='/ musl ${Version}' musl 2>/dev/null || true)"
+    "$(dpkg-query -W -f='/ musl ${Version}' musl 2>/dev/null || true)" \
+    "/ aarch64-linux-gnu-gcc $(aarch64-linux-gnu-gcc -dumpfullversion 2>/dev/null || aarch64-linux-gnu-gcc -dumpversion)"
 note "SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH, CARGO_TARGET_DIR=$CARGO_TARGET_DIR"
 
 # ---- build ----
-cargo build --release --locked --target "$TARGET" --bin verun --manifest-path "$repo_root/Cargo.toml"
-built="$CARGO_TARGET_DIR/$TARGET/release/verun"
-[[ -f $built ]] || die "cargo did not produce $built"
-
 pkgid=$(cargo pkgid --manifest-path "$repo_root/Cargo.toml" --locked)
 version=${pkgid##*[#@]}
 [[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$ ]] || die "cannot read the crate version from '$pkgid'"
@@ -179,49 +207,66 @@ if git -C "$repo_root" rev-parse -q --verify HEAD >/dev/null 2>&1 &&
     note "warning: HEAD is not tagged v$version; build releases from their tag"
 fi
 
-# ---- check: static, small, runs ----
-asset="verun-$TARGET"
-bin="$outdir/$asset"
-install -m 0755 -- "$built" "$bin"
+# ---- build and check each target: static, small, runs ----
+binaries=()
+for target in "${TARGETS[@]}"; do
+    cargo build --release --locked --target "$target" --bin verun --manifest-path "$repo_root/Cargo.toml"
+    built="$CARGO_TARGET_DIR/$target/release/verun"
+    [[ -f $built ]] || die "cargo did not produce $built"
+    asset="verun-$target"
+    bin="$outdir/$asset"
+    install -m 0755 -- "$built" "$bin"
+    binaries+=("$asset")
 
-checked_static=0
-if command -v file >/dev/null; then
-    info=$(file -b -- "$bin")
-    case $info in
-        *"dynamically linked"*) die "$asset is dynamically linked: $info" "the musl target must link statically (crt-static)" ;;
-        *"statically linked"* | *"static-pie linked"*) checked_static=1 ;;
-        *) die "file(1) cannot tell whether $asset is static: $info" ;;
+    case $target in
+        x86_64-*) want_machine='x86-64' elf_machine='Advanced Micro Devices X86-64' ;;
+        aarch64-*) want_machine='aarch64' elf_machine='AArch64' ;;
     esac
-fi
-if command -v readelf >/dev/null; then
-    if readelf -lW -- "$bin" | grep -q 'INTERP' || readelf -dW -- "$bin" | grep -q '(NEEDED)'; then
-        die "$asset needs a dynamic loader or shared libraries" "the musl target must link statically (crt-static)"
-    fi
-    checked_static=1
-fi
-if command -v ldd >/dev/null; then
-    if ldd_out=$(ldd -- "$bin" 2>&1); then
-        case $ldd_out in
-            *"statically linked"*) ;;
-            *) die "ldd lists shared libraries for $asset: $ldd_out" ;;
+    checked_static=0
+    if command -v file >/dev/null; then
+        info=$(file -b -- "$bin")
+        case $info in
+            *"dynamically linked"*) die "$asset is dynamically linked: $info" "the musl target must link statically (crt-static)" ;;
+            *"statically linked"* | *"static-pie linked"*) checked_static=1 ;;
+            *) die "file(1) cannot tell whether $asset is static: $info" ;;
         esac
+        [[ $info == *"$want_machine"* ]] || die "$asset is not a $want_machine binary: $info"
     fi
-    checked_static=1
-fi
-((checked_static)) || die "cannot check that $asset is static" "install file(1), binutils (readelf) or ldd"
+    if command -v readelf >/dev/null; then
+        if readelf -lW -- "$bin" | grep -q 'INTERP' || readelf -dW -- "$bin" | grep -q '(NEEDED)'; then
+            die "$asset needs a dynamic loader or shared libraries" "the musl target must link statically (crt-static)"
+        fi
+        readelf -hW -- "$bin" | grep -q "Machine:[[:space:]]*$elf_machine" ||
+            die "$asset is not an $elf_machine ELF binary"
+        checked_static=1
+    fi
+    if command -v ldd >/dev/null && [[ $target == "$(uname -m)"-* ]]; then
+        if ldd_out=$(ldd -- "$bin" 2>&1); then
+            case $ldd_out in
+                *"statically linked"*) ;;
+                *) die "ldd lists shared libraries for $asset: $ldd_out" ;;
+            esac
+        fi
+        checked_static=1
+    fi
+    ((checked_static)) || die "cannot check that $asset is static" "install file(1), binutils (readelf) or ldd"
 
-size=$(stat -c '%s' -- "$bin")
-if ((size > MAX_SIZE)); then
-    die "$asset is $size bytes, over the 3 MiB ($MAX_SIZE bytes) budget" "trim dependencies or features; see [profile.release] in Cargo.toml"
-fi
-note "$asset: $size bytes ($((size * 100 / MAX_SIZE))% of the 3 MiB budget), static"
+    size=$(stat -c '%s' -- "$bin")
+    if ((size > MAX_SIZE)); then
+        die "$asset is $size bytes, over the 3 MiB ($MAX_SIZE bytes) budget" "trim dependencies or features; see [profile.release] in Cargo.toml"
+    fi
+    note "$asset: $size bytes ($((size * 100 / MAX_SIZE))% of the 3 MiB budget), static"
 
-if [[ $(uname -s) == Linux && $(uname -m) == x86_64 ]]; then
-    "$bin" --version >/dev/null || die "$asset does not run (--version failed)"
-fi
+    if [[ $(uname -s) == Linux && $target == "$(uname -m)"-* ]]; then
+        "$bin" --version >/dev/null || die "$asset does not run (--version failed)"
+    elif [[ $(uname -s) == Linux && $target == aarch64-* ]] && command -v qemu-aarch64 >/dev/null; then
+        qemu-aarch64 "$bin" --version >/dev/null || die "$asset does not run under qemu-aarch64 (--version failed)"
+    else
+        note "note: $asset not run (no $target host or emulator here)"
+    fi
+done
 
 # ---- stamp the installer with the binaries' sums and the release key ----
-binaries=("$asset")
 bin_sums=$(cd -- "$outdir" && sha256sum -- "${binaries[@]}")
 while IFS= read -r line; do
     [[ $line =~ ^[0-9a-f]{64}\ \ [A-Za-z0-9._-]+$ ]] || die "unexpected sha256sum output: $line"
@@ -256,7 +301,7 @@ chmod 0644 -- "$outdir/install.sh"
 for name in "${binaries[@]}" install.sh SHA256SUMS; do
     minisign -S -s "$key_path" -m "$outdir/$name" -x "$outdir/$name.minisig" \
         -c "verun $version release signature" \
-        -t "timestamp:$SOURCE_DATE_EPOCH"$'\t'"file:$name" >/dev/null ||
+        -t "timestamp:$SOURCE_DATE_EPOCH"$'\t'"file:$name"$'\t'"version:$version" >/dev/null ||
         die "minisign could not sign $name"
     # Check what we publish: prehashed (-H), under the key we stamped.
     minisign -V -H -q -P "$pubkey" -m "$outdir/$name" -x "$outdir/$name.minisig" ||

@@ -31,6 +31,7 @@ pub fn main(cli: Cli) -> Result<u8> {
         Command::Audit(a) => audit(a),
         Command::Completions { shell } => completions(&shell),
         Command::Manpage => manpage(),
+        Command::SelfUpdate(a) => crate::self_update::run(&a),
     }
 }
 

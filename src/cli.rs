@@ -67,6 +67,10 @@ pub enum Command {
     },
     /// Print the man page (roff) to stdout.
     Manpage,
+    /// Replace this verun with the latest (or a given) release, verified under verun's
+    /// release key.
+    #[command(long_about = SELF_UPDATE_HELP, after_help = EXIT_HELP, disable_version_flag = true)]
+    SelfUpdate(SelfUpdateArgs),
 }
 
 /// Options shared by run, fetch and verify.
@@ -304,4 +308,50 @@ pub struct AuditArgs {
     /// Permit http:// URLs in the lockfile.
     #[arg(long)]
     pub allow_http: bool,
+}
+
+/// The long help of `verun self-update`.
+pub const SELF_UPDATE_HELP: &str = "\
+Replace this verun binary with the latest release (or --version V), verified exactly as \
+`verun fetch` verifies anything: the release's SHA256SUMS must be signed by verun's release \
+key (the built-in key, or the key it was rotated to with `verun key rotate verun-release`; \
+a revoked or rotated-out key is refused), its signed trusted comment must name file:SHA256SUMS \
+and carry the release's version:, the binary's SHA-256 must match its entry (and its own \
+signature, when published), and the signed timestamps must not be older than ones accepted \
+before. A release older than this verun is refused unless --allow-downgrade.
+
+Release layout: BASE/download/vVERSION/{SHA256SUMS,SHA256SUMS.minisig,verun-TARGET,\
+verun-TARGET.minisig}. The latest version is found by following BASE/latest's redirect to \
+.../tag/vVERSION (GitHub does this); that answer is only a hint, checked against the signed \
+version:. BASE is https://github.com/verun-dev/verun/releases, or VERUN_RELEASE_BASE \
+(https:// only; a mirror or a test server); VERUN_RELEASE_KEY_NAME names the store key \
+that signs releases there (default verun-release).
+
+The new binary is written next to the running one (same directory, same permissions), \
+checked to be an ELF for this machine, and renamed over it in one step: on any failure the \
+installed binary is untouched. Refused: a binary in a package manager's directory (/usr/bin, \
+/bin, /usr/lib, /nix/store, ...) or owned by a dpkg/rpm package (77), a directory verun cannot \
+write to (74).";
+
+/// `verun self-update`.
+#[derive(Args, Debug)]
+pub struct SelfUpdateArgs {
+    /// Install this release (e.g. 0.2.0) instead of the latest.
+    #[arg(long = "version", value_name = "V")]
+    pub version: Option<String>,
+    /// Only report whether a newer release is available (verified); change nothing.
+    #[arg(long)]
+    pub check: bool,
+    /// UNSAFE: accept a release older than this verun, or signed before one already accepted.
+    #[arg(long)]
+    pub allow_downgrade: bool,
+    /// Overall deadline for each download, and stall deadline between bytes (seconds).
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+    /// Extra root certificates (PEM); SSL_CERT_FILE is read too.
+    #[arg(long, value_name = "PEM")]
+    pub cacert: Option<PathBuf>,
+    /// No notes on stderr (errors and warnings are still printed).
+    #[arg(short, long)]
+    pub quiet: bool,
 }

@@ -27,6 +27,7 @@ pub mod plan;
 pub mod progress;
 pub mod pump;
 pub mod rollback;
+pub mod self_update;
 pub mod store;
 pub mod term;
 pub mod time;

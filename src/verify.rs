@@ -528,4 +528,10 @@ impl Evidence {
     pub fn signer(&self) -> Option<&TrustedKey> {
         self.signature.as_ref().map(|c| &c.key)
     }
+
+    /// The checksum list's signature, when the list was signed and its signature verified
+    /// (checked in [`gather`], before the payload is read).
+    pub fn list_signature(&self) -> Option<&SigReport> {
+        self.list_signature.as_ref()
+    }
 }
