@@ -103,7 +103,7 @@ EOF
     fi
     if [ -z "$want_sha" ]; then
         error "verun $release_version has no prebuilt binary for $os/$arch" 1 \
-            "build it from source with cargo (see the README); prebuilt: x86_64 Linux"
+            "build it from source with cargo (see the README); prebuilt: Linux on x86_64 and aarch64 (arm64)"
     fi
     case "$want_sha" in
         *[!0-9a-f]*) error "stamped checksum for $asset is malformed" 77 "this install.sh is damaged; download it again" ;;

@@ -102,7 +102,7 @@ fn measure(env: &TestEnv, args: &[String], limit: Duration) -> Measured {
             ));
             let mut cmd = env.command(time);
             cmd.arg("-f").arg("%M").arg("-o").arg(&rss_file);
-            cmd.arg(verun_bin()).args(args);
+            cmd.args(verun_argv()).args(args);
             let output = run_with_timeout(&mut cmd, limit);
             let peak = fs::read_to_string(&rss_file)
                 .ok()

@@ -5,8 +5,13 @@
 //! untouched release and refuse every tampered one, leaving nothing behind (no binary, no
 //! temporary file, an existing verun untouched).
 //!
-//! Needs `minisign`, the `x86_64-unknown-linux-musl` Rust target, `musl-gcc`, `sh`, `curl`
-//! and `sha256sum`; `.ci/run` installs them. Where one is missing the tests say so loudly and
+//! The release has two binaries, x86_64 and aarch64 (both static musl); the installer picks
+//! one by `uname -m`, which the aarch64 tests fake (a `uname` first on PATH), and the
+//! installed aarch64 binary is run under `qemu-aarch64` when it is installed.
+//!
+//! Needs `minisign`, the `x86_64-unknown-linux-musl` and `aarch64-unknown-linux-musl` Rust
+//! targets, `musl-gcc`, `aarch64-linux-gnu-gcc`, `sh`, `curl` and `sha256sum`; `.ci/run`
+//! installs them. Where one is missing the tests say so loudly and
 //! pass without running, unless `VERUN_REQUIRE_RELEASE_TEST=1`, which turns that into a
 //! failure. The release build uses its own target dir (`target/release-test`), reused across
 //! runs, so it neither waits for nor invalidates the ordinary builds.
@@ -26,6 +31,8 @@ use std::time::Duration;
 
 const TARGET: &str = "x86_64-unknown-linux-musl";
 const ASSET: &str = "verun-x86_64-unknown-linux-musl";
+const ARM_TARGET: &str = "aarch64-unknown-linux-musl";
+const ARM_ASSET: &str = "verun-aarch64-unknown-linux-musl";
 const SOURCE_DATE_EPOCH: &str = "1700000000";
 const MAX_SIZE: u64 = 3 * 1024 * 1024;
 
@@ -88,14 +95,14 @@ fn which(prog: &str) -> Option<PathBuf> {
         })
 }
 
-fn musl_target_installed() -> bool {
+fn musl_target_installed(target: &str) -> bool {
     let Ok(out) = Command::new("rustc").args(["--print", "sysroot"]).output() else {
         return false;
     };
     let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_string();
     Path::new(&sysroot)
         .join("lib/rustlib")
-        .join(TARGET)
+        .join(target)
         .join("lib")
         .is_dir()
 }
@@ -114,13 +121,18 @@ fn missing_prerequisites(needs_release: bool) -> Vec<String> {
         missing.push("`curl` or `wget`".into());
     }
     if needs_release {
-        if !musl_target_installed() {
-            missing.push(format!(
-                "the Rust target {TARGET} (rustup target add {TARGET})"
-            ));
+        for target in [TARGET, ARM_TARGET] {
+            if !musl_target_installed(target) {
+                missing.push(format!(
+                    "the Rust target {target} (rustup target add {target})"
+                ));
+            }
         }
         if which("musl-gcc").is_none() {
             missing.push("`musl-gcc` (apt-get install musl-tools)".into());
+        }
+        if which("aarch64-linux-gnu-gcc").is_none() {
+            missing.push("`aarch64-linux-gnu-gcc` (apt-get install gcc-aarch64-linux-gnu)".into());
         }
     }
     missing
@@ -270,9 +282,12 @@ fn build_release() -> Result<Release, String> {
         return Err(format!("install/release.sh failed\n{}", describe(&result)));
     }
     eprintln!(
-        "install/release.sh built the test release in {:.0?}; binary: {} bytes",
+        "install/release.sh built the test release in {:.0?}; binaries: {ASSET} {} bytes, {ARM_ASSET} {} bytes",
         started.elapsed(),
-        fs::metadata(out.join(ASSET)).map(|m| m.len()).unwrap_or(0)
+        fs::metadata(out.join(ASSET)).map(|m| m.len()).unwrap_or(0),
+        fs::metadata(out.join(ARM_ASSET))
+            .map(|m| m.len())
+            .unwrap_or(0)
     );
 
     // Signatures an attacker could produce (or misuse), made now while the key exists.
@@ -543,6 +558,19 @@ fn assert_refused(out: &Output, code: i32, needle: &str) {
 }
 
 fn assert_installed(case: &Case, release: &Release, out: &Output) {
+    assert_installed_asset(case, release, out, ASSET);
+}
+
+/// `qemu-aarch64`, to run the aarch64 binary on another host (None on an aarch64 host).
+fn arm_runner() -> Option<Option<PathBuf>> {
+    if cfg!(target_arch = "aarch64") {
+        Some(None)
+    } else {
+        which("qemu-aarch64").map(Some)
+    }
+}
+
+fn assert_installed_asset(case: &Case, release: &Release, out: &Output, asset: &str) {
     assert!(out.status.success(), "install.sh failed\n{}", describe(out));
     let dest = case.install_dir().join("verun");
     assert_eq!(
@@ -552,17 +580,33 @@ fn assert_installed(case: &Case, release: &Release, out: &Output) {
     );
     assert_eq!(
         fs::read(&dest).unwrap(),
-        fs::read(release.out.join(ASSET)).unwrap(),
-        "installed bytes = release bytes"
+        fs::read(release.out.join(asset)).unwrap(),
+        "installed bytes = release bytes of {asset}"
     );
     assert_eq!(
         fs::metadata(&dest).unwrap().permissions().mode() & 0o7777,
         0o755
     );
-    let version = Command::new(&dest)
-        .arg("--version")
-        .output()
-        .expect("run installed verun");
+    let mut run = if asset == ARM_ASSET {
+        match arm_runner() {
+            Some(Some(qemu)) => {
+                let mut c = Command::new(qemu);
+                c.arg(&dest);
+                c
+            }
+            Some(None) => Command::new(&dest),
+            None => {
+                loud(
+                    "note: qemu-aarch64 is not installed: the installed aarch64 verun was not run",
+                );
+                case.assert_clean_tmp();
+                return;
+            }
+        }
+    } else {
+        Command::new(&dest)
+    };
+    let version = run.arg("--version").output().expect("run installed verun");
     assert!(
         version.status.success(),
         "installed verun --version failed\n{}",
@@ -598,7 +642,7 @@ fn release_outputs_are_static_small_summed_and_signed() {
     }
     let rel = release();
     let names = entries(&rel.out);
-    let expected: BTreeSet<String> = [ASSET, "install.sh", "SHA256SUMS"]
+    let expected: BTreeSet<String> = [ASSET, ARM_ASSET, "install.sh", "SHA256SUMS"]
         .iter()
         .flat_map(|n| [n.to_string(), format!("{n}.minisig")])
         .collect();
@@ -607,27 +651,32 @@ fn release_outputs_are_static_small_summed_and_signed() {
         "exactly the release files, nothing else (no key, no build leftovers)"
     );
 
-    let bin = rel.out.join(ASSET);
-    let size = fs::metadata(&bin).unwrap().len();
-    eprintln!("release binary {ASSET}: {size} bytes (budget {MAX_SIZE})");
-    assert!(size <= MAX_SIZE, "binary is {size} bytes, over 3 MiB");
-    if which("file").is_some() {
-        let info = text(
-            &Command::new("file")
-                .arg("-b")
-                .arg(&bin)
-                .output()
-                .unwrap()
-                .stdout,
-        );
-        assert!(
-            !info.contains("dynamically linked"),
-            "binary is dynamic: {info}"
-        );
-        assert!(
-            info.contains("statically linked") || info.contains("static-pie linked"),
-            "not static: {info}"
-        );
+    for (asset, machine) in [(ASSET, "x86-64"), (ARM_ASSET, "ARM aarch64")] {
+        let bin = rel.out.join(asset);
+        let size = fs::metadata(&bin).unwrap().len();
+        loud(&format!(
+            "release binary {asset}: {size} bytes (budget {MAX_SIZE})"
+        ));
+        assert!(size <= MAX_SIZE, "{asset} is {size} bytes, over 3 MiB");
+        if which("file").is_some() {
+            let info = text(
+                &Command::new("file")
+                    .arg("-b")
+                    .arg(&bin)
+                    .output()
+                    .unwrap()
+                    .stdout,
+            );
+            assert!(
+                !info.contains("dynamically linked"),
+                "binary is dynamic: {info}"
+            );
+            assert!(
+                info.contains("statically linked") || info.contains("static-pie linked"),
+                "not static: {info}"
+            );
+            assert!(info.contains(machine), "{asset} is not {machine}: {info}");
+        }
     }
 
     // SHA256SUMS: GNU format, covers the binary and install.sh, and is right.
@@ -647,7 +696,7 @@ fn release_outputs_are_static_small_summed_and_signed() {
             name
         })
         .collect();
-    assert_eq!(listed, BTreeSet::from([ASSET, "install.sh"]));
+    assert_eq!(listed, BTreeSet::from([ASSET, ARM_ASSET, "install.sh"]));
     let check = Command::new("sha256sum")
         .args(["--quiet", "-c", "SHA256SUMS"])
         .current_dir(&rel.out)
@@ -660,7 +709,7 @@ fn release_outputs_are_static_small_summed_and_signed() {
     );
 
     // Every file is signed, prehashed (-H), by the release key, for its own name and time.
-    for name in [ASSET, "install.sh", "SHA256SUMS"] {
+    for name in [ASSET, ARM_ASSET, "install.sh", "SHA256SUMS"] {
         let v = Command::new("minisign")
             .args(["-V", "-H", "-Q", "-P", &rel.pubkey, "-m"])
             .arg(rel.out.join(name))
@@ -670,18 +719,27 @@ fn release_outputs_are_static_small_summed_and_signed() {
         assert!(v.status.success(), "minisign -V {name}\n{}", describe(&v));
         assert_eq!(
             text(&v.stdout).trim_end(),
-            format!("timestamp:{SOURCE_DATE_EPOCH}\tfile:{name}")
+            format!(
+                "timestamp:{SOURCE_DATE_EPOCH}\tfile:{name}\tversion:{}",
+                env!("CARGO_PKG_VERSION")
+            )
         );
     }
 
     // install.sh is stamped: the key and the binary's sum are in, no placeholder is left.
     let script = fs::read_to_string(rel.out.join("install.sh")).unwrap();
-    let bin_line = sums
-        .lines()
-        .find(|l| l.ends_with(&format!("  {ASSET}")))
-        .unwrap();
+    let bin_line = |asset: &str| {
+        sums.lines()
+            .find(|l| l.ends_with(&format!("  {asset}")))
+            .unwrap()
+            .to_string()
+    };
     assert!(script.contains(&format!("release_pubkey='{}'", rel.pubkey)));
-    assert!(script.contains(&format!("release_sums='{bin_line}'")));
+    assert!(script.contains(&format!(
+        "release_sums='{}\n{}'",
+        bin_line(ASSET),
+        bin_line(ARM_ASSET)
+    )));
     assert!(script.contains(&format!("release_version='{}'", env!("CARGO_PKG_VERSION"))));
     for placeholder in [
         "'@VERUN_VERSION@'",
@@ -1157,7 +1215,11 @@ fn scripts_pass_shellcheck() {
         loud("\n!!!!!!!! SKIPPED scripts_pass_shellcheck: `shellcheck` is not installed\n");
         return;
     }
-    for (shell, script) in [("sh", "install/install.sh"), ("bash", "install/release.sh")] {
+    for (shell, script) in [
+        ("sh", "install/install.sh"),
+        ("bash", "install/release.sh"),
+        ("bash", "install/reproduce.sh"),
+    ] {
         let out = Command::new("shellcheck")
             .args(["-s", shell])
             .arg(repo().join(script))
@@ -1169,4 +1231,88 @@ fn scripts_pass_shellcheck() {
             describe(&out)
         );
     }
+}
+
+/// A `uname` that says Linux and `machine` for `-m`, first on a PATH of its own.
+fn path_with_uname(case: &Case, machine: &str) -> PathBuf {
+    let fake_uname = case.dir.join("uname");
+    fs::write(
+        &fake_uname,
+        format!("#!/bin/sh\ncase \"$1\" in -s) echo Linux ;; -m) echo {machine} ;; esac\n"),
+    )
+    .unwrap();
+    fs::set_permissions(&fake_uname, fs::Permissions::from_mode(0o755)).unwrap();
+    path_without(case.dir.path(), &["uname"], &[("uname", &fake_uname)])
+}
+
+#[test]
+fn installer_on_aarch64_installs_the_aarch64_binary() {
+    if skip("installer_on_aarch64_installs_the_aarch64_binary", true) {
+        return;
+    }
+    let rel = release();
+    for machine in ["aarch64", "arm64"] {
+        let case = Case::new(&format!("arm-{machine}"), rel);
+        let path = path_with_uname(&case, machine);
+        let out = case.install(Some(&path), &[]);
+        assert_installed_asset(&case, rel, &out, ARM_ASSET);
+        assert!(
+            text(&out.stderr).contains("signature verified with minisign"),
+            "{}",
+            describe(&out)
+        );
+        let requests = case.server.requests();
+        assert!(
+            requests.contains(&format!("/{ARM_ASSET}"))
+                && requests.contains(&format!("/{ARM_ASSET}.minisig"))
+                && !requests.contains(&format!("/{ASSET}")),
+            "{requests:?}"
+        );
+    }
+}
+
+#[test]
+fn installer_on_aarch64_refuses_a_tampered_or_swapped_binary() {
+    if skip(
+        "installer_on_aarch64_refuses_a_tampered_or_swapped_binary",
+        true,
+    ) {
+        return;
+    }
+    let rel = release();
+    let case = Case::new("arm-tampered", rel);
+    let path = path_with_uname(&case, "aarch64");
+    flip_byte(&case.served(ARM_ASSET));
+    let out = case.install(Some(&path), &[]);
+    assert_refused(&out, 77, "checksum mismatch");
+    assert_nothing_installed(&case);
+    // The genuine x86_64 binary (and its genuine signature) served as the aarch64 one.
+    fs::copy(rel.out.join(ASSET), case.served(ARM_ASSET)).unwrap();
+    fs::copy(
+        rel.out.join(format!("{ASSET}.minisig")),
+        case.served(format!("{ARM_ASSET}.minisig").as_str()),
+    )
+    .unwrap();
+    let out = case.install(Some(&path), &[]);
+    assert_refused(&out, 77, "checksum mismatch");
+    assert_nothing_installed(&case);
+}
+
+#[test]
+fn installer_refuses_an_unknown_architecture_on_linux() {
+    if skip("installer_refuses_an_unknown_architecture_on_linux", true) {
+        return;
+    }
+    let case = Case::new("arm32", release());
+    let path = path_with_uname(&case, "armv7l");
+    let out = case.install(Some(&path), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = text(&out.stderr);
+    assert!(err.contains("no prebuilt binary for Linux/armv7l"), "{err}");
+    assert!(
+        err.contains("x86_64 and aarch64"),
+        "names what is supported: {err}"
+    );
+    assert!(case.server.requests().is_empty(), "nothing was downloaded");
+    assert_nothing_installed(&case);
 }

@@ -388,7 +388,7 @@ fn confirm_without_a_terminal_is_refused_and_nothing_is_recorded() {
     let url = s.publish("/dl/confirm.sh", &p);
     let mut cmd = s.env.command("setsid");
     cmd.arg("-w")
-        .arg(verun_bin())
+        .args(verun_argv())
         .args([
             "run",
             &url,

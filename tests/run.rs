@@ -914,7 +914,7 @@ fn confirm_without_a_terminal_refuses() {
     args.push("--confirm".into());
     // A new session has no controlling terminal, whatever the test runner has.
     let mut cmd = c.env.command("setsid");
-    cmd.arg("-w").arg(verun_bin()).args(&args);
+    cmd.arg("-w").args(verun_argv()).args(&args);
     let out = run_with_timeout(&mut cmd, CALL_TIMEOUT);
     assert_refused(&c.env, &out, 77, &marker);
     // Refused before anything was downloaded.
@@ -990,7 +990,9 @@ fn confirm_on_a_terminal_asks_first() {
         let (p, marker) = c.script(&name);
         let mut args = publish(&c, &name, PAYLOAD, &p);
         args.push("--confirm".into());
-        let line: Vec<String> = std::iter::once(verun_bin().display().to_string())
+        let line: Vec<String> = verun_argv()
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
             .chain(args)
             .map(|a| {
                 assert!(!a.contains('\''));

@@ -18,22 +18,30 @@ use common::{
 
 const KEY_NAME: &str = "test-release";
 
-/// The release asset for the machine the tests run on.
-fn asset() -> String {
-    format!("verun-{}-unknown-linux-musl", std::env::consts::ARCH)
+/// The ELF `e_machine` of the binary under test (62 x86_64, 183 aarch64): with
+/// `VERUN_TEST_BIN` and `VERUN_TEST_RUNNER` these tests run the aarch64 release binary
+/// under qemu-user, and the release served must be for that machine.
+fn machine() -> u16 {
+    let head = fs::read(verun_bin()).unwrap();
+    u16::from_le_bytes([head[18], head[19]])
 }
 
-/// A small "binary": an ELF header for this machine, then a marker and padding.
+/// The release asset for the binary under test.
+fn asset() -> String {
+    match machine() {
+        62 => "verun-x86_64-unknown-linux-musl".into(),
+        183 => "verun-aarch64-unknown-linux-musl".into(),
+        other => panic!("no release target for ELF machine {other}"),
+    }
+}
+
+/// A small "binary": an ELF header for the binary under test's machine, then a marker and
+/// padding.
 fn fake_binary(marker: &str) -> Vec<u8> {
-    let machine: u16 = match std::env::consts::ARCH {
-        "x86_64" => 62,
-        "aarch64" => 183,
-        other => panic!("no release target for {other}"),
-    };
     let mut b = vec![0u8; 64];
     b[..6].copy_from_slice(b"\x7fELF\x02\x01");
     b[16..18].copy_from_slice(&2u16.to_le_bytes());
-    b[18..20].copy_from_slice(&machine.to_le_bytes());
+    b[18..20].copy_from_slice(&machine().to_le_bytes());
     b.extend_from_slice(format!("verun release {marker}\n").as_bytes());
     b.resize(64 * 1024, b'.');
     b
@@ -148,7 +156,7 @@ impl Site {
     }
 
     fn update_with(&self, bin: &Path, args: &[&str]) -> Output {
-        let mut cmd = self.env.command(bin);
+        let mut cmd = self.env.command_for(bin);
         cmd.arg("self-update")
             .args(args)
             .env("VERUN_RELEASE_BASE", self.base())
@@ -441,7 +449,7 @@ fn a_bad_version_argument_is_a_usage_error() {
 #[test]
 fn a_plain_http_release_base_is_refused() {
     let s = Site::new();
-    let mut cmd = s.env.command(&s.bin);
+    let mut cmd = s.env.command_for(&s.bin);
     cmd.args(["self-update", "--check"])
         .env("VERUN_RELEASE_BASE", "http://127.0.0.1:9/releases");
     let out = run_with_timeout(&mut cmd, common::DEFAULT_TIMEOUT);
@@ -480,4 +488,16 @@ fn a_binary_in_a_package_manager_directory_is_refused() {
         s.server.requests().is_empty(),
         "refused only after reaching the network"
     );
+}
+
+#[test]
+fn a_signed_binary_for_another_machine_is_refused() {
+    let s = Site::new();
+    let mut other = fake_binary("0.2.0");
+    // e_machine of some other architecture (RISC-V), validly signed.
+    other[18..20].copy_from_slice(&243u16.to_le_bytes());
+    s.publish("0.2.0", &s.key, now_timestamp(), &other);
+    let out = s.update(&[]);
+    assert_refusal(&out, 77, "not an ELF executable");
+    s.assert_unchanged(&out);
 }

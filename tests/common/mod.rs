@@ -61,13 +61,38 @@ pub const LEAKY_VARS: &[&str] = &[
     "XDG_RUNTIME_DIR",
 ];
 
-/// The path of the `verun` binary Cargo built for the integration tests. Panics when the
-/// binary target does not exist (checked at run time, so helper self-tests still build).
+/// The path of the `verun` binary under test: `VERUN_TEST_BIN` when set (e.g. the aarch64
+/// release binary, run under qemu-user), else the one Cargo built for the integration tests.
+/// Panics when neither exists (checked at run time, so helper self-tests still build).
 pub fn verun_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("VERUN_TEST_BIN").filter(|v| !v.is_empty()) {
+        return PathBuf::from(path);
+    }
     match option_env!("CARGO_BIN_EXE_verun") {
         Some(path) => PathBuf::from(path),
         None => panic!("no `verun` binary target was built for this test (CARGO_BIN_EXE_verun)"),
     }
+}
+
+/// `VERUN_TEST_RUNNER`: the program that runs the binary under test (e.g. `qemu-aarch64`
+/// for the aarch64 release binary on an x86_64 host), when set.
+pub fn verun_runner() -> Option<PathBuf> {
+    std::env::var_os("VERUN_TEST_RUNNER")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The command line that starts `bin` (a verun binary): `[RUNNER] BIN`.
+pub fn argv_for(bin: impl AsRef<Path>) -> Vec<std::ffi::OsString> {
+    let mut v: Vec<std::ffi::OsString> = verun_runner().into_iter().map(Into::into).collect();
+    v.push(bin.as_ref().as_os_str().to_owned());
+    v
+}
+
+/// The command line that starts the binary under test: `[RUNNER] BIN`. Use it wherever
+/// verun is started through another program (`setsid`, `time`, `script`).
+pub fn verun_argv() -> Vec<std::ffi::OsString> {
+    argv_for(verun_bin())
 }
 
 /// A sandbox for one test: `root/home` (VERUN_HOME and HOME), `root/work` (files the test
@@ -160,7 +185,16 @@ impl TestEnv {
     /// `CI=true`, `NO_COLOR=1`, [`LEAKY_VARS`] and every other `VERUN_*` removed,
     /// stdin null, current directory `work()`.
     pub fn cmd(&self) -> Command {
-        self.command(verun_bin())
+        self.command_for(verun_bin())
+    }
+
+    /// [`command`](Self::command) for a verun binary `bin` (a copy of the one under test),
+    /// through `VERUN_TEST_RUNNER` when set.
+    pub fn command_for(&self, bin: impl AsRef<Path>) -> Command {
+        let argv = argv_for(bin);
+        let mut cmd = self.command(&argv[0]);
+        cmd.args(&argv[1..]);
+        cmd
     }
 
     /// [`cmd`](Self::cmd) with `args`.
