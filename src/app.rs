@@ -357,10 +357,12 @@ fn fetch(a: FetchArgs) -> Result<u8> {
     let dir = output_dir(&a.output)?;
     let session = Session::open(&plan)?;
     crate::partial::sweep_stale(&dir);
+    // The signal handlers come first, so no signal finds the file without them.
+    let cleanup = crate::partial::RemoveOnSignal::arm()?;
     let tmp = crate::partial::create(&dir)?;
     // On any error below, `tmp` is dropped and its file removed: nothing is left at -o.
     // An interrupt or kill during the download removes it too (drop does not run then).
-    let _cleanup = crate::partial::RemoveOnSignal::install(tmp.path())?;
+    cleanup.watch(tmp.path());
     let lock = crate::lock::LockCheck::open(&plan)?;
     // Writeback runs while the download does; the fsync in `persist` then has little to do.
     let sink = WriteBehind::new(tmp);

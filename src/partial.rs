@@ -86,24 +86,43 @@ pub fn sweep_stale(dir: &Path) {
     }
 }
 
-/// While alive, SIGINT, SIGTERM and SIGHUP remove `path` (the `.partial` file of `fetch -o`)
-/// and then end verun as the signal would have: an interrupted fetch leaves nothing behind.
+/// While alive, SIGINT, SIGTERM and SIGHUP remove the watched path (the `.partial` file of
+/// `fetch -o`) and then end verun as the signal would have: an interrupted fetch leaves
+/// nothing behind. Arm it with [`RemoveOnSignal::arm`] *before* the file is created and
+/// [`watch`](RemoveOnSignal::watch) the file once it exists: a signal that arrives in
+/// between then still finds the handler (with the default action, it would kill verun and
+/// leave the file; under emulation that window is wide).
 pub struct RemoveOnSignal {
     handle: signal_hook::iterator::Handle,
     thread: Option<std::thread::JoinHandle<()>>,
+    path: std::sync::Arc<std::sync::Mutex<Option<std::path::PathBuf>>>,
 }
 
 impl RemoveOnSignal {
     /// Start removing `path` on those signals, until dropped.
     pub fn install(path: &Path) -> Result<RemoveOnSignal> {
+        let r = RemoveOnSignal::arm()?;
+        r.watch(path);
+        Ok(r)
+    }
+
+    /// Install the handlers, watching no path yet.
+    pub fn arm() -> Result<RemoveOnSignal> {
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
         let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
             .map_err(|e| Error::io_at("cannot install signal handlers", &e))?;
         let handle = signals.handle();
-        let path = path.to_path_buf();
+        let path = std::sync::Arc::new(std::sync::Mutex::new(None::<std::path::PathBuf>));
+        let watched = std::sync::Arc::clone(&path);
         let thread = std::thread::spawn(move || {
             if let Some(sig) = signals.forever().next() {
-                let _ = std::fs::remove_file(&path);
+                let p = watched
+                    .lock()
+                    .map(|g| g.clone())
+                    .unwrap_or_else(|e| e.into_inner().clone());
+                if let Some(p) = p {
+                    let _ = std::fs::remove_file(&p);
+                }
                 let _ = signal_hook::low_level::emulate_default_handler(sig);
                 std::process::exit(128 + sig);
             }
@@ -111,7 +130,14 @@ impl RemoveOnSignal {
         Ok(RemoveOnSignal {
             handle,
             thread: Some(thread),
+            path,
         })
+    }
+
+    /// Remove `path` on a signal from now on.
+    pub fn watch(&self, path: &Path) {
+        let mut g = self.path.lock().unwrap_or_else(|e| e.into_inner());
+        *g = Some(path.to_path_buf());
     }
 }
 

@@ -37,7 +37,7 @@
 //! manager's directory or belongs to a dpkg or rpm package (77: update it with the package
 //! manager). The new binary is streamed into a temporary file in the same directory
 //! (created before anything is downloaded, so an unwritable directory is refused first,
-//! 74), given the old file's permission bits (without set-id bits), flushed, and renamed
+//! 74; removed on SIGINT, SIGTERM and SIGHUP too), given the old file's permission bits (without set-id bits), flushed, and renamed
 //! over the old path; the directory is flushed. On any failure the temporary file is
 //! removed and the installed binary is untouched.
 
@@ -401,6 +401,8 @@ pub fn run(a: &SelfUpdateArgs) -> Result<u8> {
         ))
         .hint("update verun with that package manager, or install it with install.sh into a directory you own (VERUN_INSTALL_DIR)"));
     }
+    // An interrupt removes the staged file too (armed before it exists).
+    let cleanup = crate::partial::RemoveOnSignal::arm()?;
     let staged = if a.check {
         None
     } else {
@@ -422,6 +424,9 @@ pub fn run(a: &SelfUpdateArgs) -> Result<u8> {
         )
     };
 
+    if let Some(st) = &staged {
+        cleanup.watch(st.path());
+    }
     let mut extra_roots: Vec<PathBuf> = a.cacert.iter().cloned().collect();
     if let Some(f) = std::env::var_os("SSL_CERT_FILE").filter(|v| !v.is_empty()) {
         extra_roots.push(PathBuf::from(f));
