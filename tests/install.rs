@@ -1316,3 +1316,110 @@ fn installer_refuses_an_unknown_architecture_on_linux() {
     assert!(case.server.requests().is_empty(), "nothing was downloaded");
     assert_nothing_installed(&case);
 }
+
+/// The `run:` script of the Action's `install` step, as bash will see it.
+fn action_install_script() -> String {
+    let yml = fs::read_to_string(repo().join("install/action.yml")).unwrap();
+    let mut lines = yml.lines().skip_while(|l| l.trim() != "- id: install");
+    let mut script = String::new();
+    let mut inside = false;
+    for line in lines.by_ref() {
+        if !inside {
+            inside = line.trim() == "run: |";
+            continue;
+        }
+        if !line.trim().is_empty() && !line.starts_with("        ") {
+            break;
+        }
+        script.push_str(line.strip_prefix("        ").unwrap_or(""));
+        script.push('\n');
+    }
+    assert!(
+        script.contains("RUNNER_ARCH"),
+        "install step not found:\n{script}"
+    );
+    script
+}
+
+#[test]
+fn action_picks_the_binary_by_runner_arch_and_refuses_unknown_ones() {
+    let script = action_install_script();
+    let dir = TempDir::new("action");
+    let run = |os: &str, arch: &str, x64: &str, arm64: &str| {
+        Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .env("RUNNER_OS", os)
+            .env("RUNNER_ARCH", arch)
+            .env("RUNNER_TEMP", dir.path())
+            .env("GITHUB_PATH", dir.join("path"))
+            .env("GITHUB_OUTPUT", dir.join("output"))
+            .env("VERUN_VERSION", "0.1.0")
+            .env("VERUN_SHA256_X64", x64)
+            .env("VERUN_SHA256_ARM64", arm64)
+            // Not https: had a check passed that should not, nothing could be downloaded.
+            .env("VERUN_BASE_URL", "http://127.0.0.1:9")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let sum = "a".repeat(64);
+    for (os, arch, x64, arm64, needle) in [
+        (
+            "Linux",
+            "ARM",
+            sum.as_str(),
+            sum.as_str(),
+            "no prebuilt binary for ARM runners",
+        ),
+        (
+            "Linux",
+            "X86",
+            sum.as_str(),
+            sum.as_str(),
+            "no prebuilt binary for X86 runners",
+        ),
+        (
+            "Windows",
+            "X64",
+            sum.as_str(),
+            sum.as_str(),
+            "for Linux runners",
+        ),
+        (
+            "Linux",
+            "ARM64",
+            sum.as_str(),
+            "",
+            "input 'verun-sha256-arm64' must be 64 hex digits",
+        ),
+        (
+            "Linux",
+            "X64",
+            "",
+            sum.as_str(),
+            "input 'verun-sha256' must be 64 hex digits",
+        ),
+        // Both pass the arch checks and reach the URL check: the asset was chosen.
+        (
+            "Linux",
+            "ARM64",
+            "",
+            sum.as_str(),
+            "must be an https:// URL",
+        ),
+        ("Linux", "X64", sum.as_str(), "", "must be an https:// URL"),
+    ] {
+        let out = run(os, arch, x64, arm64);
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(!out.status.success(), "{os}/{arch} passed\n{all}");
+        assert!(
+            all.contains(needle),
+            "{os}/{arch}: expected {needle:?}\n{all}"
+        );
+        assert!(
+            !dir.join("path").exists(),
+            "{os}/{arch} installed something"
+        );
+    }
+}
