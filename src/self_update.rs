@@ -37,7 +37,8 @@
 //! manager's directory or belongs to a dpkg or rpm package (77: update it with the package
 //! manager). The new binary is streamed into a temporary file in the same directory
 //! (created before anything is downloaded, so an unwritable directory is refused first,
-//! 74; removed on SIGINT, SIGTERM and SIGHUP too), given the old file's permission bits (without set-id bits), flushed, and renamed
+//! 74; removed on SIGINT, SIGTERM and SIGHUP too), given the old file's permission bits
+//! (without set-id bits) and, when run as root, its owner and group, flushed, and renamed
 //! over the old path; the directory is flushed. On any failure the temporary file is
 //! removed and the installed binary is untouched.
 
@@ -575,11 +576,20 @@ pub fn run(a: &SelfUpdateArgs) -> Result<u8> {
         a.allow_downgrade,
     )?;
     let (staged, report) = verified.into_parts();
-    let mode = std::fs::metadata(&exe)
-        .map_err(|e| Error::io_at(format!("cannot read {}", exe.display()), &e))?
-        .permissions()
-        .mode()
-        & 0o777;
+    let old_meta = std::fs::metadata(&exe)
+        .map_err(|e| Error::io_at(format!("cannot read {}", exe.display()), &e))?;
+    let mode = old_meta.permissions().mode() & 0o777;
+    // Run as root on someone else's binary: the new one keeps the old owner.
+    if rustix::process::geteuid().is_root() {
+        use std::os::unix::fs::MetadataExt;
+        std::os::unix::fs::fchown(staged.as_file(), Some(old_meta.uid()), Some(old_meta.gid()))
+            .map_err(|e| {
+                Error::io_at(
+                    format!("cannot give the new binary {}'s owner", exe.display()),
+                    &e,
+                )
+            })?;
+    }
     crate::partial::persist(staged, &exe, mode)?;
     for m in &marks {
         if let Err(e) = m.save() {

@@ -501,3 +501,89 @@ fn a_signed_binary_for_another_machine_is_refused() {
     assert_refusal(&out, 77, "not an ELF executable");
     s.assert_unchanged(&out);
 }
+
+/// A tmpfs at `dir`, unmounted on drop; `None`, said loudly, where mounting is not allowed,
+/// unless `VERUN_REQUIRE_MOUNT_TEST=1` (set by `.ci/run`), which makes that a failure.
+struct Mounted(PathBuf);
+
+impl Mounted {
+    fn tmpfs(dir: &Path) -> Option<Mounted> {
+        fs::create_dir_all(dir).unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=512m,mode=0755", "tmpfs"])
+            .arg(dir)
+            .output();
+        match out {
+            Ok(o) if o.status.success() => Some(Mounted(dir.to_path_buf())),
+            other => {
+                let why = match other {
+                    Ok(o) => String::from_utf8_lossy(&o.stderr).trim().to_string(),
+                    Err(e) => e.to_string(),
+                };
+                if std::env::var_os("VERUN_REQUIRE_MOUNT_TEST").is_some_and(|v| v == "1") {
+                    panic!("VERUN_REQUIRE_MOUNT_TEST=1 but a tmpfs cannot be mounted: {why}");
+                }
+                eprintln!(
+                    "\n!!!!!!!! SKIPPED: cannot mount a tmpfs ({why}); this test did NOT run\n"
+                );
+                None
+            }
+        }
+    }
+
+    fn read_only(&self) {
+        let st = std::process::Command::new("mount")
+            .args(["-o", "remount,ro"])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(st.success(), "remount read-only failed");
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn a_directory_verun_cannot_write_is_refused_before_the_download() {
+    let s = Site::new();
+    s.publish("0.2.0", &s.key, now_timestamp(), &fake_binary("0.2.0"));
+    let Some(disk) = Mounted::tmpfs(&s.env.root().join("ro")) else {
+        return;
+    };
+    let bin = disk.0.join("verun");
+    fs::copy(verun_bin(), &bin).unwrap();
+    let before = fs::read(&bin).unwrap();
+    // Even root cannot write to a read-only file system.
+    disk.read_only();
+    let out = s.update_with(&bin, &[]);
+    assert_refusal(&out, 74, "cannot write");
+    assert!(fs::read(&bin).unwrap() == before);
+    assert!(
+        s.server.requests().is_empty(),
+        "refused only after reaching the network"
+    );
+}
+
+#[test]
+fn run_as_root_the_new_binary_keeps_the_old_owner() {
+    use std::os::unix::fs::MetadataExt;
+    if !Path::new("/proc/self").exists() || fs::metadata("/proc/self").unwrap().uid() != 0 {
+        eprintln!("SKIPPED run_as_root_the_new_binary_keeps_the_old_owner: not root");
+        return;
+    }
+    let s = Site::new();
+    std::os::unix::fs::chown(&s.bin, Some(4321), Some(4322)).unwrap();
+    let new = s.publish("0.2.0", &s.key, now_timestamp(), &fake_binary("0.2.0"));
+    let out = s.update(&[]);
+    assert_exit(&out, 0);
+    assert!(fs::read(&s.bin).unwrap() == new);
+    let meta = fs::metadata(&s.bin).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (4321, 4322), "owner not kept");
+}
