@@ -241,7 +241,7 @@ impl KeyStore for ReleaseKeys<'_> {
                     "the release is signed by key {id}, which is not verun's release key {}",
                     self.name
                 ))
-                .hint("the release was altered or signed by someone else; nothing was changed"),
+                .hint("the release was altered or signed by someone else; nothing was changed. If verun announced a key rotation, move to the new key first with `verun key rotate verun-release --new NEW.pub --sig NEW.pub.minisig` (keys/README.md)"),
             ),
             other => other,
         }
