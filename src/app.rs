@@ -279,6 +279,7 @@ fn run(a: RunArgs) -> Result<u8> {
     exec::protect_from_same_user();
     let url = HttpUrl::parse(&a.url)?;
     let plan = Plan::new(Subject::Url(url.clone()), &a.verify)?;
+    check_run_options(&a)?;
     if a.confirm {
         exec::open_terminal()?; // no terminal to ask on: refuse before downloading
     }
@@ -317,6 +318,57 @@ fn run(a: RunArgs) -> Result<u8> {
         name,
     };
     exec::execute(verified, &opts)
+}
+
+/// Usage errors in the run options, found before anything is downloaded.
+fn check_run_options(a: &RunArgs) -> Result<()> {
+    for e in &a.env {
+        let name = e.split_once('=').map_or(e.as_str(), |(n, _)| n);
+        let valid = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(Error::usage(format!(
+                "--env {}: {} is not a valid environment variable name",
+                sanitize(e),
+                sanitize(name)
+            ))
+            .hint("names are letters, digits and _, not starting with a digit: --env NAME or --env NAME=VALUE"));
+        }
+    }
+    if let Some(prog) = &a.interpreter {
+        if prog.trim().is_empty() {
+            return Err(Error::usage("--interpreter takes a program")
+                .hint("for example --interpreter bash, or --interpreter /usr/bin/python3"));
+        }
+        if !find_program(prog) {
+            let hint = if prog.contains(char::is_whitespace) {
+                "--interpreter takes one program, not a command line (its words are not split); to pass flags, run `verun fetch URL -o FILE`, then e.g. `bash -x FILE`"
+            } else {
+                "give an installed program, by name (looked up in PATH) or path"
+            };
+            return Err(
+                Error::usage(format!("--interpreter {}: no such program", sanitize(prog)))
+                    .hint(hint),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Whether `prog` is an executable file, as a path (with `/`) or found in `PATH`.
+fn find_program(prog: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if prog.contains('/') {
+        return executable(Path::new(prog));
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| executable(&dir.join(prog))))
 }
 
 fn show(v: &Verified<PayloadFile>) -> Result<()> {

@@ -16,7 +16,18 @@ fn main() -> ExitCode {
                 ErrorKind::DisplayHelp
                 | ErrorKind::DisplayVersion
                 | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => ExitCode::SUCCESS,
-                _ => ExitCode::from(verun::Kind::Usage.exit_code()),
+                _ => {
+                    // A caller that asked for JSON parses stdout: give it the failure too.
+                    if std::env::args_os().skip(1).any(|a| a == "--json") {
+                        let rendered = e.to_string();
+                        let first = rendered.lines().next().unwrap_or("invalid arguments");
+                        let text = first.strip_prefix("error: ").unwrap_or(first);
+                        let err = verun::Error::usage(verun::term::sanitize(text))
+                            .hint("see `verun --help`");
+                        report_json(&err);
+                    }
+                    ExitCode::from(verun::Kind::Usage.exit_code())
+                }
             };
         }
     };
@@ -42,12 +53,16 @@ fn report(err: &verun::Error, json: bool) {
         eprintln!("verun: {yellow}hint:{reset} {h}");
     }
     if json {
-        let v = serde_json::json!({
-            "ok": false,
-            "exit_code": err.exit_code(),
-            "error": err.message(),
-            "hint": err.hint_text(),
-        });
-        println!("{v}");
+        report_json(err);
     }
+}
+
+fn report_json(err: &verun::Error) {
+    let v = serde_json::json!({
+        "ok": false,
+        "exit_code": err.exit_code(),
+        "error": err.message(),
+        "hint": err.hint_text(),
+    });
+    println!("{v}");
 }

@@ -375,8 +375,18 @@ impl KeyStore for Store {
         }
     }
 
-    fn covers(&self, url: Option<&HttpUrl>) -> bool {
-        self.keys.iter().any(|k| self.refusal(k, url).is_none())
+    fn covering(&self, url: Option<&HttpUrl>) -> Vec<String> {
+        self.keys
+            .iter()
+            .filter(|k| self.refusal(k, url).is_none())
+            .map(|k| {
+                if k.global {
+                    format!("{} (global)", k.name)
+                } else {
+                    k.name.clone()
+                }
+            })
+            .collect()
     }
 
     fn refuses_given(&self, id: KeyId) -> Option<Error> {
@@ -1116,10 +1126,23 @@ fn add(
     let (key, source) = match (pubkey, file) {
         (Some(b64), None) => {
             let key = PublicKey::from_base64(&b64).map_err(|e| {
-                Error::usage(format!("--pubkey: {}", e.message()))
-                    .hint("pass the RW... line of the publisher's minisign .pub file")
+                let hint = if Path::new(b64.trim()).is_file() {
+                    "--pubkey takes the key itself (RW...); to give a .pub file, use --file PATH"
+                } else {
+                    "pass the RW... line of the publisher's minisign .pub file"
+                };
+                Error::usage(format!("--pubkey: {}", e.message())).hint(hint)
             })?;
             (key, "--pubkey".to_string())
+        }
+        (None, Some(path))
+            if !path.exists()
+                && crate::plan::looks_like_inline_key(path.to_string_lossy().trim()) =>
+        {
+            return Err(Error::usage(
+                "--file takes the path of a .pub file, and this looks like a key itself",
+            )
+            .hint("to give the key itself, use --pubkey RW..."));
         }
         (None, Some(path)) => {
             let (key, _) = parse_pub_file(&path, "--file")?;

@@ -143,6 +143,25 @@ fn load(loc: &Location, net: &Net, cap: u64) -> Result<Option<Vec<u8>>> {
     }
 }
 
+/// `Ok` when the payload itself exists; the download error (HTTP 404: 69) or local error
+/// (no such file: 74) when it does not. Only asked when its signature is missing.
+fn payload_exists(subject: &crate::plan::Subject, net: &Net) -> Result<()> {
+    match subject {
+        crate::plan::Subject::Url(u) => match net.open(u)? {
+            Some(_) => Ok(()),
+            None => Err(Error::download(format!(
+                "{u} answered HTTP 404 (not found), and so did its signature"
+            ))
+            .hint("check the URL: the payload itself is not there")),
+        },
+        crate::plan::Subject::File(p) => match std::fs::metadata(p) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(Error::io_at(format!("cannot open {}", p.display()), &e)
+                .hint("check the path: the file to verify is not there")),
+        },
+    }
+}
+
 /// Check a signature's `file:` field against the expected name.
 fn check_file_binding(sig: &Signature, expected: &str, what: &str) -> Result<()> {
     match sig.fields().file {
@@ -235,15 +254,21 @@ pub fn gather(plan: &Plan, ring: &KeyRing, net: &Net, extra_pins: Vec<Pin>) -> R
                 })
             }
             None if explicit || ring.requires_signature(url) => {
-                let err = Error::refused(format!(
-                    "signature {sig_loc} not found, but a key is trusted for {subject}"
-                ))
+                let who = ring.expecting(url);
+                let err = Error::refused(if explicit || who.is_empty() {
+                    format!("signature {sig_loc} not found")
+                } else {
+                    format!("signature {sig_loc} not found, but {who} is trusted for {subject}")
+                })
                 .hint(
                     "a signed release publishes FILE.minisig (or a signed checksum list); pass --sig LOC if it lives elsewhere",
                 );
                 // The key's signature may be on the checksum list instead (SPEC evidence 3):
                 // decided once the list has been checked.
                 if explicit || plan.checksums.is_none() {
+                    // A missing signature next to a missing payload is a wrong URL or path,
+                    // not a refusal: say that (69 / 74) instead.
+                    payload_exists(&plan.subject, net)?;
                     return Err(err);
                 }
                 missing_sig = Some(err);

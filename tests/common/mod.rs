@@ -23,7 +23,7 @@ pub use sign::{
     now_timestamp, parse_public_key, parse_signature, replace_trusted_comment, trusted_comment_at,
     verify,
 };
-pub use tls::{TestCa, TlsIdentity, self_signed_identity};
+pub use tls::{TestCa, TlsIdentity, self_signed_ca_identity, self_signed_identity};
 
 use std::ffi::OsStr;
 use std::fs;
