@@ -11,6 +11,7 @@ pub mod app;
 pub mod atomic;
 pub mod audit;
 pub mod cache;
+pub mod capsule;
 pub mod checksums;
 pub mod cli;
 pub mod diff;
