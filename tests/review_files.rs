@@ -369,7 +369,8 @@ fn a_foreign_cache_is_not_used_by_diff() {
     let s = Site::new();
     let (script, marker) = marker_script(&s.env, "foreign-cache");
     let url = s.publish_at("/install.sh", &script, now_timestamp());
-    assert_exit(&s.run(&url, &[]), 0);
+    let lock = s.env.path("verun.lock").display().to_string();
+    assert_exit(&s.run(&url, &["--lock", &lock]), 0);
     let cache = s.env.home().join("cache");
     assert!(
         cache.join("index.json").is_file(),
@@ -393,6 +394,16 @@ fn a_foreign_cache_is_not_used_by_diff() {
             && err.contains("belongs to uid 65534")
             && err.contains("not using it"),
         "a loud warning:\n{err}"
+    );
+    // `--offline` does not run from it either: warned, and no cached copy (69).
+    fs::remove_file(&marker).unwrap();
+    let out = s.run(&url, &["--lock", &lock, "--offline"]);
+    assert_exit(&out, 69);
+    assert_not_ran(&marker);
+    assert!(
+        stderr(&out).contains("belongs to uid 65534"),
+        "{}",
+        stderr(&out)
     );
 }
 
