@@ -28,9 +28,13 @@ impl FileLock {
     /// most [`private_fs::LOCK_WAIT`]. The lock file must follow [`private_fs`]'s rules.
     pub fn acquire(path: &Path, mode: u32) -> Result<FileLock> {
         let rules = Rules::new("the lock file", "refusing to use it");
-        let lock = private_fs::lock(path, LockKind::Exclusive, Some(mode), &rules)?
-            .expect("created when missing");
-        Ok(FileLock { lock })
+        match private_fs::lock(path, LockKind::Exclusive, Some(mode), &rules)? {
+            Some(lock) => Ok(FileLock { lock }),
+            None => Err(crate::error::Error::io(format!(
+                "cannot create the lock file {}",
+                path.display()
+            ))),
+        }
     }
 
     /// The lock file's path.

@@ -359,6 +359,15 @@ pub fn lock_within(
         opts.write(true).create(true).truncate(false).mode(mode);
     }
     let Some(file) = open_checked(path, &mut opts, rules)? else {
+        if create.is_some() {
+            // O_CREAT and still not found: the directory is missing.
+            return Err(Error::io(format!(
+                "cannot create {} {}: its directory does not exist",
+                rules.what,
+                path.display()
+            ))
+            .hint("create the directory first"));
+        }
         return Ok(None);
     };
     let deadline = Instant::now() + wait;
@@ -557,6 +566,9 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+        let missing = dir.path().join("no/such/dir/.lck");
+        let e = lock(&missing, LockKind::Exclusive, Some(0o600), &R).unwrap_err();
+        assert_eq!(e.exit_code(), 74);
     }
 
     #[test]
