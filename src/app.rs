@@ -216,6 +216,9 @@ trait Sink: Write {
 /// merely claims.
 impl Sink for PayloadFile {}
 
+/// `fetch -o -` holds the download in an unnamed temporary file, reserving nothing.
+impl Sink for std::fs::File {}
+
 /// `fetch -o` reserves disk blocks, so a full disk stops it before the download.
 impl Sink for WriteBehind<tempfile::NamedTempFile> {
     fn expect_len(&mut self, len: u64) -> Result<()> {
@@ -405,6 +408,9 @@ fn fetch(a: FetchArgs) -> Result<u8> {
     let url = HttpUrl::parse(&a.url)?;
     let plan = Plan::new(Subject::Url(url.clone()), &a.verify)?;
     let mode = a.mode.as_deref().map(parse_mode).transpose()?;
+    if a.output.as_os_str() == "-" {
+        return fetch_to_stdout(&a, &plan, &url, mode);
+    }
     let dir = output_dir(&a.output)?;
     let session = Session::open(&plan)?;
     crate::partial::sweep_stale(&dir);
@@ -435,6 +441,65 @@ fn fetch(a: FetchArgs) -> Result<u8> {
     if a.json {
         print_json(&report, Some(&a.output));
     }
+    Ok(0)
+}
+
+/// `fetch -o -`: the download goes to an unnamed private temporary file in `$TMPDIR`
+/// (`O_TMPFILE` where the file system has it: it has no name anyone could open, and nothing
+/// is left behind even after SIGKILL), and only after every check passed (verification,
+/// rollback, lockfile) are its bytes copied to stdout. `--json` would mix the report into
+/// the payload and is refused (64), as is `--mode`.
+fn fetch_to_stdout(a: &FetchArgs, plan: &Plan, url: &HttpUrl, mode: Option<u32>) -> Result<u8> {
+    if a.json {
+        return Err(Error::usage(
+            "--json cannot be combined with -o -: stdout carries the verified bytes",
+        )
+        .hint("drop --json (notes and errors go to stderr), or save with -o PATH --json"));
+    }
+    if mode.is_some() {
+        return Err(
+            Error::usage("--mode applies to a saved file, not to -o - (stdout)")
+                .hint("drop --mode, or save with -o PATH --mode OCTAL"),
+        );
+    }
+    let session = Session::open(plan)?;
+    let lock = crate::lock::LockCheck::open(plan)?;
+    let tmp = tempfile::tempfile().map_err(|e| {
+        Error::io_at(
+            format!(
+                "cannot create a private temporary file in {}",
+                std::env::temp_dir().display()
+            ),
+            &e,
+        )
+        .hint("set TMPDIR to a writable directory with room for the download")
+    })?;
+    let verified = download(plan, &session, url, tmp, lock_pins(lock.as_ref()))?;
+    let mark = check_rollback(plan, url, verified.report())?;
+    let (mut file, report) = verified.into_parts();
+    let keep = Keep {
+        cache: None,
+        state: true,
+    };
+    accept(plan, url, lock.as_ref(), mark, &report, keep)?;
+    report_notes(plan.quiet, &report);
+    use std::io::{Read, Seek};
+    file.seek(std::io::SeekFrom::Start(0))
+        .map_err(|e| Error::io_at("cannot read back the verified download", &e))?;
+    let mut out = std::io::stdout().lock();
+    let written = std::io::copy(&mut Read::by_ref(&mut file).take(report.size), &mut out)
+        .and_then(|n| out.flush().map(|()| n))
+        .map_err(|e| {
+            Error::io_at("cannot write the verified bytes to stdout", &e)
+                .hint("whatever reads verun's stdout stopped early")
+        })?;
+    if written != report.size {
+        return Err(Error::io(format!(
+            "wrote {written} of {} verified bytes to stdout: the temporary file was cut short",
+            report.size
+        )));
+    }
+    note(plan.quiet, &format!("wrote {written} bytes to stdout"));
     Ok(0)
 }
 
@@ -477,7 +542,10 @@ fn print_json(report: &Report, output: Option<&Path>) {
     println!("{v}");
 }
 
-/// The directory `-o PATH` will be written in, checked before anything is downloaded.
+/// The directory `-o PATH` will be written in, checked before anything is downloaded: `-o`
+/// must not be a directory, a device, a FIFO or a symlink to one (64), and the directory
+/// must exist and not be writable by everyone without the sticky bit (74: anyone could
+/// replace the verified file there right after verun saved it).
 fn output_dir(output: &Path) -> Result<PathBuf> {
     if output.is_dir() {
         return Err(
@@ -496,6 +564,19 @@ fn output_dir(output: &Path) -> Result<PathBuf> {
             dir.display()
         ))
         .hint("create the directory first"));
+    }
+    crate::partial::check_target(output)?;
+    if let Ok(meta) = std::fs::metadata(&dir) {
+        use std::os::unix::fs::MetadataExt;
+        let m = meta.mode() & 0o7777;
+        if m & 0o002 != 0 && m & 0o1000 == 0 {
+            return Err(Error::io(format!(
+                "cannot save -o {}: everyone may write to {} (mode {m:04o}, no sticky bit), so anyone could replace the verified file",
+                output.display(),
+                dir.display()
+            ))
+            .hint("save into a directory only you (or your group) can write, or make it sticky (chmod +t) as /tmp is"));
+        }
     }
     Ok(dir)
 }
@@ -538,7 +619,7 @@ fn manpage() -> Result<u8> {
 
 /// Whether a command prints JSON (so failures are reported as JSON too).
 pub fn wants_json(cli: &Cli) -> bool {
-    matches!(&cli.command, Command::Fetch(a) if a.json)
+    matches!(&cli.command, Command::Fetch(a) if a.json && a.output.as_os_str() != "-")
         || matches!(&cli.command, Command::Verify(a) if a.json)
         || matches!(&cli.command, Command::Audit(a) if a.json)
 }
@@ -767,7 +848,7 @@ fn show_diff(url: &HttpUrl, v: &Verified<PayloadFile>) {
     if prev.entry.sha256 == r.sha256 {
         eprintln!(
             "verun: --diff: {url} is unchanged since it was accepted at {}",
-            prev.entry.accepted_at
+            sanitize(&prev.entry.accepted_at)
         );
         return;
     }
@@ -780,8 +861,8 @@ fn show_diff(url: &HttpUrl, v: &Verified<PayloadFile>) {
     let _ = writeln!(
         err,
         "----- changes in {url} since {} (sha256 {}… → {}…) -----",
-        prev.entry.accepted_at,
-        &prev.entry.sha256[..16],
+        sanitize(&prev.entry.accepted_at),
+        sanitize(prev.entry.sha256.get(..16).unwrap_or_default()),
         &r.sha256[..16]
     );
     let _ = err.write_all(rendered.text.as_bytes());

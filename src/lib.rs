@@ -25,6 +25,7 @@ pub mod minisig;
 pub mod partial;
 pub mod paths;
 pub mod plan;
+pub mod private_fs;
 pub mod progress;
 pub mod pump;
 pub mod rollback;

@@ -44,21 +44,55 @@
 //!   A concurrent recording of *different* bytes for the same URL is refused as drift.
 //!   Comments other than the header are not preserved when verun rewrites the file; a
 //!   locked URL that still matches never causes a rewrite.
+//! - **Ownership** (issue 11, item 8): the lockfile is a trust anchor, so it and its
+//!   `.NAME.lck` follow [`crate::private_fs`]'s rules: owned by you, not writable by group or
+//!   others (0644 is the usual mode), not a symlink (never written through), and not in a
+//!   directory everyone may write to without the sticky bit; otherwise 78 before anything
+//!   is downloaded. A `.NAME.lck` another process keeps locked is waited for at most
+//!   [`crate::private_fs::LOCK_WAIT`] (then 74).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::atomic::{FileLock, write_atomic};
 use crate::checksums::parse_hex32;
 use crate::error::{Error, Result};
 use crate::location::HttpUrl;
 use crate::minisig::KeyId;
 use crate::plan::{LockOpts, Plan, Subject};
+use crate::private_fs::{self, LockKind, Problem, Rules, write_atomic};
 use crate::term::sanitize;
 use crate::time::{now_secs, rfc3339_utc};
 use crate::verify::{Pin, Report};
+
+/// How lockfiles are named in refusals.
+const LOCKFILE_RULES: Rules<'static> = Rules {
+    what: "the lockfile",
+    refusing: "refusing to trust it",
+    hint: lockfile_hint,
+};
+/// How the `.NAME.lck` lock file next to a lockfile is named in refusals.
+const LCK_RULES: Rules<'static> = Rules {
+    what: "the lock file",
+    refusing: "refusing to use it",
+    hint: lockfile_hint,
+};
+
+fn lockfile_hint(path: &Path, problem: &Problem) -> String {
+    match problem {
+        Problem::Symlink => format!(
+            "a lockfile is a trust anchor and verun never writes through a link: replace {} with the file itself",
+            path.display()
+        ),
+        Problem::Owner { .. } => format!(
+            "a lockfile is a trust anchor: whoever owns {} decides what verun accepts; chown it to yourself (uid {}) after reviewing it, or remove it if it is a stray lock file",
+            path.display(),
+            private_fs::euid()
+        ),
+        _ => private_fs::default_hint(path, problem),
+    }
+}
 
 /// The lockfile format version verun writes and reads.
 pub const FORMAT_VERSION: i64 = 1;
@@ -254,33 +288,12 @@ impl Lockfile {
         out
     }
 
-    /// Read and parse `path`; `Ok(None)` when it does not exist.
+    /// Read and parse `path`; `Ok(None)` when it does not exist. The file must follow
+    /// [`crate::private_fs`]'s rules (yours, not writable by others, not a symlink, not in a
+    /// directory everyone may write to without the sticky bit): it is a trust anchor (78).
     pub fn load(path: &Path) -> Result<Option<Lockfile>> {
-        let bytes = match std::fs::metadata(path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(Error::io_at(
-                    format!("cannot read lockfile {}", path.display()),
-                    &e,
-                ));
-            }
-            Ok(m) if !m.is_file() => {
-                return Err(Error::config(format!(
-                    "lockfile {} is not a regular file",
-                    path.display()
-                )));
-            }
-            Ok(_) => crate::plan::read_small_file(path, MAX_LOCKFILE_BYTES).map_err(|e| {
-                if e.kind() == crate::error::Kind::Refused {
-                    Error::config(format!(
-                        "lockfile {} is larger than {}",
-                        path.display(),
-                        crate::fetch::human(MAX_LOCKFILE_BYTES)
-                    ))
-                } else {
-                    e
-                }
-            })?,
+        let Some(bytes) = private_fs::read(path, MAX_LOCKFILE_BYTES, &LOCKFILE_RULES)? else {
+            return Ok(None);
         };
         let text = std::str::from_utf8(&bytes).map_err(|_| {
             Error::config(format!("malformed lockfile {}: not UTF-8", path.display()))
@@ -402,8 +415,13 @@ impl LockCheck {
         {
             return Ok(Recorded::Unchanged);
         }
-        let target = write_target(&self.opts.path)?;
-        let _guard = FileLock::acquire(&lock_path(&target), 0o644)?;
+        let target = self.opts.path.clone();
+        let _guard = private_fs::lock(
+            &lock_path(&target),
+            LockKind::Exclusive,
+            Some(0o644),
+            &LCK_RULES,
+        )?;
         let mut file = Lockfile::load(&target)?.unwrap_or_default();
         let new = Entry::from_report(report);
         let outcome = match file.entries.get(&self.url) {
@@ -422,10 +440,11 @@ impl LockCheck {
             None => Recorded::Added,
         };
         file.entries.insert(self.url.clone(), new);
-        let mode = std::fs::metadata(&target)
+        // The mode it had (load refused one writable by others), else 0644.
+        let mode = std::fs::symlink_metadata(&target)
             .map(|m| {
                 use std::os::unix::fs::PermissionsExt;
-                m.permissions().mode() & 0o777
+                m.permissions().mode() & 0o755
             })
             .unwrap_or(0o644);
         write_atomic(&target, file.render().as_bytes(), mode)?;
@@ -441,19 +460,6 @@ pub fn drift_error(url: &str, lockfile: &Path, locked: &str, got: &str) -> Error
         lockfile.display()
     ))
     .hint("nothing was run or saved; review the change, then accept it with --update-lock (which still needs a signature or another anchor)")
-}
-
-/// Where to write: the lockfile itself, or the file a symlink at its path points to.
-fn write_target(path: &Path) -> Result<PathBuf> {
-    match std::fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(path).map_err(|e| {
-            Error::io_at(
-                format!("cannot resolve lockfile symlink {}", path.display()),
-                &e,
-            )
-        }),
-        _ => Ok(path.to_path_buf()),
-    }
 }
 
 /// The hidden lock file next to a lockfile: `DIR/.NAME.lck`.
