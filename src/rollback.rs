@@ -192,6 +192,7 @@ mod tests {
             file_name: "f".into(),
             size: 1,
             sha256: "00".repeat(32),
+            sha512: None,
             signature: Some(SigReport {
                 location: "u.minisig".into(),
                 key_id: "E7620F1842B4E81F".into(),
