@@ -100,7 +100,8 @@ fn render(cmd: &clap::Command, parent: Option<&str>, children: &[String]) -> Str
     let mut see_also: Vec<String> = parent.iter().map(|p| format!("{p}(1)")).collect();
     see_also.extend(children.iter().map(|c| format!("{c}(1)")));
     if !see_also.is_empty() {
-        sections.push_str(".SH \"SEE ALSO\"\n");
+        // Page names are never hyphenated across lines.
+        sections.push_str(".SH \"SEE ALSO\"\n.nh\n.ad l\n");
         sections.push_str(&roff_line(&see_also.join(", ")));
     }
     match page.find("\n.SH VERSION") {
