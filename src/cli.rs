@@ -27,11 +27,11 @@ HTTPS_PROXY/HTTP_PROXY/NO_PROXY, SSL_CERT_FILE (extra root certificates).";
 #[command(
     name = "verun",
     version,
-    about = "Download, verify (minisign signature and/or SHA-256), then run: a safe `curl | sh`",
+    about = "Download, verify (minisign signature and/or SHA-256/SHA-512), then run: a safe `curl | sh`",
     long_about = "Download a script or binary together with its detached minisign signature \
 and/or checksum, refuse anything whose verification fails, and run (or save) exactly the \
 verified bytes.\n\nAt least one trust anchor is required: a signature under a key given with \
---key (or a trusted key from `verun key`), a pinned --sha256, a lockfile entry, a signed \
+--key (or a trusted key from `verun key`), a pinned --sha256 or --sha512, a lockfile entry, a signed \
 checksum list, or an unsigned checksum list from another origin. Every piece of evidence \
 supplied or found must pass.",
     after_help = EXIT_HELP,
