@@ -126,16 +126,17 @@ fn roff_line(text: &str) -> String {
 /// `verun manpage --dir DIR`: write every page into DIR (created if missing), each
 /// atomically; returns the files written.
 pub fn write_all(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let hint = "pass --dir a directory you can write to, e.g. --dir ~/.local/share/man/man1";
     std::fs::create_dir_all(dir)
-        .map_err(|e| Error::io_at(format!("cannot create {}", dir.display()), &e))?;
+        .map_err(|e| Error::io_at(format!("cannot create {}", dir.display()), &e).hint(hint))?;
     if !dir.is_dir() {
-        return Err(Error::io(format!("{} is not a directory", dir.display()))
-            .hint("pass --dir a directory to write the pages in"));
+        return Err(Error::io(format!("{} is not a directory", dir.display())).hint(hint));
     }
     let mut written = Vec::new();
     for page in pages() {
         let path = dir.join(page.file_name());
-        crate::atomic::write_atomic(&path, page.roff.as_bytes(), 0o644)?;
+        crate::atomic::write_atomic(&path, page.roff.as_bytes(), 0o644)
+            .map_err(|e| e.hint(hint))?;
         written.push(path);
     }
     Ok(written)

@@ -180,3 +180,15 @@ fn assert_exit_table_intact(page: &str, rendered: &str) {
         "{page}: rows run together"
     );
 }
+
+#[test]
+fn manpage_dir_that_is_a_file_is_a_local_io_error_with_a_hint() {
+    let env = TestEnv::new();
+    let file = env.write("not-a-dir", b"x");
+    let out = env.verun(["manpage", "--dir", &file.display().to_string()]);
+    assert_exit(&out, 74);
+    let err = stderr(&out);
+    assert!(err.contains("verun: error:"), "{err}");
+    assert!(err.contains("verun: hint:"), "{err}");
+    assert_eq!(std::fs::read(&file).unwrap(), b"x");
+}
