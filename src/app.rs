@@ -30,7 +30,7 @@ pub fn main(cli: Cli) -> Result<u8> {
         Command::Key(a) => key(a),
         Command::Audit(a) => audit(a),
         Command::Completions { shell } => completions(&shell),
-        Command::Manpage => manpage(),
+        Command::Manpage { dir } => manpage(dir.as_deref()),
     }
 }
 
@@ -199,8 +199,14 @@ fn report_notes(quiet: bool, r: &Report) {
             ),
         );
     }
+    if let Some(h) = &r.sha512 {
+        note(false, &format!("  sha512 {h}"));
+    }
     for p in &r.pins {
-        note(false, &format!("  sha256 matches {}", sanitize(&p.source)));
+        note(
+            false,
+            &format!("  {} matches {}", p.digest.field(), sanitize(&p.source)),
+        );
     }
 }
 
@@ -287,7 +293,9 @@ fn run(a: RunArgs) -> Result<u8> {
         exec::open_terminal()?; // no terminal to ask on: refuse before downloading
     }
     let mut session = Session::open(&plan)?;
-    session.count_uses = !a.no_cache;
+    // A dry run uses nothing: no key-use count, no rollback mark, no cache entry.
+    let keep_state = !a.no_cache && !a.dry_run;
+    session.count_uses = keep_state;
     let lock = crate::lock::LockCheck::open(&plan)?;
     let name = url.file_name();
     let payload = PayloadFile::create(&name)?;
@@ -307,12 +315,17 @@ fn run(a: RunArgs) -> Result<u8> {
     if a.confirm {
         exec::confirm(&format!("verun: run {url}?"))?;
     }
-    let cache = (!a.no_cache).then(|| verified.payload());
+    let cache = keep_state.then(|| verified.payload());
     let keep = Keep {
         cache,
-        state: !a.no_cache,
+        state: keep_state,
     };
     accept(&plan, &url, lock.as_ref(), marks, verified.report(), keep)?;
+    if a.dry_run {
+        // Printed even with --quiet: the caller must not mistake this for a run.
+        eprintln!("verun: --dry-run: {url} verified; nothing was run");
+        return Ok(0);
+    }
     let opts = RunOptions {
         env_clean: a.env_clean,
         env: a.env,
@@ -606,10 +619,19 @@ fn completions(shell: &str) -> Result<u8> {
     Ok(0)
 }
 
-fn manpage() -> Result<u8> {
-    use clap::CommandFactory;
-    let man = clap_mangen::Man::new(Cli::command());
-    match man.render(&mut std::io::stdout()) {
+fn manpage(dir: Option<&Path>) -> Result<u8> {
+    if let Some(dir) = dir {
+        for path in crate::manpage::write_all(dir)? {
+            eprintln!("verun: wrote {}", path.display());
+        }
+        return Ok(0);
+    }
+    let top = crate::manpage::pages().swap_remove(0);
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(top.roff.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
         // `verun manpage | head`: the reader has seen enough.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
         Err(e) => Err(Error::io_at("cannot write the man page", &e)),

@@ -27,11 +27,11 @@ HTTPS_PROXY/HTTP_PROXY/NO_PROXY, SSL_CERT_FILE (extra root certificates).";
 #[command(
     name = "verun",
     version,
-    about = "Download, verify (minisign signature and/or SHA-256), then run: a safe `curl | sh`",
+    about = "Download, verify (minisign signature and/or SHA-256/SHA-512), then run: a safe `curl | sh`",
     long_about = "Download a script or binary together with its detached minisign signature \
 and/or checksum, refuse anything whose verification fails, and run (or save) exactly the \
 verified bytes.\n\nAt least one trust anchor is required: a signature under a key given with \
---key (or a trusted key from `verun key`), a pinned --sha256, a lockfile entry, a signed \
+--key (or a trusted key from `verun key`), a pinned --sha256 or --sha512, a lockfile entry, a signed \
 checksum list, or an unsigned checksum list from another origin. Every piece of evidence \
 supplied or found must pass.",
     after_help = EXIT_HELP,
@@ -65,8 +65,13 @@ pub enum Command {
         /// The shell.
         shell: String,
     },
-    /// Print the man page (roff) to stdout.
-    Manpage,
+    /// Print the man page (roff) to stdout, or write every page with --dir.
+    Manpage {
+        /// Write verun.1 and one page per subcommand (verun-run.1, verun-key-add.1, ...)
+        /// into DIR (created if missing) instead of printing verun.1.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// Options shared by run, fetch and verify.
@@ -82,7 +87,12 @@ pub struct VerifyOpts {
     /// Pinned SHA-256 of the payload (64 hex digits, any case).
     #[arg(long, value_name = "HEX")]
     pub sha256: Option<String>,
-    /// A checksum list (GNU or BSD format; URL or path); the entry is chosen by file name.
+    /// Pinned SHA-512 of the payload (128 hex digits, any case), hashed in the same pass.
+    #[arg(long, value_name = "HEX")]
+    pub sha512: Option<String>,
+    /// A checksum list (URL or path): `sha256sum`/`sha512sum` (GNU), BSD (`SHA256 (NAME) =
+    /// HEX`) or `openssl dgst` output, SHA-256 or SHA-512, or one bare digest (tool.sha256);
+    /// the entry is chosen by the payload's file name.
     #[arg(long, value_name = "LOC")]
     pub checksums: Option<String>,
     /// Lockfile (TOML): record new URLs, refuse locked URLs whose bytes changed.
@@ -155,6 +165,11 @@ pub struct RunArgs {
     /// key-use counts (the lockfile, when given, is still written).
     #[arg(long)]
     pub no_cache: bool,
+    /// Verify, then --show, --diff and --lock as asked, and exit 0 without running anything.
+    /// Records no rollback state, cache or key-use count: the next real run's --diff
+    /// compares with what last really ran.
+    #[arg(long, conflicts_with = "confirm")]
+    pub dry_run: bool,
     /// Arguments for the payload (after --).
     #[arg(last = true, value_name = "ARGS")]
     pub args: Vec<OsString>,

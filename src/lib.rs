@@ -21,6 +21,7 @@ pub mod fetch;
 pub mod keys;
 pub mod location;
 pub mod lock;
+pub mod manpage;
 pub mod minisig;
 pub mod partial;
 pub mod paths;

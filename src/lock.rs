@@ -398,7 +398,7 @@ impl LockCheck {
     /// The lock entry as a pin: a trust anchor the payload must match (`--offline` uses it).
     pub fn pin(&self, e: &Entry) -> Pin {
         Pin {
-            sha256: e.digest(),
+            digest: crate::checksums::Digest::Sha256(e.digest()),
             source: format!("{PIN_SOURCE_PREFIX}{}", self.opts.path.display()),
             anchor: true,
             list_origins: Vec::new(),

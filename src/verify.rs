@@ -9,25 +9,25 @@ use std::io::{Read, Write};
 
 use serde::Serialize;
 
-use crate::checksums::{self, MAX_LIST_BYTES, to_hex};
+use crate::checksums::{self, Digest, MAX_LIST_BYTES, to_hex};
 use crate::error::{Error, Kind, Result};
 use crate::fetch::{Net, check_length, human, read_error, too_large};
 use crate::keys::{KeyRing, TrustedKey};
 use crate::location::{HttpUrl, Location, Origin};
 use crate::minisig::{MAX_SIG_BYTES, Signature};
 use crate::plan::{Plan, read_small_file};
-use crate::pump::{PumpError, pump};
+use crate::pump::{Hashes, PumpError, pump_with};
 use crate::term::sanitize;
 
 /// Bytes of the payload's start kept for shebang / ELF detection.
 pub const HEAD_BYTES: usize = 512;
 
-/// A SHA-256 the payload must have, and where it came from.
+/// A digest (SHA-256 or SHA-512) the payload must have, and where it came from.
 #[derive(Clone, Debug, Serialize)]
 pub struct Pin {
-    /// The expected digest (hex).
-    #[serde(serialize_with = "ser_hex")]
-    pub sha256: [u8; 32],
+    /// The expected digest (`"sha256": HEX` or `"sha512": HEX` in reports).
+    #[serde(flatten)]
+    pub digest: Digest,
     /// `--sha256`, `lockfile PATH`, `signed checksum list URL`, ...
     pub source: String,
     /// Whether this pin alone is a trust anchor.
@@ -37,10 +37,6 @@ pub struct Pin {
     /// no longer independent and stops being an anchor.
     #[serde(skip)]
     pub list_origins: Vec<Origin>,
-}
-
-fn ser_hex<S: serde::Serializer>(v: &[u8; 32], s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_str(&to_hex(v))
 }
 
 struct SigCheck {
@@ -69,6 +65,9 @@ pub struct Report {
     pub size: u64,
     /// Payload SHA-256 (hex).
     pub sha256: String,
+    /// Payload SHA-512 (hex), when some evidence asked for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha512: Option<String>,
     /// The payload's own signature that verified, if any.
     pub signature: Option<SigReport>,
     /// The checksum list's signature that verified, if the list was signed.
@@ -283,8 +282,16 @@ pub fn gather(plan: &Plan, ring: &KeyRing, net: &Net, extra_pins: Vec<Pin>) -> R
     // 2. A pinned digest.
     if let Some(h) = plan.sha256 {
         pins.push(Pin {
-            sha256: h,
+            digest: Digest::Sha256(h),
             source: "--sha256".into(),
+            anchor: true,
+            list_origins: Vec::new(),
+        });
+    }
+    if let Some(h) = plan.sha512 {
+        pins.push(Pin {
+            digest: Digest::Sha512(h),
+            source: "--sha512".into(),
             anchor: true,
             list_origins: Vec::new(),
         });
@@ -310,7 +317,7 @@ pub fn gather(plan: &Plan, ring: &KeyRing, net: &Net, extra_pins: Vec<Pin>) -> R
     };
     if evidence.signature.is_none() && !evidence.pins.iter().any(|p| p.anchor) {
         let why = if evidence.pins.is_empty() {
-            "no signature key, pinned --sha256 or checksum list was given".to_string()
+            "no signature key, pinned --sha256/--sha512 or checksum list was given".to_string()
         } else {
             "an unsigned checksum list from the payload's own origin is no evidence".to_string()
         };
@@ -397,7 +404,7 @@ fn checksum_pin(
     };
     Ok((
         Pin {
-            sha256: entry.sha256,
+            digest: entry.digest,
             source,
             anchor,
             list_origins: if signed { Vec::new() } else { list_origins },
@@ -419,7 +426,8 @@ pub struct Limits<'a> {
 }
 
 /// Read the payload from `src` to the end, writing every byte to `sink` while hashing it
-/// (SHA-256 and, for a prehashed signature, BLAKE2b), then check every piece of evidence.
+/// (SHA-256; BLAKE2b for a prehashed signature; SHA-512 when a pin is one), then check every
+/// piece of evidence.
 /// `progress` is told the running byte count.
 pub fn stream<W: Write>(
     ev: &Evidence,
@@ -439,10 +447,17 @@ pub fn stream<W: Write>(
     };
     let prehashed = ev.signature.as_ref().is_some_and(|c| c.sig.is_prehashed());
     let keep_all = ev.signature.as_ref().is_some_and(|c| !c.sig.is_prehashed());
-    let mut pumped = pump(
+    let hashes = Hashes {
+        blake2b: prehashed,
+        sha512: ev
+            .pins
+            .iter()
+            .any(|p| matches!(p.digest, Digest::Sha512(_))),
+    };
+    let mut pumped = pump_with(
         src,
         &mut sink,
-        prehashed,
+        hashes,
         keep_all,
         HEAD_BYTES,
         limits.max_size,
@@ -467,6 +482,10 @@ pub fn stream<W: Write>(
         check_length(url, limits.declared, total)?;
     }
     let digest = pumped.sha256;
+    let actual = |pin: &Digest| match pin {
+        Digest::Sha256(_) => Some(Digest::Sha256(digest)),
+        Digest::Sha512(_) => pumped.sha512.map(Digest::Sha512),
+    };
 
     // Decide. Every piece must pass.
     let mut anchors = Vec::new();
@@ -497,23 +516,26 @@ pub fn stream<W: Write>(
         None => None,
     };
     for pin in &ev.pins {
-        if pin.sha256 != digest
-            && let Some(lockfile) = pin.source.strip_prefix(crate::lock::PIN_SOURCE_PREFIX)
+        let got = actual(&pin.digest);
+        let matches = got == Some(pin.digest);
+        let got_hex = got.map(|d| d.hex()).unwrap_or_default();
+        if !matches && let Some(lockfile) = pin.source.strip_prefix(crate::lock::PIN_SOURCE_PREFIX)
         {
             return Err(crate::lock::drift_error(
                 &ev.subject,
                 std::path::Path::new(lockfile),
-                &to_hex(&pin.sha256),
-                &to_hex(&digest),
+                &pin.digest.hex(),
+                &got_hex,
             ));
         }
-        if pin.sha256 != digest {
+        if !matches {
             return Err(Error::refused(format!(
-                "{}: SHA-256 mismatch with {}: expected {}, got {}",
+                "{}: {} mismatch with {}: expected {}, got {}",
                 ev.subject,
+                pin.digest.algorithm(),
                 pin.source,
-                to_hex(&pin.sha256),
-                to_hex(&digest)
+                pin.digest.hex(),
+                got_hex
             ))
             .hint("the payload changed or the pin is wrong; nothing was run or saved"));
         }
@@ -540,6 +562,7 @@ pub fn stream<W: Write>(
             file_name: ev.name.clone(),
             size: total,
             sha256: to_hex(&digest),
+            sha512: pumped.sha512.map(|d| to_hex(&d)),
             signature: sig_report,
             checksums_signature: ev.list_signature.clone(),
             pins: ev.pins.clone(),

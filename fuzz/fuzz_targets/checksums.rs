@@ -1,9 +1,11 @@
-//! Checksum lists (GNU and BSD): never panic; every entry has a non-empty name; `find`
-//! returns only an entry whose name (or last path component) is the one asked for.
+//! Checksum lists (GNU, BSD, openssl, bare digest): never panic; every entry has a
+//! non-empty name, except a bare digest, which is then the only entry; one algorithm per
+//! list; `find` returns only an entry whose name (or last path component) is the one asked
+//! for, or the bare digest.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use verun::checksums::{find, parse, parse_hex32, to_hex};
+use verun::checksums::{Digest, find, parse};
 
 fuzz_target!(|data: &[u8]| {
     // The first line is the file name looked up; the rest is the list.
@@ -18,18 +20,25 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     assert!(!entries.is_empty());
+    let bare = entries.iter().any(|e| e.name.is_none());
+    assert!(!bare || entries.len() == 1, "a bare digest is alone");
     for e in &entries {
-        assert!(!e.name.is_empty());
-        assert_eq!(parse_hex32(&to_hex(&e.sha256)), Some(e.sha256));
+        assert!(e.name.as_deref().is_none_or(|n| !n.is_empty()));
+        assert_eq!(Digest::parse_hex(&e.digest.hex()), Some(e.digest));
+        assert_eq!(e.digest.algorithm(), entries[0].digest.algorithm());
     }
+    let named = |x: &verun::checksums::Entry| {
+        x.name
+            .as_deref()
+            .is_some_and(|n| n == name || n.rsplit('/').next() == Some(name.as_str()))
+    };
     match find(&entries, &name, "fuzz") {
         Ok(e) => {
-            assert!(e.name == name || e.name.rsplit('/').next() == Some(name.as_str()));
-            let same = entries
-                .iter()
-                .filter(|x| x.name == name || x.name.rsplit('/').next() == Some(name.as_str()))
-                .count();
-            assert_eq!(same, 1);
+            assert!(bare || named(e));
+            assert_eq!(bare, e.name.is_none());
+            if !bare {
+                assert_eq!(entries.iter().filter(|x| named(x)).count(), 1);
+            }
         }
         Err(err) => assert_eq!(err.exit_code(), 77),
     }
