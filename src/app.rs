@@ -289,6 +289,7 @@ fn run(a: RunArgs) -> Result<u8> {
     let url = HttpUrl::parse(&a.url)?;
     let plan = Plan::new(Subject::Url(url.clone()), &a.verify)?;
     check_run_options(&a)?;
+    let capsule = capsule_for(&a)?;
     if a.confirm {
         exec::open_terminal()?; // no terminal to ask on: refuse before downloading
     }
@@ -327,13 +328,36 @@ fn run(a: RunArgs) -> Result<u8> {
         return Ok(0);
     }
     let opts = RunOptions {
-        env_clean: a.env_clean,
+        env_clean: a.env_clean || capsule.is_some(),
+        capsule,
         env: a.env,
         interpreter: a.interpreter,
         args: a.args,
         name,
     };
     exec::execute(verified, &opts)
+}
+
+/// The `--capsule` spec, checked (and probed: can this system build it?) before anything
+/// is downloaded.
+fn capsule_for(a: &RunArgs) -> Result<Option<crate::capsule::Capsule>> {
+    use crate::capsule::{Capsule, Strictness};
+    let Some(mode) = &a.capsule else {
+        return Ok(None);
+    };
+    let strictness = match mode.as_str() {
+        "strict" => Strictness::Strict,
+        "best-effort" => Strictness::BestEffort,
+        other => {
+            return Err(
+                Error::usage(format!("--capsule={}: not a capsule mode", sanitize(other)))
+                    .hint("use --capsule (strict) or --capsule=best-effort"),
+            );
+        }
+    };
+    let c = Capsule::new(strictness, &a.allow_write, a.no_network, &a.allow_connect)?;
+    crate::capsule::probe(&c)?;
+    Ok(Some(c))
 }
 
 /// Usage errors in the run options, found before anything is downloaded.

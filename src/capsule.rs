@@ -38,6 +38,8 @@ use crate::error::{Error, Result};
 
 /// The launcher's hidden subcommand.
 pub const LAUNCHER: &str = "__capsule";
+/// This very binary (the inode running now, even if the file was replaced since).
+pub const SELF_EXE: &str = "/proc/self/exe";
 
 /// How strictly the capsule must hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -263,10 +265,225 @@ fn landlock(c: &Capsule, tmp: &Path) -> std::result::Result<Held, String> {
             "--allow-connect needs Landlock ABI 4 (Linux 6.7) for TCP rules; this kernel has {abi:?}, so connections are not restricted"
         )));
     }
-    Ok(match status.ruleset {
-        RulesetStatus::FullyEnforced => Held::Fully,
-        _ => Held::Partly(format!(
-            "Landlock {abi:?} of this kernel does not restrict every kind of write that newer kernels do"
-        )),
+    // Best effort handled what this kernel's ABI has; what matters for writes is whether
+    // it predates refer (ABI 2: linking/renaming across directories) and truncate (ABI 3).
+    Ok(if abi < ABI::V3 {
+        Held::Partly(format!(
+            "this kernel's Landlock ({abi:?}) cannot deny truncating files, or moving them across directories, outside --allow-write"
+        ))
+    } else {
+        Held::Fully
     })
+}
+
+// --- the launcher ------------------------------------------------------------------------
+
+/// What the launcher tells verun on the status pipe before it `exec`s the payload.
+const STATUS_OK: &str = "ok";
+
+/// Parsed launcher arguments.
+struct LauncherArgs {
+    capsule: Capsule,
+    probe: bool,
+    status_fd: i32,
+    tmp: PathBuf,
+    program: Vec<OsString>,
+}
+
+fn parse_launcher(args: &[OsString]) -> std::result::Result<LauncherArgs, String> {
+    let mut it = args.iter();
+    let mut strictness = Strictness::Strict;
+    let (mut probe, mut no_network) = (false, false);
+    let (mut status_fd, mut tmp) = (None, None);
+    let (mut allow_write, mut allow_connect) = (Vec::new(), Vec::new());
+    let mut program = Vec::new();
+    let value = |it: &mut std::slice::Iter<'_, OsString>, flag: &str| {
+        it.next()
+            .cloned()
+            .ok_or_else(|| format!("{flag} needs a value"))
+    };
+    while let Some(a) = it.next() {
+        match a.to_str() {
+            Some("--probe") => probe = true,
+            Some("--best-effort") => strictness = Strictness::BestEffort,
+            Some("--no-network") => no_network = true,
+            Some("--status-fd") => {
+                let v = value(&mut it, "--status-fd")?;
+                status_fd = Some(
+                    v.to_str()
+                        .and_then(|s| s.parse::<i32>().ok())
+                        .filter(|&n| n > 2)
+                        .ok_or("bad --status-fd")?,
+                );
+            }
+            Some("--tmp") => tmp = Some(PathBuf::from(value(&mut it, "--tmp")?)),
+            Some("--allow-write") => {
+                allow_write.push(PathBuf::from(value(&mut it, "--allow-write")?))
+            }
+            Some("--allow-connect") => {
+                let v = value(&mut it, "--allow-connect")?;
+                allow_connect.push(
+                    v.to_str()
+                        .and_then(|s| s.parse::<u16>().ok())
+                        .ok_or("bad --allow-connect")?,
+                );
+            }
+            Some("--") => {
+                program = it.cloned().collect();
+                break;
+            }
+            _ => return Err(format!("unexpected argument {}", a.to_string_lossy())),
+        }
+    }
+    Ok(LauncherArgs {
+        capsule: Capsule {
+            strictness,
+            allow_write,
+            no_network,
+            allow_connect,
+        },
+        probe,
+        status_fd: status_fd.ok_or("--status-fd is required")?,
+        tmp: tmp.ok_or("--tmp is required")?,
+        program,
+    })
+}
+
+/// `verun __capsule ...`: enter the capsule, tell verun on the status pipe, `exec` the
+/// payload. Not a user command (not in `--help`): verun starts it for `run --capsule`.
+/// Returns the exit code when it does not `exec` (a failure, or `--probe`).
+pub fn launcher_main(args: &[OsString]) -> u8 {
+    use std::io::Write;
+    use std::os::unix::process::CommandExt;
+    let parsed = match parse_launcher(args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!(
+                "verun: error: {LAUNCHER}: {e} (this is verun's internal launcher for run --capsule)"
+            );
+            return 64;
+        }
+    };
+    // The status pipe, reopened by path: the launcher is free of `unsafe` too.
+    let mut status = match std::fs::OpenOptions::new()
+        .write(true)
+        .open(format!("/proc/self/fd/{}", parsed.status_fd))
+    {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("verun: error: {LAUNCHER}: cannot open the status pipe: {e}");
+            return 74;
+        }
+    };
+    let mut tell = |line: &str| {
+        let _ = writeln!(status, "{}", line.replace('\n', " "));
+        let _ = status.flush();
+    };
+    let entered = match enter(&parsed.capsule, &parsed.tmp) {
+        Ok(e) => e,
+        Err(e) => {
+            tell(&format!("refused {}", e.message()));
+            return 77;
+        }
+    };
+    // The probe only answers yes or no; the launch itself says what was skipped.
+    for s in entered.skipped.iter().filter(|_| !parsed.probe) {
+        eprintln!(
+            "verun: warning: --capsule=best-effort: skipped: {}",
+            crate::term::sanitize(s)
+        );
+    }
+    for n in entered.notes.iter().filter(|_| !parsed.probe) {
+        eprintln!("verun: note: --capsule: {}", crate::term::sanitize(n));
+    }
+    if parsed.probe {
+        tell(STATUS_OK);
+        return 0;
+    }
+    let Some((program, rest)) = parsed.program.split_first() else {
+        tell("refused no program to run");
+        return 64;
+    };
+    tell(STATUS_OK);
+    let err = std::process::Command::new(program).args(rest).exec();
+    // Only reached when exec failed: the program is missing or not executable.
+    eprintln!(
+        "verun: error: cannot start the payload with {}: {err}",
+        crate::term::sanitize(&program.to_string_lossy())
+    );
+    eprintln!(
+        "verun: hint: the capsule was built, but the interpreter could not be started; check the shebang or --interpreter"
+    );
+    127
+}
+
+/// The parent side: the status pipe's read end and the write end's descriptor number for
+/// the launcher (inherited; every other descriptor of verun is close-on-exec).
+pub struct StatusPipe {
+    read: std::fs::File,
+    write: Option<rustix::fd::OwnedFd>,
+}
+
+impl StatusPipe {
+    /// A new pipe whose write end the launcher inherits.
+    pub fn new() -> Result<StatusPipe> {
+        use rustix::io::{FdFlags, fcntl_setfd};
+        let (r, w) = rustix::pipe::pipe()
+            .map_err(|e| Error::io(format!("cannot create the capsule's status pipe: {e}")))?;
+        fcntl_setfd(&r, FdFlags::CLOEXEC)
+            .map_err(|e| Error::io(format!("cannot create the capsule's status pipe: {e}")))?;
+        Ok(StatusPipe {
+            read: std::fs::File::from(r),
+            write: Some(w),
+        })
+    }
+
+    /// The write end's descriptor number, for `--status-fd`.
+    pub fn write_fd(&self) -> i32 {
+        use rustix::fd::AsRawFd;
+        self.write.as_ref().map_or(-1, |w| w.as_raw_fd())
+    }
+
+    /// After the launcher started: close our write end and read its first line. `Ok(())`
+    /// when it entered the capsule (and is about to `exec`); the refusal otherwise.
+    pub fn wait_entered(mut self) -> Result<()> {
+        use std::io::BufRead;
+        drop(self.write.take());
+        let mut line = String::new();
+        let mut reader = std::io::BufReader::new((&mut self.read).take(4096));
+        let _ = reader.read_line(&mut line);
+        let line = line.trim_end();
+        if line == STATUS_OK {
+            return Ok(());
+        }
+        Err(match line.strip_prefix("refused ") {
+            Some(msg) => Error::refused(crate::term::sanitize(msg)).hint(
+                "run where the kernel allows it, or accept a weaker capsule with --capsule=best-effort (it says what it skips)",
+            ),
+            None => Error::io("--capsule: the launcher stopped before it built the capsule; nothing was run")
+                .hint("see the message above"),
+        })
+    }
+}
+
+use std::io::Read as _;
+
+/// Check, before anything is downloaded, that this capsule can be built here: runs the
+/// launcher with `--probe` (it enters the capsule and exits). Strict: the refusal (77);
+/// best effort: what would be skipped is printed by the probe itself.
+pub fn probe(c: &Capsule) -> Result<()> {
+    let tmp = tempfile::Builder::new()
+        .prefix("verun-capsule-probe-")
+        .tempdir()
+        .map_err(|e| Error::io_at("cannot create a private temporary directory", &e))?;
+    let pipe = StatusPipe::new()?;
+    let mut child = std::process::Command::new(SELF_EXE)
+        .args(c.launcher_args(pipe.write_fd(), tmp.path(), true))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| Error::io_at("cannot start verun's capsule launcher", &e))?;
+    let entered = pipe.wait_entered();
+    let _ = child.wait();
+    entered
 }

@@ -170,6 +170,21 @@ pub struct RunArgs {
     /// compares with what last really ran.
     #[arg(long, conflicts_with = "confirm")]
     pub dry_run: bool,
+    /// Run the payload in a capsule: it may write only below --allow-write DIRs and its own
+    /// temporary directory, gains no privileges (no_new_privs), and sees only a clean
+    /// environment. MODE: strict (default: refused, 77, when the kernel cannot build it) or
+    /// best-effort (runs, and says what was skipped).
+    #[arg(long, value_name = "MODE", num_args = 0..=1, default_missing_value = "strict", require_equals = true)]
+    pub capsule: Option<String>,
+    /// With --capsule: a directory the payload may write below; repeatable.
+    #[arg(long, value_name = "DIR", requires = "capsule")]
+    pub allow_write: Vec<PathBuf>,
+    /// With --capsule: no network at all (new user and network namespaces).
+    #[arg(long, requires = "capsule", conflicts_with = "allow_connect")]
+    pub no_network: bool,
+    /// With --capsule: TCP connections only to this port (Landlock ABI 4+); repeatable.
+    #[arg(long, value_name = "PORT", requires = "capsule")]
+    pub allow_connect: Vec<u16>,
     /// Arguments for the payload (after --).
     #[arg(last = true, value_name = "ARGS")]
     pub args: Vec<OsString>,

@@ -34,6 +34,8 @@ pub struct RunOptions {
     pub args: Vec<OsString>,
     /// The payload's file name, used as `argv[0]` for binaries.
     pub name: String,
+    /// `--capsule`: what the payload may touch.
+    pub capsule: Option<crate::capsule::Capsule>,
 }
 
 /// The file the payload is written to before it is verified and run.
@@ -244,7 +246,7 @@ pub fn launch_for(head: &[u8]) -> Launch {
 pub fn execute(verified: Verified<PayloadFile>, opts: &RunOptions) -> Result<u8> {
     let launch = launch_for(verified.head());
     let (payload, report) = verified.into_parts();
-    let prepared = prepare(payload, &launch, &report.sha256)?;
+    let prepared = prepare(payload, &launch, &report.sha256, opts.capsule.is_some())?;
     let path = &prepared.path;
     let mut cmd = match (&opts.interpreter, &launch) {
         (Some(prog), _) => {
@@ -273,6 +275,38 @@ pub fn execute(verified: Verified<PayloadFile>, opts: &RunOptions) -> Result<u8>
     cmd.args(&opts.args);
     apply_env(&mut cmd, opts);
     let program = cmd.get_program().to_string_lossy().into_owned();
+    // The capsule: the launcher enters it, then execs exactly this command.
+    let mut capsule_tmp = None;
+    let mut status_pipe = None;
+    if let Some(c) = &opts.capsule {
+        let tmp = tempfile::Builder::new()
+            .prefix("verun-capsule-")
+            .tempdir()
+            .map_err(|e| {
+                Error::io_at(
+                    "cannot create the payload's private temporary directory",
+                    &e,
+                )
+            })?;
+        let pipe = crate::capsule::StatusPipe::new()?;
+        let mut wrapped = Command::new(crate::capsule::SELF_EXE);
+        wrapped.args(c.launcher_args(pipe.write_fd(), tmp.path(), false));
+        wrapped
+            .arg("--")
+            .arg(cmd.get_program())
+            .args(cmd.get_args());
+        // --capsule implies --env-clean: the command's environment was cleared and set.
+        wrapped.env_clear();
+        for (k, v) in cmd.get_envs() {
+            if let Some(v) = v {
+                wrapped.env(k, v);
+            }
+        }
+        wrapped.env("TMPDIR", tmp.path());
+        cmd = wrapped;
+        capsule_tmp = Some(tmp);
+        status_pipe = Some(pipe);
+    }
     let mut child = cmd.spawn().map_err(|e| {
         let hint = match &launch {
             Launch::Shebang(i, _) if opts.interpreter.is_none() => {
@@ -286,8 +320,15 @@ pub fn execute(verified: Verified<PayloadFile>, opts: &RunOptions) -> Result<u8>
         ))
         .hint(hint)
     })?;
+    if let Some(pipe) = status_pipe
+        && let Err(e) = pipe.wait_entered()
+    {
+        let _ = child.wait();
+        return Err(e);
+    }
     let status = wait_forwarding_signals(&mut child)?;
     drop(prepared);
+    drop(capsule_tmp);
     Ok(exit_code(status))
 }
 
@@ -303,7 +344,12 @@ type PayloadKeep = rustix::fd::OwnedFd;
 type PayloadKeep = PayloadFile;
 
 #[cfg(target_os = "linux")]
-fn prepare(mut payload: PayloadFile, launch: &Launch, sha256: &str) -> Result<Prepared> {
+fn prepare(
+    mut payload: PayloadFile,
+    launch: &Launch,
+    sha256: &str,
+    through_launcher: bool,
+) -> Result<Prepared> {
     use rustix::fd::AsRawFd;
     use rustix::fs::{Mode, OFlags, open};
     payload.seal()?;
@@ -312,8 +358,10 @@ fn prepare(mut payload: PayloadFile, launch: &Launch, sha256: &str) -> Result<Pr
     // kernel sees no writer at exec time. Scripts need it inherited by the interpreter;
     // ELF binaries are opened by the kernel before close-on-exec applies.
     let self_path = format!("/proc/self/fd/{}", payload.file.as_raw_fd());
+    // With the capsule's launcher in between, the launcher execs the path, so it must
+    // inherit the descriptor in every case.
     let mut flags = OFlags::RDONLY;
-    if *launch == Launch::Elf {
+    if *launch == Launch::Elf && !through_launcher {
         flags |= OFlags::CLOEXEC;
     }
     let ro = open(self_path.as_str(), flags, Mode::empty()).map_err(|e| {
@@ -328,7 +376,12 @@ fn prepare(mut payload: PayloadFile, launch: &Launch, sha256: &str) -> Result<Pr
 }
 
 #[cfg(not(target_os = "linux"))]
-fn prepare(mut payload: PayloadFile, _launch: &Launch, sha256: &str) -> Result<Prepared> {
+fn prepare(
+    mut payload: PayloadFile,
+    _launch: &Launch,
+    sha256: &str,
+    _through_launcher: bool,
+) -> Result<Prepared> {
     payload.seal()?;
     payload.check_sealed(sha256)?;
     let path = payload.path.clone().into_os_string();

@@ -7,6 +7,11 @@ use clap::Parser;
 use verun::cli::Cli;
 
 fn main() -> ExitCode {
+    // verun's own launcher for `run --capsule` (not a user command; see `capsule`).
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == verun::capsule::LAUNCHER) {
+        return ExitCode::from(verun::capsule::launcher_main(&args[2..]));
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
