@@ -193,7 +193,9 @@ trait Sink: Write {
 /// merely claims.
 impl Sink for PayloadFile {}
 
-/// `fetch -o` reserves disk blocks, so a full disk stops it before the download.
+/// `fetch -o` checks the file system has room for the declared length, so a full disk stops
+/// it before the download, and allocates blocks only a bounded window ahead of the bytes
+/// received (see `write_behind`).
 impl Sink for WriteBehind<tempfile::NamedTempFile> {
     fn expect_len(&mut self, len: u64) -> Result<()> {
         self.reserve(len).map_err(|e| {
@@ -592,7 +594,7 @@ fn check_rollback(
     let paths = Paths::resolve()?;
     let checked = crate::rollback::check(
         &paths.state,
-        url.as_str(),
+        url.as_str(), // the canonical URL: one mark for every spelling of it
         report,
         plan.allow_downgrade,
         crate::time::now_secs(),
