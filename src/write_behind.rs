@@ -154,13 +154,13 @@ impl<F: Write + AsFd> WriteBehind<F> {
 
 impl<F: Write + AsFd> Write for WriteBehind<F> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.declared > 0 {
+            self.reserve_ahead()?;
+        }
         let n = self.file.write(buf)?;
         self.written += n as u64;
         if self.written - self.pending_from >= WINDOW {
             self.start_writeback();
-        }
-        if self.declared > 0 {
-            self.reserve_ahead()?;
         }
         Ok(n)
     }
