@@ -462,6 +462,28 @@ pub fn confirm(question: &str) -> Result<()> {
 mod tests {
     use super::*;
 
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn memfd_names_fit_the_kernel_limit_in_bytes() {
+        let long = "é".repeat(300);
+        let label = memfd_label(&long);
+        assert!(label.len() <= MEMFD_NAME_MAX, "{}", label.len());
+        assert!(
+            label.len() >= MEMFD_NAME_MAX - 1,
+            "cut no shorter than needed"
+        );
+        assert!(label.starts_with("verun:é"));
+        assert_eq!(memfd_label("a\0b.sh"), "verun:ab.sh");
+        for name in [
+            long.as_str(),
+            "a\0b.sh",
+            &"x".repeat(1000),
+            "🦀".repeat(100).as_str(),
+        ] {
+            PayloadFile::create(name).unwrap_or_else(|e| panic!("{name:?}: {e}"));
+        }
+    }
+
     /// Regression: bytes written into the memfd through `/proc/<pid>/fd/N` by another
     /// process before the seal used to run although they were never verified.
     #[cfg(target_os = "linux")]

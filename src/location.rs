@@ -86,7 +86,11 @@ impl HttpUrl {
         if authority.host().is_empty() {
             return Err(bad("no host"));
         }
-        let host = canonical_host(authority.host()).map_err(bad)?;
+        let host = canonical_host(authority.host()).map_err(|why| {
+            Error::usage(format!("invalid URL {}: {why}", crate::term::sanitize(s))).hint(
+                "spell the host as a plain name or a dotted-decimal / [IPv6] address (e.g. example.com, 127.0.0.1, [::1])",
+            )
+        })?;
         let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
         let path = match uri.path() {
             "" => "/".to_string(),
