@@ -592,7 +592,10 @@ mod tests {
             ("../../", "http://a/"),
             ("../../g", "http://a/g"),
         ] {
-            assert_eq!(base.join(r).unwrap().as_str(), want, "reference {r:?}");
+            let joined = base.join(r).unwrap();
+            assert_eq!(joined.as_str(), want, "reference {r:?}");
+            // The canonical form is a fixed point.
+            assert_eq!(HttpUrl::parse(joined.as_str()).unwrap().as_str(), want);
         }
         assert_eq!(base.join("g:h").unwrap_err().exit_code(), 64);
     }
