@@ -225,7 +225,9 @@ impl Sink for PayloadFile {}
 /// `fetch -o -` holds the download in an unnamed temporary file, reserving nothing.
 impl Sink for std::fs::File {}
 
-/// `fetch -o` reserves disk blocks, so a full disk stops it before the download.
+/// `fetch -o` checks the file system has room for the declared length, so a full disk stops
+/// it before the download, and allocates blocks only a bounded window ahead of the bytes
+/// received (see `write_behind`).
 impl Sink for WriteBehind<tempfile::NamedTempFile> {
     fn expect_len(&mut self, len: u64) -> Result<()> {
         self.reserve(len).map_err(|e| {

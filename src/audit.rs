@@ -294,7 +294,7 @@ fn audit_one(
     store: Option<&dyn KeyStore>,
 ) -> Outcome {
     let mut out = Outcome {
-        url: url.as_str().to_string(),
+        url: url.given().to_string(),
         status: Status::Ok,
         signature: SigStatus::Unchecked,
         locked: entry.clone(),

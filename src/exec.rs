@@ -56,12 +56,32 @@ impl Write for PayloadFile {
     }
 }
 
+/// The longest name `memfd_create(2)` takes: `NAME_MAX` (255) less its `memfd:` prefix,
+/// in bytes, not counting the terminating NUL.
+#[cfg(target_os = "linux")]
+const MEMFD_NAME_MAX: usize = 249;
+
+/// The memfd's name (only a label, shown in `/proc/PID/fd`): `verun:` and the file name,
+/// without NUL bytes (a C string cannot hold them), cut on a character boundary to
+/// [`MEMFD_NAME_MAX`] bytes. Any URL's file name thus yields a name the kernel accepts.
+#[cfg(target_os = "linux")]
+fn memfd_label(name: &str) -> String {
+    let mut label = String::from("verun:");
+    for c in name.chars().filter(|&c| c != '\0') {
+        if label.len() + c.len_utf8() > MEMFD_NAME_MAX {
+            break;
+        }
+        label.push(c);
+    }
+    label
+}
+
 impl PayloadFile {
     /// A new, empty, private payload file.
     #[cfg(target_os = "linux")]
     pub fn create(name: &str) -> Result<PayloadFile> {
         use rustix::fs::{MemfdFlags, memfd_create};
-        let label = format!("verun:{}", name.chars().take(200).collect::<String>());
+        let label = memfd_label(name);
         let base = MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING;
         // MFD_EXEC keeps the memfd executable where `vm.memfd_noexec` would default it to
         // no-exec (Linux >= 6.3); older kernels reject the flag, so retry without it.
@@ -495,6 +515,28 @@ pub fn confirm(question: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn memfd_names_fit_the_kernel_limit_in_bytes() {
+        let long = "é".repeat(300);
+        let label = memfd_label(&long);
+        assert!(label.len() <= MEMFD_NAME_MAX, "{}", label.len());
+        assert!(
+            label.len() >= MEMFD_NAME_MAX - 1,
+            "cut no shorter than needed"
+        );
+        assert!(label.starts_with("verun:é"));
+        assert_eq!(memfd_label("a\0b.sh"), "verun:ab.sh");
+        for name in [
+            long.as_str(),
+            "a\0b.sh",
+            &"x".repeat(1000),
+            "🦀".repeat(100).as_str(),
+        ] {
+            PayloadFile::create(name).unwrap_or_else(|e| panic!("{name:?}: {e}"));
+        }
+    }
 
     /// Regression: bytes written into the memfd through `/proc/<pid>/fd/N` by another
     /// process before the seal used to run although they were never verified.

@@ -159,7 +159,10 @@ impl Entry {
     }
 }
 
-/// A parsed lockfile: entries by URL (as given on the command line).
+/// A parsed lockfile: entries by URL (as written in the file). Lookups go through
+/// [`Lockfile::key_of`], which matches on the canonical URL, so an entry made under one
+/// spelling of a URL (`https://127.1/x`, or a 0.1 lockfile's `https://Example.com/x`) is
+/// found under any other.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Lockfile {
     /// The entries, sorted by URL.
@@ -197,6 +200,7 @@ impl Lockfile {
             })
         })?;
         let mut entries = BTreeMap::new();
+        let mut canonical_keys = BTreeMap::new();
         let mut version = None;
         for (key, value) in table {
             if key == "version" {
@@ -240,6 +244,13 @@ impl Lockfile {
             if raw.verified_at.date.is_none() {
                 return Err(bad(format!("{}: verified_at has no date", what())));
             }
+            if let Some(other) = canonical_keys.insert(url.as_str().to_string(), key.clone()) {
+                return Err(bad(format!(
+                    "[\"{}\"] and [\"{}\"] are the same URL",
+                    sanitize(&other),
+                    sanitize(&key)
+                )));
+            }
             entries.insert(
                 key,
                 Entry {
@@ -257,6 +268,21 @@ impl Lockfile {
             return Err(bad(format!("no `version = {FORMAT_VERSION}` line")));
         }
         Ok(Lockfile { entries })
+    }
+
+    /// The key of `url`'s entry, whichever spelling of the URL it was recorded under.
+    pub fn key_of(&self, url: &HttpUrl) -> Option<&String> {
+        if self.entries.contains_key(url.as_str()) {
+            return self.entries.get_key_value(url.as_str()).map(|(k, _)| k);
+        }
+        self.entries
+            .keys()
+            .find(|k| HttpUrl::parse(k).is_ok_and(|u| u.as_str() == url.as_str()))
+    }
+
+    /// `url`'s entry, whichever spelling of the URL it was recorded under.
+    pub fn entry_of(&self, url: &HttpUrl) -> Option<&Entry> {
+        self.key_of(url).and_then(|k| self.entries.get(k))
     }
 
     /// The file's text: header comment, `version`, then one table per URL, sorted.
@@ -340,7 +366,7 @@ pub enum Recorded {
 #[derive(Debug)]
 pub struct LockCheck {
     opts: LockOpts,
-    url: String,
+    url: HttpUrl,
     entry: Option<Entry>,
 }
 
@@ -353,18 +379,18 @@ impl LockCheck {
             return Ok(None);
         };
         let url = match &plan.subject {
-            Subject::Url(u) => u.as_str().to_string(),
+            Subject::Url(u) => u.clone(),
             Subject::File(_) => {
                 return Err(Error::usage("--lock applies to URLs (run, fetch), not to local files")
                     .hint("lockfile entries are keyed by URL; verify a local file with --key, --sha256 or --checksums"));
             }
         };
         let file = Lockfile::load(&opts.path)?.unwrap_or_default();
-        let entry = file.entries.get(&url).cloned();
+        let entry = file.entry_of(&url).cloned();
         if opts.frozen && entry.is_none() {
             return Err(Error::refused(format!(
                 "--frozen: {} is not locked in {}; nothing was downloaded",
-                sanitize(&url),
+                url,
                 opts.path.display()
             ))
             .hint("lock it first without --frozen (verun run URL --lock FILE with the usual evidence), and commit the lockfile"));
@@ -424,13 +450,19 @@ impl LockCheck {
         )?;
         let mut file = Lockfile::load(&target)?.unwrap_or_default();
         let new = Entry::from_report(report);
-        let outcome = match file.entries.get(&self.url) {
+        // An entry under another spelling of the URL is this URL's: it is updated in place;
+        // a new entry is keyed by the canonical URL.
+        let key = file
+            .key_of(&self.url)
+            .cloned()
+            .unwrap_or_else(|| self.url.as_str().to_string());
+        let outcome = match file.entries.get(&key) {
             Some(old) if !self.opts.update => {
                 if old.sha256 == new.sha256 {
                     return Ok(Recorded::Unchanged);
                 }
                 return Err(drift_error(
-                    &self.url,
+                    self.url.given(),
                     &self.opts.path,
                     &old.sha256,
                     &new.sha256,
@@ -439,7 +471,7 @@ impl LockCheck {
             Some(_) => Recorded::Updated,
             None => Recorded::Added,
         };
-        file.entries.insert(self.url.clone(), new);
+        file.entries.insert(key, new);
         // The mode it had (load refused one writable by others), else 0644.
         let mode = std::fs::symlink_metadata(&target)
             .map(|m| {
@@ -542,6 +574,49 @@ mod tests {
             let err = Lockfile::parse(&bad, Path::new("t")).unwrap_err();
             assert_eq!(err.exit_code(), 78, "{bad}");
         }
+    }
+
+    #[test]
+    fn entries_are_found_under_any_spelling_of_their_url() {
+        let f = sample();
+        for spelling in [
+            "https://b.example/install.sh",
+            "HTTPS://B.Example./install.sh",
+            "https://b.example:443/install.sh",
+        ] {
+            let u = HttpUrl::parse(spelling).unwrap();
+            assert_eq!(f.entry_of(&u).unwrap().size, 12, "{spelling}");
+        }
+        let mut g = Lockfile::default();
+        g.entries.insert(
+            "https://127.1:8443/x.sh".into(),
+            f.entries["https://b.example/install.sh"].clone(),
+        );
+        for spelling in [
+            "https://127.0.0.1:8443/x.sh",
+            "https://0x7f000001:8443/x.sh",
+            "https://[::ffff:127.0.0.1]:8443/x.sh",
+        ] {
+            let u = HttpUrl::parse(spelling).unwrap();
+            assert_eq!(
+                g.key_of(&u).map(String::as_str),
+                Some("https://127.1:8443/x.sh")
+            );
+        }
+        let other = HttpUrl::parse("https://127.0.0.2:8443/x.sh").unwrap();
+        assert!(g.key_of(&other).is_none());
+        // Two spellings of one URL in one file are ambiguous: malformed.
+        let text = g.render();
+        let dup = format!(
+            "{text}\n[\"https://2130706433:8443/x.sh\"]\nsha256 = \"{}\"\nsize = 1\nverified_at = 2024-11-29T16:42:07Z\n",
+            "ef".repeat(32)
+        );
+        assert_eq!(
+            Lockfile::parse(&dup, Path::new("t"))
+                .unwrap_err()
+                .exit_code(),
+            78
+        );
     }
 
     #[test]

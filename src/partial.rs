@@ -8,9 +8,10 @@
 //!   its lock then dies with the process.
 //! - [`sweep_stale`] removes such leftovers before the next `fetch -o` into the same
 //!   directory: a `.partial` file of ours that nobody holds locked and that has not changed
-//!   for [`STALE_AFTER`]. This matters more since the download reserves its declared length
-//!   up front (see `write_behind`): a leftover can hold that much disk space while `ls`
-//!   shows it empty. Files of other users, symlinks and anything else are never touched.
+//!   for [`STALE_AFTER`]. This matters more since the download allocates blocks ahead of
+//!   the bytes written (up to 8 MiB, see `write_behind`): a leftover can hold that much disk
+//!   space while `ls` shows it empty. Files of other users, symlinks and anything else are
+//!   never touched.
 //! - [`persist`] flushes it, renames it into place and checks that the inode at `-o` is
 //!   the one verified (in a directory others may write to, someone could rename their own
 //!   file over the partial during the download): otherwise what is there is removed and

@@ -316,16 +316,26 @@ pub fn gather(plan: &Plan, ring: &KeyRing, net: &Net, extra_pins: Vec<Pin>) -> R
         pins,
     };
     if evidence.signature.is_none() && !evidence.pins.iter().any(|p| p.anchor) {
-        let why = if evidence.pins.is_empty() {
-            "no signature key, pinned --sha256/--sha512 or checksum list was given".to_string()
-        } else {
-            "an unsigned checksum list from the payload's own origin is no evidence".to_string()
-        };
-        return Err(
-            Error::refused(format!("no trust anchor for {}: {why}", evidence.subject)).hint(
-                "pass the publisher's key with --key RW..., or pin the digest with --sha256 HEX",
-            ),
-        );
+        if evidence.pins.is_empty() {
+            return Err(Error::refused(format!(
+                "no trust anchor for {}: no signature key, pinned --sha256/--sha512 or checksum list was given",
+                evidence.subject
+            ))
+            .hint("pass the publisher's key with --key RW..., or pin the digest with --sha256 HEX"));
+        }
+        let over_http = url.is_some_and(|u| !u.is_https())
+            || evidence
+                .pins
+                .iter()
+                .any(|p| p.list_origins.iter().any(plain_http));
+        if over_http {
+            return Err(plain_http_error(&evidence.subject));
+        }
+        return Err(Error::refused(format!(
+            "no trust anchor for {}: an unsigned checksum list from the payload's own origin is no evidence",
+            evidence.subject
+        ))
+        .hint("pass the publisher's key with --key RW..., or pin the digest with --sha256 HEX"));
     }
     Ok(evidence)
 }
@@ -387,11 +397,20 @@ fn checksum_pin(
         // A list for a local file: no independent channel can be told apart.
         (_, None) => false,
     };
+    // Plain http on any hop of the list or of the payload: whoever is on that path rewrites
+    // the list and the payload alike, so an unsigned list proves nothing (issue 11, item 3).
+    let over_http = list_origins.iter().any(plain_http) || url.is_some_and(|u| !u.is_https());
     let signed = signed_by.is_some();
     let (source, anchor) = match &signed_by {
         Some(by) => (
             format!("checksum list {list_loc} signed by {}", by.key_source),
             true,
+        ),
+        None if over_http => (
+            format!(
+                "unsigned checksum list {list_loc} (plain http on the way: checked, but no anchor)"
+            ),
+            false,
         ),
         None if independent => (
             format!("unsigned checksum list {list_loc} from an independent origin"),
@@ -411,6 +430,19 @@ fn checksum_pin(
         },
         signed_by,
     ))
+}
+
+fn plain_http(o: &Origin) -> bool {
+    o.scheme == "http"
+}
+
+/// The refusal for an unsigned checksum list that is the only evidence, when the list or the
+/// payload travelled over plain http.
+fn plain_http_error(subject: &str) -> Error {
+    Error::refused(format!(
+        "no trust anchor for {subject}: an unsigned checksum list is no evidence when it or the payload travels over plain http (anyone on the path rewrites both)"
+    ))
+    .hint("with --allow-http only a signature (--key), a pinned --sha256 or a lock entry counts; or fetch both over https://")
 }
 
 /// Limits and labels for one streaming pass.
@@ -541,9 +573,16 @@ pub fn stream<W: Write>(
         }
         let redirected_into_list_origin =
             pin.list_origins.iter().any(|o| limits.origins.contains(o));
-        if pin.anchor && !redirected_into_list_origin {
+        // An unsigned list (non-empty `list_origins`) vouching for a payload that came over
+        // plain http on some hop.
+        let payload_over_http =
+            !pin.list_origins.is_empty() && limits.origins.iter().any(plain_http);
+        if pin.anchor && !redirected_into_list_origin && !payload_over_http {
             anchors.push(pin.source.clone());
         }
+    }
+    if anchors.is_empty() && limits.origins.iter().any(plain_http) {
+        return Err(plain_http_error(&ev.subject));
     }
     if anchors.is_empty() {
         // gather() saw an anchor; the only way to lose it is a payload redirected to the
