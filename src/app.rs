@@ -76,10 +76,10 @@ impl Session {
             return;
         };
         if let Err(e) = store.record_use(id) {
-            eprintln!(
-                "verun: warning: cannot record the use of key {name} in the key store: {}",
+            warn(&format!(
+                "cannot record the use of key {name} in the key store: {}",
                 e.message()
-            );
+            ));
         }
     }
 }
@@ -97,7 +97,7 @@ fn key(a: KeyArgs) -> Result<u8> {
     let paths = Paths::resolve()?;
     let out = crate::store::command(&paths, a.command)?;
     for n in &out.notes {
-        eprintln!("verun: {n}");
+        note(false, n);
     }
     let mut stdout = std::io::stdout().lock();
     match stdout
@@ -137,14 +137,20 @@ fn plan_flags(plan: &Plan) -> Vec<(&'static str, &'static str)> {
 /// Unsafe escape hatches are loud: one warning each, even with --quiet.
 fn warn_unsafe(flags: &[(&str, &str)]) {
     for (flag, what) in flags {
-        eprintln!("verun: warning: {flag}: {what}");
+        warn(&format!("{flag}: {what}"));
     }
 }
 
+/// The one printer of notes: `verun: TEXT`, one line, capped ([`crate::term::one_line`]).
 fn note(quiet: bool, text: &str) {
     if !quiet {
-        eprintln!("verun: {text}");
+        eprintln!("verun: {}", crate::term::one_line(text));
     }
+}
+
+/// The one printer of warnings (also with --quiet): `verun: warning: TEXT`, one line, capped.
+fn warn(text: &str) {
+    eprintln!("verun: warning: {}", crate::term::one_line(text));
 }
 
 fn report_notes(quiet: bool, r: &Report) {
@@ -272,7 +278,7 @@ fn run(a: RunArgs) -> Result<u8> {
     let mark = check_rollback(&plan, &url, verified.report())?;
     report_notes(plan.quiet, verified.report());
     if a.show {
-        show(&verified)?;
+        show(&verified, a.interpreter.as_deref())?;
     }
     if a.diff {
         show_diff(&url, &verified);
@@ -296,9 +302,11 @@ fn run(a: RunArgs) -> Result<u8> {
     exec::execute(verified, &opts)
 }
 
-fn show(v: &Verified<PayloadFile>) -> Result<()> {
-    let head = v.head();
-    let binary = head.starts_with(b"\x7fELF") || head.contains(&0);
+/// `--show`: the payload as `execute` will run it. Whatever is handed to an interpreter
+/// (a `#!` line, `sh`, or `--interpreter`) is shown, sanitised, whatever bytes it holds (a NUL
+/// is shown as `\u{0}`); only what the kernel runs as a binary (ELF) is not.
+fn show(v: &Verified<PayloadFile>, interpreter: Option<&str>) -> Result<()> {
+    let binary = exec::runs_as_binary(v.head(), interpreter);
     let mut err = std::io::stderr().lock();
     if binary {
         let _ = writeln!(
@@ -309,7 +317,8 @@ fn show(v: &Verified<PayloadFile>) -> Result<()> {
         return Ok(());
     }
     let bytes = v.payload().read_prefix(SHOW_MAX)?;
-    let _ = writeln!(err, "----- {} -----", v.report().subject);
+    let subject = crate::term::one_line(&v.report().subject);
+    let _ = writeln!(err, "----- {subject} -----");
     let _ = err.write_all(sanitize_block_bytes(&bytes).as_bytes());
     if v.report().size > SHOW_MAX {
         let _ = writeln!(
@@ -318,7 +327,7 @@ fn show(v: &Verified<PayloadFile>) -> Result<()> {
             v.report().size - SHOW_MAX
         );
     }
-    let _ = writeln!(err, "\n----- end of {} -----", v.report().subject);
+    let _ = writeln!(err, "\n----- end of {subject} -----");
     Ok(())
 }
 
@@ -496,7 +505,7 @@ fn audit(a: crate::cli::AuditArgs) -> Result<u8> {
     if json {
         println!("{}", serde_json::to_value(&report).unwrap_or_default());
     }
-    eprintln!("verun: {}", report.summary_line());
+    note(false, &report.summary_line());
     Ok(report.exit_code)
 }
 
@@ -542,7 +551,7 @@ fn offline(
     let mut file = crate::cache::Cache::new(&paths.cache)
         .open_blob(&entry.sha256)
         .map_err(|e| {
-            eprintln!("verun: warning: cache: {}", e.message());
+            warn(&format!("cache: {}", e.message()));
             no_copy()
         })?
         .ok_or_else(no_copy)?;
@@ -598,7 +607,7 @@ fn check_rollback(
         crate::time::now_secs(),
     )?;
     for w in &checked.warnings {
-        eprintln!("verun: warning: {}", sanitize(w));
+        warn(w);
     }
     Ok(checked.mark)
 }
@@ -634,16 +643,16 @@ fn accept(
         && let Some(mark) = mark
         && let Err(e) = mark.save()
     {
-        eprintln!(
-            "verun: warning: cannot remember the signature's timestamp (rollback protection): {}",
+        warn(&format!(
+            "cannot remember the signature's timestamp (rollback protection): {}",
             e.message()
-        );
+        ));
     }
     if let Some(payload) = keep.cache {
         let stored = Paths::resolve()
             .and_then(|p| crate::cache::Cache::new(&p.cache).store(url.as_str(), payload, report));
         if let Err(e) = stored {
-            eprintln!("verun: warning: cache: {}", e.message());
+            warn(&format!("cache: {}", e.message()));
         }
     }
     Ok(())
@@ -653,7 +662,7 @@ fn accept(
 /// Never fails the run: problems are warnings.
 fn show_diff(url: &HttpUrl, v: &Verified<PayloadFile>) {
     use crate::diff::MAX_DIFF_BYTES;
-    let warn = |e: &Error| eprintln!("verun: warning: --diff: {}", e.message());
+    let warn = |e: &Error| warn(&format!("--diff: {}", e.message()));
     let cache = match Paths::resolve() {
         Ok(p) => crate::cache::Cache::new(&p.cache),
         Err(e) => return warn(&e),
@@ -661,8 +670,11 @@ fn show_diff(url: &HttpUrl, v: &Verified<PayloadFile>) {
     let prev = match cache.previous(url.as_str(), MAX_DIFF_BYTES as u64 + 1) {
         Ok(Some(p)) => p,
         Ok(None) => {
-            eprintln!(
-                "verun: --diff: no earlier accepted version of {url} in the cache; nothing to compare (--show prints it all)"
+            note(
+                false,
+                &format!(
+                    "--diff: no earlier accepted version of {url} in the cache; nothing to compare (--show prints it all)"
+                ),
             );
             return;
         }
@@ -670,9 +682,12 @@ fn show_diff(url: &HttpUrl, v: &Verified<PayloadFile>) {
     };
     let r = v.report();
     if prev.entry.sha256 == r.sha256 {
-        eprintln!(
-            "verun: --diff: {url} is unchanged since it was accepted at {}",
-            prev.entry.accepted_at
+        note(
+            false,
+            &format!(
+                "--diff: {url} is unchanged since it was accepted at {}",
+                prev.entry.accepted_at
+            ),
         );
         return;
     }
@@ -682,13 +697,13 @@ fn show_diff(url: &HttpUrl, v: &Verified<PayloadFile>) {
     };
     let rendered = crate::diff::render(&prev.bytes, &new, crate::term::color_enabled());
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(
-        err,
-        "----- changes in {url} since {} (sha256 {}… → {}…) -----",
+    let header = format!(
+        "changes in {url} since {} (sha256 {}… → {}…)",
         prev.entry.accepted_at,
         &prev.entry.sha256[..16],
         &r.sha256[..16]
     );
+    let _ = writeln!(err, "----- {} -----", crate::term::one_line(&header));
     let _ = err.write_all(rendered.text.as_bytes());
     match rendered.summary {
         Some(s) => {

@@ -239,6 +239,13 @@ pub fn launch_for(head: &[u8]) -> Launch {
     Launch::Sh
 }
 
+/// Whether [`execute`] runs a payload starting with `head` as a binary (the kernel executes
+/// it: an ELF file without `--interpreter`), rather than handing it to an interpreter as a
+/// script. `--show` decides with this, so that what runs as a script is shown as one.
+pub fn runs_as_binary(head: &[u8], interpreter: Option<&str>) -> bool {
+    interpreter.is_none() && launch_for(head) == Launch::Elf
+}
+
 /// Run the verified payload and wait for it. Returns verun's exit code: the payload's own
 /// status, or 128+N when it was killed by signal N.
 pub fn execute(verified: Verified<PayloadFile>, opts: &RunOptions) -> Result<u8> {
@@ -276,7 +283,10 @@ pub fn execute(verified: Verified<PayloadFile>, opts: &RunOptions) -> Result<u8>
     let mut child = cmd.spawn().map_err(|e| {
         let hint = match &launch {
             Launch::Shebang(i, _) if opts.interpreter.is_none() => {
-                format!("the script asks for {i}; install it or pass --interpreter PROG")
+                format!(
+                    "the script asks for {}; install it or pass --interpreter PROG",
+                    crate::term::sanitize(i)
+                )
             }
             _ => "check --interpreter, or that /proc is mounted".to_string(),
         };

@@ -37,9 +37,11 @@ fn report(err: &verun::Error, json: bool) {
     } else {
         ("", "", "")
     };
-    eprintln!("verun: {red}error:{reset} {}", err.message());
+    // One line each, capped, whatever went into them (`term::one_line`).
+    let line = verun::term::one_line;
+    eprintln!("verun: {red}error:{reset} {}", line(err.message()));
     if let Some(h) = err.hint_text() {
-        eprintln!("verun: {yellow}hint:{reset} {h}");
+        eprintln!("verun: {yellow}hint:{reset} {}", line(h));
     }
     if json {
         let v = serde_json::json!({
