@@ -7,6 +7,18 @@ use clap::Parser;
 use verun::cli::Cli;
 
 fn main() -> ExitCode {
+    // verun's internal mode (`run --env-clean` re-executes itself): never seen by clap, so
+    // it appears in no help, completion or man page.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == verun::exec::SEALED_MODE) {
+        return match verun::exec::run_sealed(&argv[2..]) {
+            Ok(code) => ExitCode::from(code),
+            Err(err) => {
+                report(&err, false);
+                ExitCode::from(err.exit_code())
+            }
+        };
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
