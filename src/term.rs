@@ -40,18 +40,25 @@ pub fn sanitize_block(text: &str) -> String {
     sanitize_with(text, true, usize::MAX)
 }
 
+/// `max_chars` bounds what comes out (escapes included), not what goes in: a line of
+/// escaped control characters is cut as soon as the output would exceed it.
 fn sanitize_with(text: &str, keep_newlines: bool, max_chars: usize) -> String {
     let mut out = String::with_capacity(text.len().min(max_chars.saturating_mul(4)));
-    for (count, c) in text.chars().enumerate() {
-        if count >= max_chars {
+    let mut used = 0usize;
+    for c in text.chars() {
+        let escape = !((keep_newlines && (c == '\n' || c == '\t')) || !is_dangerous(c));
+        let piece = if escape {
+            format!("\\u{{{:x}}}", c as u32)
+        } else {
+            c.to_string()
+        };
+        let len = if escape { piece.len() } else { 1 }; // escapes are ASCII
+        if used.saturating_add(len) > max_chars {
             out.push('…');
             break;
         }
-        if (keep_newlines && (c == '\n' || c == '\t')) || !is_dangerous(c) {
-            out.push(c);
-        } else {
-            out.push_str(&format!("\\u{{{:x}}}", c as u32));
-        }
+        out.push_str(&piece);
+        used += len;
     }
     out
 }
@@ -290,6 +297,17 @@ mod tests {
         let long = one_line(&"é".repeat(100_000));
         assert_eq!(long.chars().count(), MAX_MESSAGE_CHARS + 1);
         assert!(long.ends_with('…'));
+        // The cap bounds the output, escapes included.
+        let escapes = one_line(&"\n".repeat(10_000));
+        assert!(
+            escapes.chars().count() <= MAX_MESSAGE_CHARS + 1,
+            "{}",
+            escapes.len()
+        );
+        assert!(escapes.ends_with('…'));
+        assert_eq!(one_line(&escapes), escapes);
+        let line = sanitize(&"\x1b".repeat(10_000));
+        assert!(line.chars().count() <= MAX_LINE_CHARS + 1);
         // Already sanitised text is not escaped twice.
         let once = sanitize("x\x1b[2Jy");
         assert_eq!(one_line(&once), once);

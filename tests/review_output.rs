@@ -520,22 +520,25 @@ fn a_newline_in_a_message_never_reaches_stderr_raw() {
 fn every_message_is_capped() {
     let c = Ctx::new();
     let (url, _, marker) = c.signed_script("long");
-    // An -o in a directory that does not exist, named by 20 000 characters.
-    let long = "d".repeat(200);
-    let out_path: PathBuf = c
-        .env
-        .path(Path::new(&[long.as_str(); 100].join("/")).join("x.sh"));
-    let mut args = vec![
-        "fetch".to_string(),
-        url,
-        "-o".to_string(),
-        out_path.display().to_string(),
-    ];
-    args.extend(c.trusting());
-    let out = c.env.verun(&args);
-    assert_refused(&c.env, &out, 74, &marker);
-    assert_short_clean_lines(&out, 1000, "20 000-character -o");
-    assert!(stderr(&out).contains('…'), "{}", stderr(&out));
+    // An -o in a directory that does not exist, named by 20 000 characters: plain ones,
+    // and control characters whose escapes are six times longer.
+    for (what, piece) in [("plain", "d"), ("escaped", "\x1b")] {
+        let long = piece.repeat(200);
+        let out_path: PathBuf = c
+            .env
+            .path(Path::new(&[long.as_str(); 100].join("/")).join("x.sh"));
+        let mut args = vec![
+            "fetch".to_string(),
+            url.clone(),
+            "-o".to_string(),
+            out_path.display().to_string(),
+        ];
+        args.extend(c.trusting());
+        let out = c.env.verun(&args);
+        assert_refused(&c.env, &out, 74, &marker);
+        assert_short_clean_lines(&out, 1000, &format!("20 000-character -o, {what}"));
+        assert!(stderr(&out).contains('…'), "{}", stderr(&out));
+    }
 }
 
 // --- item 16: --show decides as exec does -----------------------------------------------------
