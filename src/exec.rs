@@ -447,6 +447,9 @@ pub fn run_sealed(args: &[OsString]) -> Result<u8> {
         pre,
         args: it.cloned().collect(),
     };
+    // The payload starts from the inherited descriptor itself (a script's interpreter opens
+    // it by this path; so does the kernel for an ELF, which then keeps it open, read-only:
+    // closing a descriptor by number would take `unsafe` in this crate).
     let path = format!("/proc/self/fd/{fd}");
     check_handed_over(&path, &sha256)?;
     start.spawn_and_wait(start.command(path.as_ref()))
