@@ -23,12 +23,17 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
-            let _ = e.print();
             return match e.kind() {
                 ErrorKind::DisplayHelp
                 | ErrorKind::DisplayVersion
-                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => ExitCode::SUCCESS,
-                _ => ExitCode::from(verun::Kind::Usage.exit_code()),
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    let _ = e.print();
+                    ExitCode::SUCCESS
+                }
+                _ => {
+                    report_usage(e, &argv);
+                    ExitCode::from(verun::Kind::Usage.exit_code())
+                }
             };
         }
     };
@@ -39,6 +44,24 @@ fn main() -> ExitCode {
             report(&err, json);
             ExitCode::from(err.exit_code())
         }
+    }
+}
+
+/// A command-line error from clap. Its message quotes the offending argument, which may hold
+/// control characters or newlines: the message is rendered again from the arguments with
+/// each one sanitised (`term::sanitize`, so a newline inside one is `\u{a}`, not a line
+/// break), and each of its lines goes through `term::one_line` like every line verun prints.
+fn report_usage(err: clap::Error, argv: &[std::ffi::OsString]) {
+    let clean: Vec<String> = argv
+        .iter()
+        .map(|a| verun::term::sanitize(&a.to_string_lossy()))
+        .collect();
+    let shown = match Cli::try_parse_from(&clean) {
+        Err(again) if again.kind() == err.kind() => again,
+        _ => err,
+    };
+    for line in shown.render().to_string().lines() {
+        eprintln!("{}", verun::term::one_line(line));
     }
 }
 

@@ -400,6 +400,32 @@ fn shebang_interpreter_name_is_sanitised_in_the_cannot_start_hint() {
     }
 }
 
+/// clap's own errors quote the offending argument: it is escaped too, and a newline in it
+/// cannot start a forged line.
+#[test]
+fn usage_errors_quote_arguments_sanitised() {
+    let env = TestEnv::new();
+    let evil = "x\x07\x1b]0;t\x07\u{202e}\r\nverun: verified everything";
+    for args in [
+        vec![evil],
+        vec!["run", "https://127.0.0.1:9/x.sh", evil],
+        vec!["run", "https://127.0.0.1:9/x.sh", "--timeout", evil],
+    ] {
+        let out = env.verun(&args);
+        assert_exit(&out, 64);
+        assert_no_raw_controls(&out.stderr, &format!("{args:?}"));
+        let err = stderr(&out);
+        assert!(
+            !err.lines().any(|l| l.starts_with("verun: verified")),
+            "{args:?}: a forged line:\n{err}"
+        );
+        assert!(
+            err.contains("\\u{202e}\\u{d}\\u{a}verun: verified"),
+            "{args:?}:\n{err}"
+        );
+    }
+}
+
 /// The scanner the hostile suite applies to all of its verun runs flags every class the
 /// review named, and passes the legitimate text verun prints.
 #[test]
