@@ -80,10 +80,10 @@ impl Session {
                 continue;
             };
             if let Err(e) = store.record_use(id) {
-                eprintln!(
-                    "verun: warning: cannot record the use of key {name} in the key store: {}",
+                warn(&format!(
+                    "cannot record the use of key {name} in the key store: {}",
                     e.message()
-                );
+                ));
             }
         }
     }
@@ -102,7 +102,7 @@ fn key(a: KeyArgs) -> Result<u8> {
     let paths = Paths::resolve()?;
     let out = crate::store::command(&paths, a.command)?;
     for n in &out.notes {
-        eprintln!("verun: {n}");
+        note(false, n);
     }
     let mut stdout = std::io::stdout().lock();
     match stdout
@@ -142,14 +142,20 @@ fn plan_flags(plan: &Plan) -> Vec<(&'static str, &'static str)> {
 /// Unsafe escape hatches are loud: one warning each, even with --quiet.
 fn warn_unsafe(flags: &[(&str, &str)]) {
     for (flag, what) in flags {
-        eprintln!("verun: warning: {flag}: {what}");
+        warn(&format!("{flag}: {what}"));
     }
 }
 
+/// The one printer of notes: `verun: TEXT`, one line, capped ([`crate::term::one_line`]).
 fn note(quiet: bool, text: &str) {
     if !quiet {
-        eprintln!("verun: {text}");
+        eprintln!("verun: {}", crate::term::one_line(text));
     }
+}
+
+/// The one printer of warnings (also with --quiet): `verun: warning: TEXT`, one line, capped.
+fn warn(text: &str) {
+    eprintln!("verun: warning: {}", crate::term::one_line(text));
 }
 
 fn report_notes(quiet: bool, r: &Report) {
@@ -310,7 +316,7 @@ fn run(a: RunArgs) -> Result<u8> {
     let marks = check_rollback(&plan, &url, verified.report())?;
     report_notes(plan.quiet, verified.report());
     if a.show {
-        show(&verified)?;
+        show(&verified, a.interpreter.as_deref())?;
     }
     if a.diff {
         show_diff(&url, &verified);
@@ -413,9 +419,11 @@ fn find_program(prog: &str) -> bool {
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| executable(&dir.join(prog))))
 }
 
-fn show(v: &Verified<PayloadFile>) -> Result<()> {
-    let head = v.head();
-    let binary = head.starts_with(b"\x7fELF") || head.contains(&0);
+/// `--show`: the payload as `execute` will run it. Whatever is handed to an interpreter
+/// (a `#!` line, `sh`, or `--interpreter`) is shown, sanitised, whatever bytes it holds (a NUL
+/// is shown as `\u{0}`); only what the kernel runs as a binary (ELF) is not.
+fn show(v: &Verified<PayloadFile>, interpreter: Option<&str>) -> Result<()> {
+    let binary = exec::runs_as_binary(v.head(), interpreter);
     let mut err = std::io::stderr().lock();
     if binary {
         let _ = writeln!(
@@ -426,7 +434,8 @@ fn show(v: &Verified<PayloadFile>) -> Result<()> {
         return Ok(());
     }
     let bytes = v.payload().read_prefix(SHOW_MAX)?;
-    let _ = writeln!(err, "----- {} -----", v.report().subject);
+    let subject = crate::term::one_line(&v.report().subject);
+    let _ = writeln!(err, "----- {subject} -----");
     let _ = err.write_all(sanitize_block_bytes(&bytes).as_bytes());
     if v.report().size > SHOW_MAX {
         let _ = writeln!(
@@ -435,7 +444,7 @@ fn show(v: &Verified<PayloadFile>) -> Result<()> {
             v.report().size - SHOW_MAX
         );
     }
-    let _ = writeln!(err, "\n----- end of {} -----", v.report().subject);
+    let _ = writeln!(err, "\n----- end of {subject} -----");
     Ok(())
 }
 
@@ -700,7 +709,7 @@ fn audit(a: crate::cli::AuditArgs) -> Result<u8> {
     if json {
         println!("{}", serde_json::to_value(&report).unwrap_or_default());
     }
-    eprintln!("verun: {}", report.summary_line());
+    note(false, &report.summary_line());
     Ok(report.exit_code)
 }
 
@@ -746,7 +755,7 @@ fn offline(
     let mut file = crate::cache::Cache::new(&paths.cache)
         .open_blob(&entry.sha256)
         .map_err(|e| {
-            eprintln!("verun: warning: cache: {}", e.message());
+            warn(&format!("cache: {}", e.message()));
             no_copy()
         })?
         .ok_or_else(no_copy)?;
@@ -823,7 +832,7 @@ fn check_rollback(
         crate::time::now_secs(),
     )?;
     for w in &checked.warnings {
-        eprintln!("verun: warning: {}", sanitize(w));
+        warn(w);
     }
     Ok(checked.marks)
 }
@@ -857,17 +866,17 @@ fn accept(
     }
     for mark in marks.iter().filter(|_| keep.state) {
         if let Err(e) = mark.save() {
-            eprintln!(
-                "verun: warning: cannot remember the signature's timestamp (rollback protection): {}",
+            warn(&format!(
+                "cannot remember the signature's timestamp (rollback protection): {}",
                 e.message()
-            );
+            ));
         }
     }
     if let Some(payload) = keep.cache {
         let stored = Paths::resolve()
             .and_then(|p| crate::cache::Cache::new(&p.cache).store(url.as_str(), payload, report));
         if let Err(e) = stored {
-            eprintln!("verun: warning: cache: {}", e.message());
+            warn(&format!("cache: {}", e.message()));
         }
     }
     Ok(())
@@ -877,7 +886,7 @@ fn accept(
 /// Never fails the run: problems are warnings.
 fn show_diff(url: &HttpUrl, v: &Verified<PayloadFile>) {
     use crate::diff::MAX_DIFF_BYTES;
-    let warn = |e: &Error| eprintln!("verun: warning: --diff: {}", e.message());
+    let warn = |e: &Error| warn(&format!("--diff: {}", e.message()));
     let cache = match Paths::resolve() {
         Ok(p) => crate::cache::Cache::new(&p.cache),
         Err(e) => return warn(&e),
@@ -885,8 +894,11 @@ fn show_diff(url: &HttpUrl, v: &Verified<PayloadFile>) {
     let prev = match cache.previous(url.as_str(), MAX_DIFF_BYTES as u64 + 1) {
         Ok(Some(p)) => p,
         Ok(None) => {
-            eprintln!(
-                "verun: --diff: no earlier accepted version of {url} in the cache; nothing to compare (--show prints it all)"
+            note(
+                false,
+                &format!(
+                    "--diff: no earlier accepted version of {url} in the cache; nothing to compare (--show prints it all)"
+                ),
             );
             return;
         }
@@ -894,9 +906,12 @@ fn show_diff(url: &HttpUrl, v: &Verified<PayloadFile>) {
     };
     let r = v.report();
     if prev.entry.sha256 == r.sha256 {
-        eprintln!(
-            "verun: --diff: {url} is unchanged since it was accepted at {}",
-            sanitize(&prev.entry.accepted_at)
+        note(
+            false,
+            &format!(
+                "--diff: {url} is unchanged since it was accepted at {}",
+                sanitize(&prev.entry.accepted_at)
+            ),
         );
         return;
     }
@@ -906,13 +921,13 @@ fn show_diff(url: &HttpUrl, v: &Verified<PayloadFile>) {
     };
     let rendered = crate::diff::render(&prev.bytes, &new, crate::term::color_enabled());
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(
-        err,
-        "----- changes in {url} since {} (sha256 {}… → {}…) -----",
+    let header = format!(
+        "changes in {url} since {} (sha256 {}… → {}…)",
         sanitize(&prev.entry.accepted_at),
         sanitize(prev.entry.sha256.get(..16).unwrap_or_default()),
         &r.sha256[..16]
     );
+    let _ = writeln!(err, "----- {} -----", crate::term::one_line(&header));
     let _ = err.write_all(rendered.text.as_bytes());
     match rendered.summary {
         Some(s) => {

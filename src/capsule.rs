@@ -105,6 +105,33 @@ impl Capsule {
         })
     }
 
+    /// The spec alone as arguments (`--best-effort`, `--allow-write DIR`, `--no-network`,
+    /// `--allow-connect PORT`), as handed from verun to its re-executed self.
+    pub fn spec_args(&self) -> Vec<OsString> {
+        let mut a: Vec<OsString> = Vec::new();
+        if self.strictness == Strictness::BestEffort {
+            a.push("--best-effort".into());
+        }
+        for d in &self.allow_write {
+            a.push("--allow-write".into());
+            a.push(d.into());
+        }
+        if self.no_network {
+            a.push("--no-network".into());
+        }
+        for p in &self.allow_connect {
+            a.push("--allow-connect".into());
+            a.push(p.to_string().into());
+        }
+        a
+    }
+
+    /// The inverse of [`Capsule::spec_args`]; anything else is an error.
+    pub fn from_spec_args(args: &[OsString]) -> std::result::Result<Capsule, String> {
+        let parsed = parse_launcher_args(args, false)?;
+        Ok(parsed.capsule)
+    }
+
     /// The launcher's arguments for this spec (before `--`). `status_fd` is the pipe the
     /// launcher reports a failure on; `tmp` the payload's private temporary directory.
     pub fn launcher_args(&self, status_fd: i32, tmp: &Path, probe: bool) -> Vec<OsString> {
@@ -119,17 +146,11 @@ impl Capsule {
         a.push(status_fd.to_string().into());
         a.push("--tmp".into());
         a.push(tmp.into());
-        for d in &self.allow_write {
-            a.push("--allow-write".into());
-            a.push(d.into());
-        }
-        if self.no_network {
-            a.push("--no-network".into());
-        }
-        for p in &self.allow_connect {
-            a.push("--allow-connect".into());
-            a.push(p.to_string().into());
-        }
+        a.extend(
+            self.spec_args()
+                .into_iter()
+                .filter(|x| x != "--best-effort"),
+        );
         a
     }
 }
@@ -291,6 +312,11 @@ struct LauncherArgs {
 }
 
 fn parse_launcher(args: &[OsString]) -> std::result::Result<LauncherArgs, String> {
+    parse_launcher_args(args, true)
+}
+
+/// Parse launcher arguments; with `full` false only the spec (no fd, tmp or program).
+fn parse_launcher_args(args: &[OsString], full: bool) -> std::result::Result<LauncherArgs, String> {
     let mut it = args.iter();
     let mut strictness = Strictness::Strict;
     let (mut probe, mut no_network) = (false, false);
@@ -304,6 +330,12 @@ fn parse_launcher(args: &[OsString]) -> std::result::Result<LauncherArgs, String
     };
     while let Some(a) = it.next() {
         match a.to_str() {
+            Some("--probe" | "--status-fd" | "--tmp") if !full => {
+                return Err(format!(
+                    "{} is not part of a capsule spec",
+                    a.to_string_lossy()
+                ));
+            }
             Some("--probe") => probe = true,
             Some("--best-effort") => strictness = Strictness::BestEffort,
             Some("--no-network") => no_network = true,
@@ -328,7 +360,7 @@ fn parse_launcher(args: &[OsString]) -> std::result::Result<LauncherArgs, String
                         .ok_or("bad --allow-connect")?,
                 );
             }
-            Some("--") => {
+            Some("--") if full => {
                 program = it.cloned().collect();
                 break;
             }
@@ -343,8 +375,16 @@ fn parse_launcher(args: &[OsString]) -> std::result::Result<LauncherArgs, String
             allow_connect,
         },
         probe,
-        status_fd: status_fd.ok_or("--status-fd is required")?,
-        tmp: tmp.ok_or("--tmp is required")?,
+        status_fd: if full {
+            status_fd.ok_or("--status-fd is required")?
+        } else {
+            -1
+        },
+        tmp: if full {
+            tmp.ok_or("--tmp is required")?
+        } else {
+            PathBuf::new()
+        },
         program,
     })
 }

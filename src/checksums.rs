@@ -230,10 +230,25 @@ pub fn find<'a>(entries: &'a [Entry], file_name: &str, what: &str) -> Result<&'a
             "checksum list {what} has {} entries for {} (lines {}): ambiguous",
             many.len(),
             crate::term::sanitize(file_name),
-            many.iter().map(|e| e.line.to_string()).collect::<Vec<_>>().join(", ")
+            line_list(many)
         ))
         .hint("a checksum list must name each file once")),
     }
+}
+
+/// The line numbers of `many`, the first ten and a count of the rest.
+fn line_list(many: &[&Entry]) -> String {
+    const SHOWN: usize = 10;
+    let mut s = many
+        .iter()
+        .take(SHOWN)
+        .map(|e| e.line.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if many.len() > SHOWN {
+        s.push_str(&format!(" and {} more", many.len() - SHOWN));
+    }
+    s
 }
 
 /// One entry line. A leading `\` (GNU and BSD) means the name is escaped.

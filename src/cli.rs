@@ -139,6 +139,14 @@ pub struct RunArgs {
     #[command(flatten)]
     pub verify: VerifyOpts,
     /// The payload sees only PATH, HOME, USER, LOGNAME, SHELL, TERM, LANG, LC_*, TZ, TMPDIR (plus --env).
+    ///
+    /// Before the payload starts, verun re-executes itself with exactly that environment, so
+    /// that the variables it was started with are no longer in its memory nor in
+    /// /proc/<verun>/environ (which a payload running as root could read). No tool can hide
+    /// what its parent holds: the environment of the shell or CI runner that started verun
+    /// stays readable in /proc to a root payload, and verun's command line (--env
+    /// NAME=VALUE included) is readable by everyone on the machine. Pass secrets by name
+    /// (--env NAME), never as values on the command line.
     #[arg(long)]
     pub env_clean: bool,
     /// Pass NAME (from verun's environment) or set NAME=VALUE for the payload; repeatable.
