@@ -718,7 +718,8 @@ pub fn confirm(question: &str) -> Result<()> {
     if answer == "y" || answer == "yes" {
         Ok(())
     } else {
-        Err(refuse_confirm("declined"))
+        Err(Error::refused("--confirm: you declined; nothing was run")
+            .hint("answer y to run it; --show prints the verified script first"))
     }
 }
 

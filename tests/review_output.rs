@@ -266,8 +266,9 @@ fn sealed_mode(env: &TestEnv, args: &[String]) -> Output {
     run_with_timeout(&mut cmd, CALL_TIMEOUT)
 }
 
+/// `FD SHA256 0 TAIL...`: the `0` says no capsule spec follows.
 fn mode_args(fd: i32, sha: &str, tail: &[&str]) -> Vec<String> {
-    let mut v = vec![fd.to_string(), sha.to_string()];
+    let mut v = vec![fd.to_string(), sha.to_string(), "0".to_string()];
     v.extend(tail.iter().map(|s| s.to_string()));
     v
 }
@@ -290,6 +291,18 @@ fn sealed_mode_refuses_anything_but_a_sealed_memfd_matching_the_digest() {
         mode_args(9, &sha, &["script", "/bin/sh", "2", "a", "b", "--"]),
         mode_args(9, &sha, &["script", "/bin/sh", "0"]),
         mode_args(1, &sha, &script),
+        // A capsule count with no (or a malformed) spec after it.
+        vec!["9".into(), sha.clone(), "5".into(), "--no-network".into()],
+        vec![
+            "9".into(),
+            sha.clone(),
+            "1".into(),
+            "--bogus".into(),
+            "script".into(),
+            "/bin/sh".into(),
+            "0".into(),
+            "--".into(),
+        ],
     ] {
         let out = sealed_mode(&env, &bad);
         assert_refused(&env, &out, 64, &marker);
