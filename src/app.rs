@@ -763,6 +763,7 @@ fn offline(
     offline_plan.keys.clear();
     offline_plan.sig = None;
     offline_plan.checksums = None;
+    offline_plan.checksums_sig = None;
     let ring = KeyRing::new(Vec::new(), None)?;
     let evidence = verify::gather(&offline_plan, &ring, &session.net, vec![lock.pin(entry)])?;
     let verified = verify::stream(

@@ -95,6 +95,9 @@ pub struct VerifyOpts {
     /// the entry is chosen by the payload's file name.
     #[arg(long, value_name = "LOC")]
     pub checksums: Option<String>,
+    /// The checksum list's detached signature (URL or path); default <LIST>.minisig.
+    #[arg(long, value_name = "LOC", requires = "checksums")]
+    pub checksums_sig: Option<String>,
     /// Lockfile (TOML): record new URLs, refuse locked URLs whose bytes changed.
     #[arg(long, value_name = "FILE")]
     pub lock: Option<PathBuf>,
@@ -167,7 +170,7 @@ pub struct RunArgs {
     pub diff: bool,
     /// Run a locked URL from the cache, without the network (needs --lock and a cached
     /// copy whose SHA-256 is the locked one).
-    #[arg(long, requires = "lock", conflicts_with_all = ["update_lock", "sig", "checksums"])]
+    #[arg(long, requires = "lock", conflicts_with_all = ["update_lock", "sig", "checksums", "checksums_sig"])]
     pub offline: bool,
     /// Write nothing to disk but the temporary payload: no cache, no rollback state, no
     /// key-use counts (the lockfile, when given, is still written).

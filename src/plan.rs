@@ -66,6 +66,8 @@ pub struct Plan {
     pub sha512: Option<[u8; 64]>,
     /// `--checksums`.
     pub checksums: Option<Location>,
+    /// `--checksums-sig`, or `None` for the default `<list>.minisig`.
+    pub checksums_sig: Option<Location>,
     /// `--lock`, `--frozen`, `--update-lock`.
     pub lock: Option<LockOpts>,
     /// The name the trusted comment's `file:` must carry and the checksum entry is chosen by.
@@ -113,6 +115,11 @@ impl Plan {
             .transpose()?;
         let sig = opts.sig.as_deref().map(Location::parse).transpose()?;
         let checksums = opts.checksums.as_deref().map(Location::parse).transpose()?;
+        let checksums_sig = opts
+            .checksums_sig
+            .as_deref()
+            .map(Location::parse)
+            .transpose()?;
         let expect_file = match &opts.expect_file {
             Some(name) if name.is_empty() || name.contains('/') => {
                 return Err(Error::usage("--expect-file takes a file name, without `/`")
@@ -139,6 +146,7 @@ impl Plan {
             sha256,
             sha512,
             checksums,
+            checksums_sig,
             lock: opts.lock.clone().map(|path| LockOpts {
                 path,
                 frozen: opts.frozen,

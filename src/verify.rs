@@ -359,11 +359,27 @@ fn checksum_pin(
         Error::refused(format!("checksum list {list_loc} not found"))
             .hint("check --checksums; every piece of evidence given must be present and pass")
     })?;
-    let list_sig_loc = list_loc.with_suffix(".minisig");
+    // `--checksums-sig LOC`, or the list's `.minisig` sibling. A signature named
+    // explicitly must be there (as for `--sig`); the sibling is looked for when a key is in
+    // play.
+    let explicit = plan.checksums_sig.is_some();
+    let list_sig_loc = plan
+        .checksums_sig
+        .clone()
+        .unwrap_or_else(|| list_loc.with_suffix(".minisig"));
     let mut signed_by = None;
-    if ring.wants_signature(url)
-        && let Some(bytes) = load(&list_sig_loc, net, MAX_SIG_BYTES)?
-    {
+    let list_sig = if explicit || ring.wants_signature(url) {
+        load(&list_sig_loc, net, MAX_SIG_BYTES)?
+    } else {
+        None
+    };
+    if explicit && list_sig.is_none() {
+        return Err(Error::refused(format!(
+            "signature {list_sig_loc} of checksum list {list_loc} not found"
+        ))
+        .hint("check --checksums-sig; every piece of evidence given must be present and pass"));
+    }
+    if let Some(bytes) = list_sig {
         let what = format!("signature {list_sig_loc}");
         let sig = Signature::parse(&bytes, &list_sig_loc.to_string())?;
         let key = ring.resolve(sig.key_id(), url, &what)?;

@@ -2073,11 +2073,15 @@ fn kill_9_during_key_add_leaves_a_store_that_parses() {
         "https://example.com/",
     ]);
     if probe.status.code() != Some(0) {
-        eprintln!(
-            "SKIPPED kill_9_during_key_add_leaves_a_store_that_parses: `verun key add` is not \
-             available in this build (exit {:?}: {})",
-            probe.status.code(),
-            stderr(&probe).trim()
+        skipped(
+            "kill_9_during_key_add_leaves_a_store_that_parses",
+            &format!(
+                "`verun key add` is not available in this build (exit {:?}: {})",
+                probe.status.code(),
+                stderr(&probe).trim()
+            ),
+            "VERUN_REQUIRE_KEY_ADD",
+            Need::Oracle,
         );
         return;
     }
