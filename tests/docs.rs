@@ -22,7 +22,7 @@
 //! values made at run time: `RW...`, `RWQ...` and any other concrete minisign key become a
 //! generated publisher key; verun's release key (`keys/verun-release.pub`) becomes a
 //! generated release key (made by `minisign -G`, its secret half at
-//! `/root/.verun-release/verun-release.key` as the docs say); `4c0b...e1` and
+//! `/root/.verun-release/verun-release.key` as the docs say); `4c0b...e1`, `9b71...0a` and
 //! `<sha256 of verun-x86_64-unknown-linux-musl>` become the digests of what is served.
 //! The server publishes, signed by those keys, every file the examples fetch, including a
 //! release (the `verun` binary under test as `verun-x86_64-unknown-linux-musl`, an
@@ -222,6 +222,7 @@ struct World {
     successor: TestKey,
     release: CliKeyPair,
     example_sha: String,
+    example_sha512: String,
     asset_sha: String,
 }
 
@@ -287,6 +288,7 @@ impl World {
             successor,
             release,
             example_sha: sha256_hex(&example),
+            example_sha512: sha512_hex(&example),
             asset_sha: String::new(),
         };
         world.publish_release();
@@ -358,6 +360,7 @@ impl World {
             .replace("/root/", &format!("{}/", home.display()))
             .replace(RELEASE_KEY, &release)
             .replace("4c0b...e1", &self.example_sha)
+            .replace("9b71...0a", &self.example_sha512)
             .replace(&format!("<sha256 of {ASSET}>"), &self.asset_sha);
         replace_keys(&s, &release, &publisher)
     }
@@ -689,4 +692,13 @@ fn placeholders_and_hosts_are_rewritten() {
         s,
         format!("-k {publ} --key {publ} -P {rel} {publ} xRW {other}x/")
     );
+}
+
+/// Lower-case hex SHA-512 of `data` (for `--sha512` examples).
+fn sha512_hex(data: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha512::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
