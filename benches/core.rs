@@ -1,5 +1,6 @@
-//! The verification core alone: bytes/s of verun's one-pass pump (SHA-256 and the BLAKE2b
-//! prehash on their threads), against `sha256sum` and `b2sum` on the same data.
+//! The verification core alone: bytes/s of verun's one-pass pump (SHA-256, the BLAKE2b
+//! prehash and, for `--sha512`, SHA-512 on their threads), against `sha256sum`, `b2sum` and
+//! `sha512sum` on the same data.
 //!
 //! `cargo bench --bench core [-- SIZE_MIB]` (default 256 MiB). No network, no disk for
 //! verun (the sink is discarded); the coreutils tools read the same bytes from a file that
@@ -46,14 +47,14 @@ fn main() {
         chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
     }
 
-    let pump = |blake2b: bool| {
+    let pump = |blake2b: bool, sha512: bool| {
         let mut runs = Vec::new();
         for _ in 0..5 {
             let t = Instant::now();
-            let p = verun::pump::pump(
+            let p = verun::pump::pump_with(
                 &mut &data[..],
                 &mut std::io::sink(),
-                blake2b,
+                verun::pump::Hashes { blake2b, sha512 },
                 false,
                 0,
                 u64::MAX,
@@ -65,14 +66,16 @@ fn main() {
         }
         median(runs)
     };
-    let sha_only = pump(false);
-    let both = pump(true);
+    let sha_only = pump(false, false);
+    let both = pump(true, false);
+    let with512 = pump(false, true);
 
     let mut file = tempfile::NamedTempFile::new().expect("temp file");
     file.write_all(&data).expect("write temp file");
     file.flush().expect("flush");
     let sha256sum = time_tool("sha256sum", file.path());
     let b2sum = time_tool("b2sum", file.path());
+    let sha512sum = time_tool("sha512sum", file.path());
 
     println!("verification core, {mib} MiB, medians of 5");
     println!(
@@ -80,6 +83,7 @@ fn main() {
         rate(size, sha_only)
     );
     println!("  verun pump: SHA-256 + BLAKE2b    {}", rate(size, both));
+    println!("  verun pump: SHA-256 + SHA-512    {}", rate(size, with512));
     match sha256sum {
         Some(d) => println!("  sha256sum                        {}", rate(size, d)),
         None => println!("  sha256sum                        (not available)"),
@@ -87,6 +91,10 @@ fn main() {
     match b2sum {
         Some(d) => println!("  b2sum                            {}", rate(size, d)),
         None => println!("  b2sum                            (not available)"),
+    }
+    match sha512sum {
+        Some(d) => println!("  sha512sum                        {}", rate(size, d)),
+        None => println!("  sha512sum                        (not available)"),
     }
     if let (Some(s), Some(b)) = (sha256sum, b2sum) {
         println!(

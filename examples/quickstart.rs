@@ -1,11 +1,17 @@
 //! The verun demo: no internet needed.
 //!
-//! `cargo run --example quickstart` builds verun, generates a minisign key pair and a test
-//! certificate authority, serves a signed install script over HTTPS on 127.0.0.1, and then:
+//! `cargo run --example quickstart` builds verun (saying so), generates a minisign key pair
+//! and a test certificate authority, serves a signed install script over HTTPS on
+//! 127.0.0.1, and then:
 //!
 //! 1. runs it with `verun run URL --key RW...` (it runs, and its output is shown);
-//! 2. serves a tampered copy under the same signature (refused with exit 77, nothing runs);
+//! 2. runs a tampered copy served under the genuine signature (refused with exit 77);
 //! 3. pins the digest instead of a key with `--sha256` (the same tampering is refused).
+//!
+//! Every command is printed as one shell line, with the `VERUN_HOME`, `--cacert` and
+//! environment it really uses, and is executed exactly as printed (`sh -c LINE`), so it can
+//! be copied and pasted: `cargo run --example quickstart -- --serve` keeps the server up
+//! afterwards until Enter is pressed. `tests/quickstart.rs` runs the printed lines.
 //!
 //! The loopback server, the test CA and the independent minisign signer are the ones the
 //! integration tests use (`tests/common/`).
@@ -13,7 +19,8 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use common::server::{Reply, TestServer};
@@ -27,7 +34,116 @@ echo "  [payload] my arguments: $*"
 echo "  [payload] GITHUB_TOKEN is ${GITHUB_TOKEN:-not visible to me}"
 "#;
 
+/// One step of the demo: a title, the shell line shown and run, the exit status expected.
+pub struct Step {
+    /// What the step shows.
+    pub title: &'static str,
+    /// The command, as printed and as run (`sh -c`).
+    pub line: String,
+    /// The exit status the step demonstrates.
+    pub expect: i32,
+}
+
+/// The served files, the state directory and the steps; the server lives as long as this.
+pub struct Demo {
+    /// Serves the genuine script and a tampered copy.
+    pub server: TestServer,
+    /// `VERUN_HOME` of every step.
+    pub home: tempfile::TempDir,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+}
+
+/// Quote `s` for a POSIX shell when it needs it.
+fn sh_quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=+,@%".contains(c));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// Serve the genuine script and a tampered copy (both next to the genuine signature) and
+/// describe the steps for `verun`.
+pub fn set_up(verun: &Path) -> Demo {
+    let home = tempfile::tempdir().expect("temp dir");
+    let server = TestServer::https();
+    let key = TestKey::generate();
+    let sig = key.sign(SCRIPT.as_bytes(), "install.sh");
+    server.route("/install.sh", Reply::bytes(SCRIPT));
+    server.route("/install.sh.minisig", Reply::bytes(sig.clone()));
+    // A compromised download host: same name, the genuine signature, other bytes.
+    let evil = SCRIPT.replace(
+        "echo \"  [payload] hello",
+        "echo \"  [payload] EVIL: sending your environment away\"\necho \"  [payload] hello",
+    );
+    server.route("/compromised/install.sh", Reply::bytes(evil));
+    server.route("/compromised/install.sh.minisig", Reply::bytes(sig));
+    let url = server.url("/install.sh");
+    let evil_url = server.url("/compromised/install.sh");
+    let pubkey = key.public_key_base64();
+    let sha = hex(&Sha256::digest(SCRIPT.as_bytes()));
+    let line = |args: &[&str]| {
+        let mut words = vec![
+            format!(
+                "VERUN_HOME={}",
+                sh_quote(&home.path().display().to_string())
+            ),
+            "GITHUB_TOKEN=ghp_demo_secret".to_string(),
+            sh_quote(&verun.display().to_string()),
+        ];
+        words.extend(args.iter().map(|a| sh_quote(a)));
+        words.join(" ")
+    };
+    let ca = server.ca_pem_path().display().to_string();
+    let steps = vec![
+        Step {
+            title: "1. the genuine script, verified with the publisher's key, secrets scrubbed",
+            line: line(&[
+                "run",
+                &url,
+                "--key",
+                &pubkey,
+                "--cacert",
+                &ca,
+                "--env-clean",
+                "--",
+                "--demo",
+            ]),
+            expect: 0,
+        },
+        Step {
+            title: "2. a compromised host serves a tampered script next to the genuine signature",
+            line: line(&["run", &evil_url, "--key", &pubkey, "--cacert", &ca]),
+            expect: 77,
+        },
+        Step {
+            title: "3. no key at hand: pin the digest published elsewhere (same tampered script)",
+            line: line(&["run", &evil_url, "--sha256", &sha, "--cacert", &ca]),
+            expect: 77,
+        },
+    ];
+    Demo {
+        server,
+        home,
+        steps,
+    }
+}
+
+/// `sh -c LINE`: the step exactly as printed. Returns its exit status (-1: killed).
+pub fn run_line(line: &str) -> i32 {
+    Command::new("sh")
+        .args(["-c", line])
+        .status()
+        .map(|s| s.code().unwrap_or(-1))
+        .unwrap_or(-1)
+}
+
 fn main() -> ExitCode {
+    let serve = std::env::args().any(|a| a == "--serve");
     let verun = match build_verun() {
         Ok(p) => p,
         Err(e) => {
@@ -35,68 +151,20 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = TestServer::https();
-    let key = TestKey::generate();
-    let sig = key.sign(SCRIPT.as_bytes(), "install.sh");
-    server.route("/install.sh", Reply::bytes(SCRIPT));
-    server.route("/install.sh.minisig", Reply::bytes(sig.clone()));
-    let url = server.url("/install.sh");
-    let ca = server.ca_pem_path().to_path_buf();
-    let pubkey = key.public_key_base64();
-    let sha = hex(&Sha256::digest(SCRIPT.as_bytes()));
-
-    let verun_cmd = |args: &[&str]| {
-        let mut c = Command::new(&verun);
-        c.args(args)
-            .arg("--cacert")
-            .arg(&ca)
-            .env("VERUN_HOME", dir.path())
-            .env("GITHUB_TOKEN", "ghp_demo_secret");
-        c
-    };
-    let show = |title: &str, shell: &str| {
-        println!("\n== {title}\n$ {shell}");
-    };
-
-    show(
-        "1. the genuine script, verified with the publisher's key, secrets scrubbed",
-        &format!("verun run {url} --key {pubkey} --env-clean -- --demo"),
-    );
-    let s1 = verun_cmd(&["run", &url, "--key", &pubkey, "--env-clean"])
-        .args(["--", "--demo"])
-        .status()
-        .expect("run verun");
-    println!("-> exit status {}", s1.code().unwrap_or(-1));
-
-    // The download host is compromised: same URL, same signature, different bytes.
-    let evil = SCRIPT.replace(
-        "echo \"  [payload] hello",
-        "echo \"  [payload] EVIL: sending your environment away\"\necho \"  [payload] hello",
-    );
-    server.route("/install.sh", Reply::bytes(evil));
-    show(
-        "2. the host now serves a tampered script (signature unchanged)",
-        &format!("verun run {url} --key {pubkey}"),
-    );
-    let s2 = verun_cmd(&["run", &url, "--key", &pubkey])
-        .status()
-        .expect("run verun");
-    println!(
-        "-> exit status {} (77 = refused; the tampered script did not run)",
-        s2.code().unwrap_or(-1)
-    );
-
-    show(
-        "3. no key at hand: pin the digest published elsewhere",
-        &format!("verun run {url} --sha256 {sha}"),
-    );
-    let s3 = verun_cmd(&["run", &url, "--sha256", &sha])
-        .status()
-        .expect("run verun");
-    println!("-> exit status {}", s3.code().unwrap_or(-1));
-
-    let ok = s1.code() == Some(0) && s2.code() == Some(77) && s3.code() == Some(77);
+    let demo = set_up(&verun);
+    let mut ok = true;
+    for step in &demo.steps {
+        println!("\n== {}\n$ {}", step.title, step.line);
+        let _ = std::io::stdout().flush();
+        let code = run_line(&step.line);
+        let meaning = match code {
+            0 => "",
+            77 => " (77 = refused; the tampered script did not run)",
+            _ => "",
+        };
+        println!("-> exit status {code}{meaning}");
+        ok &= code == step.expect;
+    }
     println!(
         "\nquickstart: {}",
         if ok {
@@ -105,11 +173,43 @@ fn main() -> ExitCode {
             "UNEXPECTED RESULT (see above)"
         }
     );
+    if serve {
+        println!(
+            "quickstart: serving on {} until you press Enter: the commands above work as printed",
+            demo.server.base_url()
+        );
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+    } else {
+        println!(
+            "quickstart: the server stops now; `cargo run --example quickstart -- --serve` keeps it up to try the commands"
+        );
+    }
     if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// Environment variables `cargo run` sets for the program it runs. An inner `cargo build`
+/// must not inherit them: build scripts track some of them (ring's reads
+/// `CARGO_MANIFEST_DIR` and `CARGO_PKG_*` with `rerun-if-env-changed`), so a build with
+/// them set rebuilds ring, rustls, rcgen, ureq and verun, and the next plain `cargo build`
+/// rebuilds them again.
+fn is_cargo_run_var(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || name.starts_with("CARGO_MANIFEST_")
+        || name.starts_with("CARGO_CFG_")
+        || matches!(
+            name,
+            "CARGO_CRATE_NAME"
+                | "CARGO_BIN_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+                | "CARGO_TARGET_TMPDIR"
+                | "CARGO_RUSTC_CURRENT_DIR"
+                | "OUT_DIR"
+        )
 }
 
 /// Build the `verun` binary next to this example (same profile) and return its path.
@@ -123,10 +223,22 @@ fn build_verun() -> Result<PathBuf, String> {
     let release = profile_dir.file_name().is_some_and(|n| n == "release");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = Command::new(cargo);
-    build.args(["build", "--quiet", "--bin", "verun"]);
+    build.args(["build", "--bin", "verun"]);
     if release {
         build.arg("--release");
     }
+    for (name, _) in std::env::vars_os() {
+        if is_cargo_run_var(&name.to_string_lossy()) {
+            build.env_remove(name);
+        }
+    }
+    if let Some(root) = option_env!("CARGO_MANIFEST_DIR") {
+        build.current_dir(root);
+    }
+    eprintln!(
+        "quickstart: building the verun binary (cargo build --bin verun{}); the first time this compiles its dependencies, later runs reuse them",
+        if release { " --release" } else { "" }
+    );
     let status = build
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;

@@ -3,14 +3,16 @@
 #
 #   fuzz/run.sh              30 s per target
 #   fuzz/run.sh SECONDS      SECONDS per target
-#   fuzz/run.sh --smoke      5 s per target; skips (exit 0) when nightly or cargo-fuzz is
-#                            missing, so .ci/run may call it optionally
+#   fuzz/run.sh --smoke      5 s per target; where nightly or cargo-fuzz is missing it
+#                            skips loudly (exit 0), or fails (exit 69) when CI=true or
+#                            VERUN_REQUIRE_FUZZ=1 (.ci/run installs cargo-fuzz first)
 #   fuzz/run.sh SECONDS TARGET...   only these targets
 #
-# Needs a nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz`). Seeds come from
-# fuzz/seeds/TARGET (committed); the growing corpus from fuzz/corpus/TARGET and crashes in
-# fuzz/artifacts/TARGET (both ignored by git). Exits non-zero when any target crashed: turn
-# the crash into a named test in tests/fuzz_regressions.rs, then fix it.
+# Needs a nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz --locked`). Seeds come
+# from fuzz/seeds/TARGET (committed); the growing corpus from fuzz/corpus/TARGET and crashes
+# in fuzz/artifacts/TARGET (both ignored by git). Exits non-zero when any target crashed:
+# minimise the crash into fuzz/regressions/TARGET/ (see fuzz/regressions/README.md), where
+# tests/fuzz_regressions.rs replays it in every `cargo test`, then fix it.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -28,8 +30,12 @@ fi
 missing=""
 cargo +nightly --version >/dev/null 2>&1 || missing="the nightly toolchain"
 cargo fuzz --version >/dev/null 2>&1 || missing="${missing:+$missing and }cargo-fuzz"
+required=0
+if [[ "${CI:-}" == "true" || "${VERUN_REQUIRE_FUZZ:-}" == "1" ]]; then
+    required=1
+fi
 if [[ -n "$missing" ]]; then
-    if [[ $smoke -eq 1 ]]; then
+    if [[ $smoke -eq 1 && $required -eq 0 ]]; then
         echo "fuzz smoke: SKIPPED ($missing not installed; rustup toolchain install nightly; cargo install cargo-fuzz)"
         exit 0
     fi

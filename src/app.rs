@@ -30,7 +30,7 @@ pub fn main(cli: Cli) -> Result<u8> {
         Command::Key(a) => key(a),
         Command::Audit(a) => audit(a),
         Command::Completions { shell } => completions(&shell),
-        Command::Manpage => manpage(),
+        Command::Manpage { dir } => manpage(dir.as_deref()),
         Command::SelfUpdate(a) => crate::self_update::run(&a),
     }
 }
@@ -81,10 +81,10 @@ impl Session {
                 continue;
             };
             if let Err(e) = store.record_use(id) {
-                eprintln!(
-                    "verun: warning: cannot record the use of key {name} in the key store: {}",
+                warn(&format!(
+                    "cannot record the use of key {name} in the key store: {}",
                     e.message()
-                );
+                ));
             }
         }
     }
@@ -103,7 +103,7 @@ fn key(a: KeyArgs) -> Result<u8> {
     let paths = Paths::resolve()?;
     let out = crate::store::command(&paths, a.command)?;
     for n in &out.notes {
-        eprintln!("verun: {n}");
+        note(false, n);
     }
     let mut stdout = std::io::stdout().lock();
     match stdout
@@ -143,14 +143,20 @@ fn plan_flags(plan: &Plan) -> Vec<(&'static str, &'static str)> {
 /// Unsafe escape hatches are loud: one warning each, even with --quiet.
 fn warn_unsafe(flags: &[(&str, &str)]) {
     for (flag, what) in flags {
-        eprintln!("verun: warning: {flag}: {what}");
+        warn(&format!("{flag}: {what}"));
     }
 }
 
+/// The one printer of notes: `verun: TEXT`, one line, capped ([`crate::term::one_line`]).
 fn note(quiet: bool, text: &str) {
     if !quiet {
-        eprintln!("verun: {text}");
+        eprintln!("verun: {}", crate::term::one_line(text));
     }
+}
+
+/// The one printer of warnings (also with --quiet): `verun: warning: TEXT`, one line, capped.
+fn warn(text: &str) {
+    eprintln!("verun: warning: {}", crate::term::one_line(text));
 }
 
 fn report_notes(quiet: bool, r: &Report) {
@@ -200,8 +206,14 @@ fn report_notes(quiet: bool, r: &Report) {
             ),
         );
     }
+    if let Some(h) = &r.sha512 {
+        note(false, &format!("  sha512 {h}"));
+    }
     for p in &r.pins {
-        note(false, &format!("  sha256 matches {}", sanitize(&p.source)));
+        note(
+            false,
+            &format!("  {} matches {}", p.digest.field(), sanitize(&p.source)),
+        );
     }
 }
 
@@ -217,7 +229,12 @@ trait Sink: Write {
 /// merely claims.
 impl Sink for PayloadFile {}
 
-/// `fetch -o` reserves disk blocks, so a full disk stops it before the download.
+/// `fetch -o -` holds the download in an unnamed temporary file, reserving nothing.
+impl Sink for std::fs::File {}
+
+/// `fetch -o` checks the file system has room for the declared length, so a full disk stops
+/// it before the download, and allocates blocks only a bounded window ahead of the bytes
+/// received (see `write_behind`).
 impl Sink for WriteBehind<tempfile::NamedTempFile> {
     fn expect_len(&mut self, len: u64) -> Result<()> {
         self.reserve(len).map_err(|e| {
@@ -280,11 +297,15 @@ fn run(a: RunArgs) -> Result<u8> {
     exec::protect_from_same_user();
     let url = HttpUrl::parse(&a.url)?;
     let plan = Plan::new(Subject::Url(url.clone()), &a.verify)?;
+    check_run_options(&a)?;
+    let capsule = capsule_for(&a)?;
     if a.confirm {
         exec::open_terminal()?; // no terminal to ask on: refuse before downloading
     }
     let mut session = Session::open(&plan)?;
-    session.count_uses = !a.no_cache;
+    // A dry run uses nothing: no key-use count, no rollback mark, no cache entry.
+    let keep_state = !a.no_cache && !a.dry_run;
+    session.count_uses = keep_state;
     let lock = crate::lock::LockCheck::open(&plan)?;
     let name = url.file_name();
     let payload = PayloadFile::create(&name)?;
@@ -296,7 +317,7 @@ fn run(a: RunArgs) -> Result<u8> {
     let marks = check_rollback(&plan, &url, verified.report())?;
     report_notes(plan.quiet, verified.report());
     if a.show {
-        show(&verified)?;
+        show(&verified, a.interpreter.as_deref())?;
     }
     if a.diff {
         show_diff(&url, &verified);
@@ -304,14 +325,20 @@ fn run(a: RunArgs) -> Result<u8> {
     if a.confirm {
         exec::confirm(&format!("verun: run {url}?"))?;
     }
-    let cache = (!a.no_cache).then(|| verified.payload());
+    let cache = keep_state.then(|| verified.payload());
     let keep = Keep {
         cache,
-        state: !a.no_cache,
+        state: keep_state,
     };
     accept(&plan, &url, lock.as_ref(), marks, verified.report(), keep)?;
+    if a.dry_run {
+        // Printed even with --quiet: the caller must not mistake this for a run.
+        eprintln!("verun: --dry-run: {url} verified; nothing was run");
+        return Ok(0);
+    }
     let opts = RunOptions {
-        env_clean: a.env_clean,
+        env_clean: a.env_clean || capsule.is_some(),
+        capsule,
         env: a.env,
         interpreter: a.interpreter,
         args: a.args,
@@ -320,9 +347,84 @@ fn run(a: RunArgs) -> Result<u8> {
     exec::execute(verified, &opts)
 }
 
-fn show(v: &Verified<PayloadFile>) -> Result<()> {
-    let head = v.head();
-    let binary = head.starts_with(b"\x7fELF") || head.contains(&0);
+/// The `--capsule` spec, checked (and probed: can this system build it?) before anything
+/// is downloaded.
+fn capsule_for(a: &RunArgs) -> Result<Option<crate::capsule::Capsule>> {
+    use crate::capsule::{Capsule, Strictness};
+    let Some(mode) = &a.capsule else {
+        return Ok(None);
+    };
+    let strictness = match mode.as_str() {
+        "strict" => Strictness::Strict,
+        "best-effort" => Strictness::BestEffort,
+        other => {
+            return Err(
+                Error::usage(format!("--capsule={}: not a capsule mode", sanitize(other)))
+                    .hint("use --capsule (strict) or --capsule=best-effort"),
+            );
+        }
+    };
+    let c = Capsule::new(strictness, &a.allow_write, a.no_network, &a.allow_connect)?;
+    crate::capsule::probe(&c)?;
+    Ok(Some(c))
+}
+
+/// Usage errors in the run options, found before anything is downloaded.
+fn check_run_options(a: &RunArgs) -> Result<()> {
+    for e in &a.env {
+        let name = e.split_once('=').map_or(e.as_str(), |(n, _)| n);
+        let valid = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(Error::usage(format!(
+                "--env {}: {} is not a valid environment variable name",
+                sanitize(e),
+                sanitize(name)
+            ))
+            .hint("names are letters, digits and _, not starting with a digit: --env NAME or --env NAME=VALUE"));
+        }
+    }
+    if let Some(prog) = &a.interpreter {
+        if prog.trim().is_empty() {
+            return Err(Error::usage("--interpreter takes a program")
+                .hint("for example --interpreter bash, or --interpreter /usr/bin/python3"));
+        }
+        if !find_program(prog) {
+            let hint = if prog.contains(char::is_whitespace) {
+                "--interpreter takes one program, not a command line (its words are not split); to pass flags, run `verun fetch URL -o FILE`, then e.g. `bash -x FILE`"
+            } else {
+                "give an installed program, by name (looked up in PATH) or path"
+            };
+            return Err(
+                Error::usage(format!("--interpreter {}: no such program", sanitize(prog)))
+                    .hint(hint),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Whether `prog` is an executable file, as a path (with `/`) or found in `PATH`.
+fn find_program(prog: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if prog.contains('/') {
+        return executable(Path::new(prog));
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| executable(&dir.join(prog))))
+}
+
+/// `--show`: the payload as `execute` will run it. Whatever is handed to an interpreter
+/// (a `#!` line, `sh`, or `--interpreter`) is shown, sanitised, whatever bytes it holds (a NUL
+/// is shown as `\u{0}`); only what the kernel runs as a binary (ELF) is not.
+fn show(v: &Verified<PayloadFile>, interpreter: Option<&str>) -> Result<()> {
+    let binary = exec::runs_as_binary(v.head(), interpreter);
     let mut err = std::io::stderr().lock();
     if binary {
         let _ = writeln!(
@@ -333,7 +435,8 @@ fn show(v: &Verified<PayloadFile>) -> Result<()> {
         return Ok(());
     }
     let bytes = v.payload().read_prefix(SHOW_MAX)?;
-    let _ = writeln!(err, "----- {} -----", v.report().subject);
+    let subject = crate::term::one_line(&v.report().subject);
+    let _ = writeln!(err, "----- {subject} -----");
     let _ = err.write_all(sanitize_block_bytes(&bytes).as_bytes());
     if v.report().size > SHOW_MAX {
         let _ = writeln!(
@@ -342,7 +445,7 @@ fn show(v: &Verified<PayloadFile>) -> Result<()> {
             v.report().size - SHOW_MAX
         );
     }
-    let _ = writeln!(err, "\n----- end of {} -----", v.report().subject);
+    let _ = writeln!(err, "\n----- end of {subject} -----");
     Ok(())
 }
 
@@ -354,6 +457,9 @@ fn fetch(a: FetchArgs) -> Result<u8> {
     let url = HttpUrl::parse(&a.url)?;
     let plan = Plan::new(Subject::Url(url.clone()), &a.verify)?;
     let mode = a.mode.as_deref().map(parse_mode).transpose()?;
+    if a.output.as_os_str() == "-" {
+        return fetch_to_stdout(&a, &plan, &url, mode);
+    }
     let dir = output_dir(&a.output)?;
     let session = Session::open(&plan)?;
     crate::partial::sweep_stale(&dir);
@@ -386,6 +492,65 @@ fn fetch(a: FetchArgs) -> Result<u8> {
     if a.json {
         print_json(&report, Some(&a.output));
     }
+    Ok(0)
+}
+
+/// `fetch -o -`: the download goes to an unnamed private temporary file in `$TMPDIR`
+/// (`O_TMPFILE` where the file system has it: it has no name anyone could open, and nothing
+/// is left behind even after SIGKILL), and only after every check passed (verification,
+/// rollback, lockfile) are its bytes copied to stdout. `--json` would mix the report into
+/// the payload and is refused (64), as is `--mode`.
+fn fetch_to_stdout(a: &FetchArgs, plan: &Plan, url: &HttpUrl, mode: Option<u32>) -> Result<u8> {
+    if a.json {
+        return Err(Error::usage(
+            "--json cannot be combined with -o -: stdout carries the verified bytes",
+        )
+        .hint("drop --json (notes and errors go to stderr), or save with -o PATH --json"));
+    }
+    if mode.is_some() {
+        return Err(
+            Error::usage("--mode applies to a saved file, not to -o - (stdout)")
+                .hint("drop --mode, or save with -o PATH --mode OCTAL"),
+        );
+    }
+    let session = Session::open(plan)?;
+    let lock = crate::lock::LockCheck::open(plan)?;
+    let tmp = tempfile::tempfile().map_err(|e| {
+        Error::io_at(
+            format!(
+                "cannot create a private temporary file in {}",
+                std::env::temp_dir().display()
+            ),
+            &e,
+        )
+        .hint("set TMPDIR to a writable directory with room for the download")
+    })?;
+    let verified = download(plan, &session, url, tmp, lock_pins(lock.as_ref()))?;
+    let mark = check_rollback(plan, url, verified.report())?;
+    let (mut file, report) = verified.into_parts();
+    let keep = Keep {
+        cache: None,
+        state: true,
+    };
+    accept(plan, url, lock.as_ref(), mark, &report, keep)?;
+    report_notes(plan.quiet, &report);
+    use std::io::{Read, Seek};
+    file.seek(std::io::SeekFrom::Start(0))
+        .map_err(|e| Error::io_at("cannot read back the verified download", &e))?;
+    let mut out = std::io::stdout().lock();
+    let written = std::io::copy(&mut Read::by_ref(&mut file).take(report.size), &mut out)
+        .and_then(|n| out.flush().map(|()| n))
+        .map_err(|e| {
+            Error::io_at("cannot write the verified bytes to stdout", &e)
+                .hint("whatever reads verun's stdout stopped early")
+        })?;
+    if written != report.size {
+        return Err(Error::io(format!(
+            "wrote {written} of {} verified bytes to stdout: the temporary file was cut short",
+            report.size
+        )));
+    }
+    note(plan.quiet, &format!("wrote {written} bytes to stdout"));
     Ok(0)
 }
 
@@ -428,7 +593,10 @@ fn print_json(report: &Report, output: Option<&Path>) {
     println!("{v}");
 }
 
-/// The directory `-o PATH` will be written in, checked before anything is downloaded.
+/// The directory `-o PATH` will be written in, checked before anything is downloaded: `-o`
+/// must not be a directory, a device, a FIFO or a symlink to one (64), and the directory
+/// must exist and not be writable by everyone without the sticky bit (74: anyone could
+/// replace the verified file there right after verun saved it).
 fn output_dir(output: &Path) -> Result<PathBuf> {
     if output.is_dir() {
         return Err(
@@ -447,6 +615,19 @@ fn output_dir(output: &Path) -> Result<PathBuf> {
             dir.display()
         ))
         .hint("create the directory first"));
+    }
+    crate::partial::check_target(output)?;
+    if let Ok(meta) = std::fs::metadata(&dir) {
+        use std::os::unix::fs::MetadataExt;
+        let m = meta.mode() & 0o7777;
+        if m & 0o002 != 0 && m & 0o1000 == 0 {
+            return Err(Error::io(format!(
+                "cannot save -o {}: everyone may write to {} (mode {m:04o}, no sticky bit), so anyone could replace the verified file",
+                output.display(),
+                dir.display()
+            ))
+            .hint("save into a directory only you (or your group) can write, or make it sticky (chmod +t) as /tmp is"));
+        }
     }
     Ok(dir)
 }
@@ -476,10 +657,19 @@ fn completions(shell: &str) -> Result<u8> {
     Ok(0)
 }
 
-fn manpage() -> Result<u8> {
-    use clap::CommandFactory;
-    let man = clap_mangen::Man::new(Cli::command());
-    match man.render(&mut std::io::stdout()) {
+fn manpage(dir: Option<&Path>) -> Result<u8> {
+    if let Some(dir) = dir {
+        for path in crate::manpage::write_all(dir)? {
+            eprintln!("verun: wrote {}", path.display());
+        }
+        return Ok(0);
+    }
+    let top = crate::manpage::pages().swap_remove(0);
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(top.roff.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
         // `verun manpage | head`: the reader has seen enough.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
         Err(e) => Err(Error::io_at("cannot write the man page", &e)),
@@ -489,7 +679,7 @@ fn manpage() -> Result<u8> {
 
 /// Whether a command prints JSON (so failures are reported as JSON too).
 pub fn wants_json(cli: &Cli) -> bool {
-    matches!(&cli.command, Command::Fetch(a) if a.json)
+    matches!(&cli.command, Command::Fetch(a) if a.json && a.output.as_os_str() != "-")
         || matches!(&cli.command, Command::Verify(a) if a.json)
         || matches!(&cli.command, Command::Audit(a) if a.json)
 }
@@ -522,7 +712,7 @@ fn audit(a: crate::cli::AuditArgs) -> Result<u8> {
     if json {
         println!("{}", serde_json::to_value(&report).unwrap_or_default());
     }
-    eprintln!("verun: {}", report.summary_line());
+    note(false, &report.summary_line());
     Ok(report.exit_code)
 }
 
@@ -568,7 +758,7 @@ fn offline(
     let mut file = crate::cache::Cache::new(&paths.cache)
         .open_blob(&entry.sha256)
         .map_err(|e| {
-            eprintln!("verun: warning: cache: {}", e.message());
+            warn(&format!("cache: {}", e.message()));
             no_copy()
         })?
         .ok_or_else(no_copy)?;
@@ -576,6 +766,7 @@ fn offline(
     offline_plan.keys.clear();
     offline_plan.sig = None;
     offline_plan.checksums = None;
+    offline_plan.checksums_sig = None;
     let ring = KeyRing::new(Vec::new(), None)?;
     let evidence = verify::gather(&offline_plan, &ring, &session.net, vec![lock.pin(entry)])?;
     let verified = verify::stream(
@@ -645,7 +836,7 @@ fn check_rollback(
         crate::time::now_secs(),
     )?;
     for w in &checked.warnings {
-        eprintln!("verun: warning: {}", sanitize(w));
+        warn(w);
     }
     Ok(checked.marks)
 }
@@ -679,17 +870,17 @@ fn accept(
     }
     for mark in marks.iter().filter(|_| keep.state) {
         if let Err(e) = mark.save() {
-            eprintln!(
-                "verun: warning: cannot remember the signature's timestamp (rollback protection): {}",
+            warn(&format!(
+                "cannot remember the signature's timestamp (rollback protection): {}",
                 e.message()
-            );
+            ));
         }
     }
     if let Some(payload) = keep.cache {
         let stored = Paths::resolve()
             .and_then(|p| crate::cache::Cache::new(&p.cache).store(url.as_str(), payload, report));
         if let Err(e) = stored {
-            eprintln!("verun: warning: cache: {}", e.message());
+            warn(&format!("cache: {}", e.message()));
         }
     }
     Ok(())
@@ -699,7 +890,7 @@ fn accept(
 /// Never fails the run: problems are warnings.
 fn show_diff(url: &HttpUrl, v: &Verified<PayloadFile>) {
     use crate::diff::MAX_DIFF_BYTES;
-    let warn = |e: &Error| eprintln!("verun: warning: --diff: {}", e.message());
+    let warn = |e: &Error| warn(&format!("--diff: {}", e.message()));
     let cache = match Paths::resolve() {
         Ok(p) => crate::cache::Cache::new(&p.cache),
         Err(e) => return warn(&e),
@@ -707,8 +898,11 @@ fn show_diff(url: &HttpUrl, v: &Verified<PayloadFile>) {
     let prev = match cache.previous(url.as_str(), MAX_DIFF_BYTES as u64 + 1) {
         Ok(Some(p)) => p,
         Ok(None) => {
-            eprintln!(
-                "verun: --diff: no earlier accepted version of {url} in the cache; nothing to compare (--show prints it all)"
+            note(
+                false,
+                &format!(
+                    "--diff: no earlier accepted version of {url} in the cache; nothing to compare (--show prints it all)"
+                ),
             );
             return;
         }
@@ -716,9 +910,12 @@ fn show_diff(url: &HttpUrl, v: &Verified<PayloadFile>) {
     };
     let r = v.report();
     if prev.entry.sha256 == r.sha256 {
-        eprintln!(
-            "verun: --diff: {url} is unchanged since it was accepted at {}",
-            prev.entry.accepted_at
+        note(
+            false,
+            &format!(
+                "--diff: {url} is unchanged since it was accepted at {}",
+                sanitize(&prev.entry.accepted_at)
+            ),
         );
         return;
     }
@@ -728,13 +925,13 @@ fn show_diff(url: &HttpUrl, v: &Verified<PayloadFile>) {
     };
     let rendered = crate::diff::render(&prev.bytes, &new, crate::term::color_enabled());
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(
-        err,
-        "----- changes in {url} since {} (sha256 {}… → {}…) -----",
-        prev.entry.accepted_at,
-        &prev.entry.sha256[..16],
+    let header = format!(
+        "changes in {url} since {} (sha256 {}… → {}…)",
+        sanitize(&prev.entry.accepted_at),
+        sanitize(prev.entry.sha256.get(..16).unwrap_or_default()),
         &r.sha256[..16]
     );
+    let _ = writeln!(err, "----- {} -----", crate::term::one_line(&header));
     let _ = err.write_all(rendered.text.as_bytes());
     match rendered.summary {
         Some(s) => {

@@ -274,8 +274,10 @@ fn find_signer(
     }
     match store.map(|s| s.lookup(id, Some(url))) {
         Some(StoreVerdict::Trusted(k)) => Signer::Known(k.key, k.source),
-        Some(StoreVerdict::Refused(e)) => Signer::Refused(e),
-        Some(StoreVerdict::Unknown) | None => Signer::Unknown,
+        // Revoked and rotated-out keys were refused above. A store key that does not cover
+        // this URL (another scope, expired) vouches for nothing here: the entry may have
+        // been recorded with `--key`, so its signature cannot be checked, only its bytes.
+        Some(StoreVerdict::Refused(_)) | Some(StoreVerdict::Unknown) | None => Signer::Unknown,
     }
 }
 
@@ -294,7 +296,7 @@ fn audit_one(
     store: Option<&dyn KeyStore>,
 ) -> Outcome {
     let mut out = Outcome {
-        url: url.as_str().to_string(),
+        url: url.given().to_string(),
         status: Status::Ok,
         signature: SigStatus::Unchecked,
         locked: entry.clone(),

@@ -20,6 +20,11 @@
 //!   no URL points at are deleted when the index is written.
 //! - `--no-cache` writes nothing here (nor rollback state): nothing but the temporary payload
 //!   touches the disk. It may still *read* the cache (`--diff`).
+//! - The cache follows [`crate::private_fs`]'s rules (yours, not writable by others, no
+//!   symlink, not in a directory everyone may write to without the sticky bit). A cache that
+//!   breaks them is not used, loudly: `--diff` warns and compares nothing, `--offline`
+//!   warns and fails as without a cached copy (69). An index entry whose digest or time is
+//!   not in the form verun writes makes the index malformed (ignored the same way).
 //! - The cache is never trusted: every blob is re-hashed when read (`--offline` streams it
 //!   through the verifier against the lockfile's SHA-256; `--diff` compares digests) and a
 //!   blob that does not match is ignored.
@@ -35,10 +40,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::atomic::{FileLock, private_dir, read_private, write_atomic};
 use crate::checksums::to_hex;
 use crate::error::{Error, Result};
 use crate::exec::PayloadFile;
+use crate::private_fs::{self, LockKind, Rules, Want, write_atomic};
 use crate::time::{now_secs, rfc3339_utc};
 use crate::verify::Report;
 
@@ -48,6 +53,8 @@ const INDEX: &str = "index.json";
 const BLOBS: &str = "blobs";
 const LOCK: &str = ".lck";
 const MAX_INDEX_BYTES: u64 = 16 << 20;
+/// How the cache is named in refusals (the checks are [`private_fs`]'s).
+const CACHE_RULES: Rules<'static> = Rules::new("the cache", "not using it");
 
 /// Where a URL's last accepted payload is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +65,29 @@ pub struct IndexEntry {
     pub size: u64,
     /// When it was accepted (RFC 3339, UTC).
     pub accepted_at: String,
+}
+
+impl IndexEntry {
+    /// Whether the entry is what verun writes: a lower-case SHA-256 and an RFC 3339 UTC
+    /// time (`YYYY-MM-DDTHH:MM:SSZ`). Anything else (escape bytes included) makes the index
+    /// malformed, so no text from it reaches the terminal unchecked.
+    pub fn well_formed(&self) -> bool {
+        let time = self.accepted_at.as_bytes();
+        let time_ok = time.len() == 20
+            && time.iter().enumerate().all(|(i, &c)| match i {
+                4 | 7 => c == b'-',
+                10 => c == b'T',
+                13 | 16 => c == b':',
+                19 => c == b'Z',
+                _ => c.is_ascii_digit(),
+            });
+        time_ok
+            && self.sha256.len() == 64
+            && self
+                .sha256
+                .bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+    }
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -93,20 +123,19 @@ impl Cache {
         self.dir.join(BLOBS).join(sha256_hex)
     }
 
+    /// Whether the cache exists; an error when it, or `blobs/`, breaks the rules.
     fn check_dir(&self) -> Result<bool> {
-        match std::fs::symlink_metadata(&self.dir) {
-            Err(_) => Ok(false),
-            Ok(m) if m.file_type().is_symlink() || !m.is_dir() => Err(Error::config(format!(
-                "the cache {} is not a directory (or is a symlink); not using it",
-                self.dir.display()
-            ))),
-            Ok(_) => Ok(true),
+        private_fs::check_parent(&self.dir, &CACHE_RULES)?;
+        if !private_fs::check_path(&self.dir, Want::Dir, &CACHE_RULES)? {
+            return Ok(false);
         }
+        private_fs::check_path(&self.dir.join(BLOBS), Want::Dir, &CACHE_RULES)?;
+        Ok(true)
     }
 
     fn load_index(&self) -> Result<Index> {
         let path = self.dir.join(INDEX);
-        let Some(bytes) = read_private(&path, MAX_INDEX_BYTES, "cache index")? else {
+        let Some(bytes) = private_fs::read(&path, MAX_INDEX_BYTES, &CACHE_RULES)? else {
             return Ok(Index {
                 version: 1,
                 urls: BTreeMap::new(),
@@ -114,9 +143,12 @@ impl Cache {
         };
         serde_json::from_slice::<Index>(&bytes)
             .ok()
-            .filter(|i| i.version == 1)
+            .filter(|i| i.version == 1 && i.urls.values().all(IndexEntry::well_formed))
             .ok_or_else(|| {
-                Error::config(format!("the cache index {} is malformed", path.display()))
+                Error::config(format!(
+                    "the cache index {} is malformed; not using it",
+                    path.display()
+                ))
             })
     }
 
@@ -168,32 +200,11 @@ impl Cache {
     /// Open the blob named `sha256_hex` (for `--offline`, which re-hashes it while reading):
     /// `None` when absent. A symlink or non-regular file is refused.
     pub fn open_blob(&self, sha256_hex: &str) -> Result<Option<File>> {
-        use std::os::unix::fs::OpenOptionsExt;
         if !self.check_dir()? || crate::checksums::parse_hex32(sha256_hex).is_none() {
             return Ok(None);
         }
         let path = self.blob_path(sha256_hex);
-        let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::CLOEXEC;
-        match std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(flags.bits() as i32)
-            .open(&path)
-        {
-            Ok(f) => {
-                let meta = f
-                    .metadata()
-                    .map_err(|e| Error::io_at(format!("cannot inspect {}", path.display()), &e))?;
-                if !meta.is_file() {
-                    return Err(Error::config(format!(
-                        "cached payload {} is not a regular file",
-                        path.display()
-                    )));
-                }
-                Ok(Some(f))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io_at(format!("cannot open {}", path.display()), &e)),
-        }
+        private_fs::open(&path, &CACHE_RULES)
     }
 
     /// Cache the accepted payload of `url`. Skips payloads over [`MAX_CACHE_BYTES`].
@@ -202,10 +213,15 @@ impl Cache {
         if report.size > MAX_CACHE_BYTES {
             return Ok(());
         }
-        private_dir(&self.dir, "cache directory")?;
+        private_fs::ensure_dir(&self.dir, &CACHE_RULES)?;
         let blobs = self.dir.join(BLOBS);
-        private_dir(&blobs, "cache directory")?;
-        let _guard = FileLock::acquire(&self.dir.join(LOCK), 0o600)?;
+        private_fs::ensure_dir(&blobs, &CACHE_RULES)?;
+        let _guard = private_fs::lock(
+            &self.dir.join(LOCK),
+            LockKind::Exclusive,
+            Some(0o600),
+            &CACHE_RULES,
+        )?;
         let blob = self.blob_path(&report.sha256);
         if std::fs::symlink_metadata(&blob).is_err() {
             let mut tmp = tempfile::Builder::new()
@@ -226,8 +242,9 @@ impl Cache {
             tmp.as_file()
                 .sync_all()
                 .map_err(|e| Error::io_at("cannot flush a cached payload", &e))?;
-            tmp.persist(&blob)
-                .map_err(|e| Error::io_at("cannot store a cached payload", &e.error))?;
+            let (file, tmp_path) = tmp.into_parts();
+            private_fs::rename_verified(&file, &tmp_path, &blob)?;
+            let _ = tmp_path.keep();
         }
         // A malformed index is replaced: the cache is only a convenience.
         let mut index = self.load_index().unwrap_or_default();

@@ -27,11 +27,11 @@ HTTPS_PROXY/HTTP_PROXY/NO_PROXY, SSL_CERT_FILE (extra root certificates).";
 #[command(
     name = "verun",
     version,
-    about = "Download, verify (minisign signature and/or SHA-256), then run: a safe `curl | sh`",
+    about = "Download, verify (minisign signature and/or SHA-256/SHA-512), then run: a safe `curl | sh`",
     long_about = "Download a script or binary together with its detached minisign signature \
 and/or checksum, refuse anything whose verification fails, and run (or save) exactly the \
 verified bytes.\n\nAt least one trust anchor is required: a signature under a key given with \
---key (or a trusted key from `verun key`), a pinned --sha256, a lockfile entry, a signed \
+--key (or a trusted key from `verun key`), a pinned --sha256 or --sha512, a lockfile entry, a signed \
 checksum list, or an unsigned checksum list from another origin. Every piece of evidence \
 supplied or found must pass.",
     after_help = EXIT_HELP,
@@ -65,8 +65,13 @@ pub enum Command {
         /// The shell.
         shell: String,
     },
-    /// Print the man page (roff) to stdout.
-    Manpage,
+    /// Print the man page (roff) to stdout, or write every page with --dir.
+    Manpage {
+        /// Write verun.1 and one page per subcommand (verun-run.1, verun-key-add.1, ...)
+        /// into DIR (created if missing) instead of printing verun.1.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Replace this verun with the latest (or a given) release, verified under verun's
     /// release key.
     #[command(long_about = SELF_UPDATE_HELP, after_help = EXIT_HELP, disable_version_flag = true)]
@@ -86,9 +91,17 @@ pub struct VerifyOpts {
     /// Pinned SHA-256 of the payload (64 hex digits, any case).
     #[arg(long, value_name = "HEX")]
     pub sha256: Option<String>,
-    /// A checksum list (GNU or BSD format; URL or path); the entry is chosen by file name.
+    /// Pinned SHA-512 of the payload (128 hex digits, any case), hashed in the same pass.
+    #[arg(long, value_name = "HEX")]
+    pub sha512: Option<String>,
+    /// A checksum list (URL or path): `sha256sum`/`sha512sum` (GNU), BSD (`SHA256 (NAME) =
+    /// HEX`) or `openssl dgst` output, SHA-256 or SHA-512, or one bare digest (tool.sha256);
+    /// the entry is chosen by the payload's file name.
     #[arg(long, value_name = "LOC")]
     pub checksums: Option<String>,
+    /// The checksum list's detached signature (URL or path); default <LIST>.minisig.
+    #[arg(long, value_name = "LOC", requires = "checksums")]
+    pub checksums_sig: Option<String>,
     /// Lockfile (TOML): record new URLs, refuse locked URLs whose bytes changed.
     #[arg(long, value_name = "FILE")]
     pub lock: Option<PathBuf>,
@@ -133,6 +146,14 @@ pub struct RunArgs {
     #[command(flatten)]
     pub verify: VerifyOpts,
     /// The payload sees only PATH, HOME, USER, LOGNAME, SHELL, TERM, LANG, LC_*, TZ, TMPDIR (plus --env).
+    ///
+    /// Before the payload starts, verun re-executes itself with exactly that environment, so
+    /// that the variables it was started with are no longer in its memory nor in
+    /// /proc/<verun>/environ (which a payload running as root could read). No tool can hide
+    /// what its parent holds: the environment of the shell or CI runner that started verun
+    /// stays readable in /proc to a root payload, and verun's command line (--env
+    /// NAME=VALUE included) is readable by everyone on the machine. Pass secrets by name
+    /// (--env NAME), never as values on the command line.
     #[arg(long)]
     pub env_clean: bool,
     /// Pass NAME (from verun's environment) or set NAME=VALUE for the payload; repeatable.
@@ -153,12 +174,32 @@ pub struct RunArgs {
     pub diff: bool,
     /// Run a locked URL from the cache, without the network (needs --lock and a cached
     /// copy whose SHA-256 is the locked one).
-    #[arg(long, requires = "lock", conflicts_with_all = ["update_lock", "sig", "checksums"])]
+    #[arg(long, requires = "lock", conflicts_with_all = ["update_lock", "sig", "checksums", "checksums_sig"])]
     pub offline: bool,
     /// Write nothing to disk but the temporary payload: no cache, no rollback state, no
     /// key-use counts (the lockfile, when given, is still written).
     #[arg(long)]
     pub no_cache: bool,
+    /// Verify, then --show, --diff and --lock as asked, and exit 0 without running anything.
+    /// Records no rollback state, cache or key-use count: the next real run's --diff
+    /// compares with what last really ran.
+    #[arg(long, conflicts_with = "confirm")]
+    pub dry_run: bool,
+    /// Run the payload in a capsule: it may write only below --allow-write DIRs and its own
+    /// temporary directory, gains no privileges (no_new_privs), and sees only a clean
+    /// environment. MODE: strict (default: refused, 77, when the kernel cannot build it) or
+    /// best-effort (runs, and says what was skipped).
+    #[arg(long, value_name = "MODE", num_args = 0..=1, default_missing_value = "strict", require_equals = true)]
+    pub capsule: Option<String>,
+    /// With --capsule: a directory the payload may write below; repeatable.
+    #[arg(long, value_name = "DIR", requires = "capsule")]
+    pub allow_write: Vec<PathBuf>,
+    /// With --capsule: no network at all (new user and network namespaces).
+    #[arg(long, requires = "capsule", conflicts_with = "allow_connect")]
+    pub no_network: bool,
+    /// With --capsule: TCP connections only to this port (Landlock ABI 4+); repeatable.
+    #[arg(long, value_name = "PORT", requires = "capsule")]
+    pub allow_connect: Vec<u16>,
     /// Arguments for the payload (after --).
     #[arg(last = true, value_name = "ARGS")]
     pub args: Vec<OsString>,

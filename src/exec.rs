@@ -34,6 +34,8 @@ pub struct RunOptions {
     pub args: Vec<OsString>,
     /// The payload's file name, used as `argv[0]` for binaries.
     pub name: String,
+    /// `--capsule`: what the payload may touch (implies `env_clean`).
+    pub capsule: Option<crate::capsule::Capsule>,
 }
 
 /// The file the payload is written to before it is verified and run.
@@ -54,12 +56,32 @@ impl Write for PayloadFile {
     }
 }
 
+/// The longest name `memfd_create(2)` takes: `NAME_MAX` (255) less its `memfd:` prefix,
+/// in bytes, not counting the terminating NUL.
+#[cfg(target_os = "linux")]
+const MEMFD_NAME_MAX: usize = 249;
+
+/// The memfd's name (only a label, shown in `/proc/PID/fd`): `verun:` and the file name,
+/// without NUL bytes (a C string cannot hold them), cut on a character boundary to
+/// [`MEMFD_NAME_MAX`] bytes. Any URL's file name thus yields a name the kernel accepts.
+#[cfg(target_os = "linux")]
+fn memfd_label(name: &str) -> String {
+    let mut label = String::from("verun:");
+    for c in name.chars().filter(|&c| c != '\0') {
+        if label.len() + c.len_utf8() > MEMFD_NAME_MAX {
+            break;
+        }
+        label.push(c);
+    }
+    label
+}
+
 impl PayloadFile {
     /// A new, empty, private payload file.
     #[cfg(target_os = "linux")]
     pub fn create(name: &str) -> Result<PayloadFile> {
         use rustix::fs::{MemfdFlags, memfd_create};
-        let label = format!("verun:{}", name.chars().take(200).collect::<String>());
+        let label = memfd_label(name);
         let base = MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING;
         // MFD_EXEC keeps the memfd executable where `vm.memfd_noexec` would default it to
         // no-exec (Linux >= 6.3); older kernels reject the flag, so retry without it.
@@ -239,56 +261,317 @@ pub fn launch_for(head: &[u8]) -> Launch {
     Launch::Sh
 }
 
+/// Whether [`execute`] runs a payload starting with `head` as a binary (the kernel executes
+/// it: an ELF file without `--interpreter`), rather than handing it to an interpreter as a
+/// script. `--show` decides with this, so that what runs as a script is shown as one.
+pub fn runs_as_binary(head: &[u8], interpreter: Option<&str>) -> bool {
+    interpreter.is_none() && launch_for(head) == Launch::Elf
+}
+
+/// How the payload is started, apart from the path of its sealed copy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Start {
+    kind: StartKind,
+    /// The interpreter, or for [`StartKind::Elf`] the payload's `argv[0]`.
+    prog: OsString,
+    /// The interpreter's own argument (from the `#!` line), before the path.
+    pre: Vec<OsString>,
+    /// The payload's arguments, after the path.
+    args: Vec<OsString>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StartKind {
+    /// The kernel runs it: `/proc/self/fd/N` with `argv[0]` = the payload's name.
+    Elf,
+    /// `INTERPRETER [ARG] /proc/self/fd/N`, the interpreter named by the `#!` line.
+    Shebang,
+    /// `sh` or `--interpreter PROG`.
+    Script,
+}
+
+impl StartKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            StartKind::Elf => "elf",
+            StartKind::Shebang => "shebang",
+            StartKind::Script => "script",
+        }
+    }
+
+    fn parse(s: &str) -> Option<StartKind> {
+        [StartKind::Elf, StartKind::Shebang, StartKind::Script]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+impl Start {
+    fn new(launch: &Launch, opts: &RunOptions) -> Start {
+        let (kind, prog, pre) = match (&opts.interpreter, launch) {
+            (Some(prog), _) => (StartKind::Script, prog.into(), Vec::new()),
+            (None, Launch::Elf) => (StartKind::Elf, opts.name.as_str().into(), Vec::new()),
+            (None, Launch::Shebang(interp, arg)) => (
+                StartKind::Shebang,
+                interp.into(),
+                arg.iter().map(OsString::from).collect(),
+            ),
+            (None, Launch::Sh) => (StartKind::Script, "sh".into(), Vec::new()),
+        };
+        Start {
+            kind,
+            prog,
+            pre,
+            args: opts.args.clone(),
+        }
+    }
+
+    fn command(&self, path: &std::ffi::OsStr) -> Command {
+        let mut c = if self.kind == StartKind::Elf {
+            use std::os::unix::process::CommandExt;
+            let mut c = Command::new(path);
+            c.arg0(&self.prog);
+            c
+        } else {
+            let mut c = Command::new(&self.prog);
+            c.args(&self.pre).arg(path);
+            c
+        };
+        c.args(&self.args);
+        c
+    }
+
+    /// Spawn the payload (environment as set up in `cmd`), wait for it while forwarding
+    /// signals, and return verun's exit code for its status.
+    fn spawn_and_wait(
+        &self,
+        mut cmd: Command,
+        capsule: Option<&crate::capsule::Capsule>,
+    ) -> Result<u8> {
+        let program = cmd.get_program().to_string_lossy().into_owned();
+        // The capsule: its launcher enters it, then execs exactly this command.
+        let mut capsule_tmp = None;
+        let mut status_pipe = None;
+        if let Some(c) = capsule {
+            let tmp = tempfile::Builder::new()
+                .prefix("verun-capsule-")
+                .tempdir()
+                .map_err(|e| {
+                    Error::io_at(
+                        "cannot create the payload's private temporary directory",
+                        &e,
+                    )
+                })?;
+            let pipe = crate::capsule::StatusPipe::new()?;
+            let mut wrapped = Command::new(crate::capsule::SELF_EXE);
+            wrapped.args(c.launcher_args(pipe.write_fd(), tmp.path(), false));
+            wrapped
+                .arg("--")
+                .arg(cmd.get_program())
+                .args(cmd.get_args());
+            // A capsule implies --env-clean: this process's environment is the payload's.
+            wrapped.env("TMPDIR", tmp.path());
+            cmd = wrapped;
+            capsule_tmp = Some(tmp);
+            status_pipe = Some(pipe);
+        }
+        let mut child = cmd.spawn().map_err(|e| {
+            let hint = match self.kind {
+                StartKind::Shebang => format!(
+                    "the script asks for {}; install it or pass --interpreter PROG",
+                    crate::term::sanitize(&program)
+                ),
+                _ => "check --interpreter, or that /proc is mounted".to_string(),
+            };
+            Error::io(format!(
+                "cannot start the payload with {}: {e}",
+                crate::term::sanitize(&program)
+            ))
+            .hint(hint)
+        })?;
+        if let Some(pipe) = status_pipe
+            && let Err(e) = pipe.wait_entered()
+        {
+            let _ = child.wait();
+            return Err(e);
+        }
+        let status = wait_forwarding_signals(&mut child)?;
+        drop(capsule_tmp);
+        Ok(exit_code(status))
+    }
+}
+
 /// Run the verified payload and wait for it. Returns verun's exit code: the payload's own
 /// status, or 128+N when it was killed by signal N.
+///
+/// With `--env-clean` (Linux), verun first re-executes itself (`/proc/self/exe`, same
+/// process) in the internal [`SEALED_MODE`] with exactly the payload's environment, handing
+/// over only the sealed memfd (an inherited descriptor) and, on its command line, the
+/// verified digest and how to start the payload. The environment verun was started with,
+/// secrets included, is then gone from `/proc/<verun>/environ` and from verun's memory
+/// before the payload starts; [`run_sealed`] re-checks the memfd and runs it. Without
+/// `--env-clean` the payload inherits that environment anyway, so there is nothing to hide
+/// and no re-exec.
 pub fn execute(verified: Verified<PayloadFile>, opts: &RunOptions) -> Result<u8> {
     let launch = launch_for(verified.head());
     let (payload, report) = verified.into_parts();
-    let prepared = prepare(payload, &launch, &report.sha256)?;
-    let path = &prepared.path;
-    let mut cmd = match (&opts.interpreter, &launch) {
-        (Some(prog), _) => {
-            let mut c = Command::new(prog);
-            c.arg(path);
-            c
-        }
-        (None, Launch::Elf) => {
-            use std::os::unix::process::CommandExt;
-            let mut c = Command::new(path);
-            c.arg0(&opts.name);
-            c
-        }
-        (None, Launch::Shebang(interp, arg)) => {
-            let mut c = Command::new(interp);
-            c.args(arg);
-            c.arg(path);
-            c
-        }
-        (None, Launch::Sh) => {
-            let mut c = Command::new("sh");
-            c.arg(path);
-            c
-        }
-    };
-    cmd.args(&opts.args);
+    let start = Start::new(&launch, opts);
+    let reexec = cfg!(target_os = "linux") && opts.env_clean;
+    // Only an ELF run directly by the kernel may close the descriptor at exec; a script's
+    // interpreter, and the re-executed verun, must inherit it.
+    let cloexec = start.kind == StartKind::Elf && !reexec;
+    let prepared = prepare(payload, cloexec, &report.sha256)?;
+    #[cfg(target_os = "linux")]
+    if reexec {
+        return Err(reexec_clean(&prepared, &start, &report.sha256, opts));
+    }
+    let mut cmd = start.command(prepared.path.as_ref());
     apply_env(&mut cmd, opts);
-    let program = cmd.get_program().to_string_lossy().into_owned();
-    let mut child = cmd.spawn().map_err(|e| {
-        let hint = match &launch {
-            Launch::Shebang(i, _) if opts.interpreter.is_none() => {
-                format!("the script asks for {i}; install it or pass --interpreter PROG")
-            }
-            _ => "check --interpreter, or that /proc is mounted".to_string(),
-        };
-        Error::io(format!(
-            "cannot start the payload with {}: {e}",
-            crate::term::sanitize(&program)
-        ))
-        .hint(hint)
-    })?;
-    let status = wait_forwarding_signals(&mut child)?;
+    // A capsule implies --env-clean, so on Linux it is always built after the re-exec.
+    let code = start.spawn_and_wait(cmd, opts.capsule.as_ref());
     drop(prepared);
-    Ok(exit_code(status))
+    code
+}
+
+/// The first argument that switches verun into its internal mode: run a sealed memfd
+/// handed over by a verun that verified it (see [`execute`]). Recognised by `main` before
+/// the command line is parsed, so it appears in no help, completion or man page.
+pub const SEALED_MODE: &str = "__verun-run-sealed-memfd";
+
+/// Replace this process by `verun SEALED_MODE FD SHA256 CN CAPSULE... KIND PROG N PRE... --
+/// ARGS...` (CN: how many capsule spec arguments follow, 0 without `--capsule`) with
+/// the payload's environment. Returns only when that fails.
+#[cfg(target_os = "linux")]
+fn reexec_clean(prepared: &Prepared, start: &Start, sha256: &str, opts: &RunOptions) -> Error {
+    use rustix::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let capsule_args = opts
+        .capsule
+        .as_ref()
+        .map(crate::capsule::Capsule::spec_args)
+        .unwrap_or_default();
+    let mut cmd = Command::new("/proc/self/exe");
+    cmd.arg0("verun")
+        .arg(SEALED_MODE)
+        .arg(prepared.keep.as_raw_fd().to_string())
+        .arg(sha256)
+        .arg(capsule_args.len().to_string())
+        .args(&capsule_args)
+        .arg(start.kind.as_str())
+        .arg(&start.prog)
+        .arg(start.pre.len().to_string())
+        .args(&start.pre)
+        .arg("--")
+        .args(&start.args);
+    apply_env(&mut cmd, opts);
+    let e = cmd.exec();
+    Error::io(format!(
+        "cannot re-execute verun with the payload's clean environment: {e}; nothing was run"
+    ))
+    .hint("verun needs /proc mounted to run payloads from memory")
+}
+
+/// The internal mode ([`SEALED_MODE`]; `args` are the arguments after it): check that
+/// descriptor FD is a memfd sealed against writing, shrinking, growing and further seals
+/// whose contents hash to SHA256, then start the payload from it with this process's
+/// environment (which the verun that verified it set to the payload's), forwarding SIGTERM
+/// and SIGHUP, and return the exit code as [`execute`] does. Anything else is refused: 64
+/// for malformed arguments, 77 for a descriptor that is not such a memfd.
+pub fn run_sealed(args: &[OsString]) -> Result<u8> {
+    protect_from_same_user(); // `exec` made this process dumpable again
+    // `exec /proc/self/exe` names the process `exe`; `ps` and `pgrep verun` should see verun.
+    let _ = std::fs::write("/proc/self/comm", "verun");
+    let bad = || {
+        Error::usage(format!(
+            "{SEALED_MODE}: malformed arguments; nothing was run"
+        ))
+        .hint("this mode is internal to `verun run --env-clean`; use `verun run URL`")
+    };
+    let mut it = args.iter();
+    let mut text = || it.next().and_then(|s| s.to_str());
+    let fd: u32 = text()
+        .and_then(|s| s.parse().ok())
+        .filter(|&fd| fd > 2)
+        .ok_or_else(bad)?;
+    let sha256 = text()
+        .filter(|s| s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        .ok_or_else(bad)?
+        .to_string();
+    let capsule_n: usize = text()
+        .and_then(|s| s.parse().ok())
+        .filter(|&n| n <= 4096)
+        .ok_or_else(bad)?;
+    let capsule_spec: Vec<OsString> = it.by_ref().take(capsule_n).cloned().collect();
+    if capsule_spec.len() != capsule_n {
+        return Err(bad());
+    }
+    let capsule = if capsule_n == 0 {
+        None
+    } else {
+        Some(crate::capsule::Capsule::from_spec_args(&capsule_spec).map_err(|_| bad())?)
+    };
+    let mut text = || it.next().and_then(|s| s.to_str());
+    let kind = text().and_then(StartKind::parse).ok_or_else(bad)?;
+    let prog = it.next().ok_or_else(bad)?.clone();
+    let n: usize = it
+        .next()
+        .and_then(|s| s.to_str())
+        .and_then(|s| s.parse().ok())
+        .filter(|&n| n <= 1)
+        .ok_or_else(bad)?;
+    let pre: Vec<OsString> = it.by_ref().take(n).cloned().collect();
+    if pre.len() != n || it.next().is_none_or(|s| s != "--") {
+        return Err(bad());
+    }
+    let start = Start {
+        kind,
+        prog,
+        pre,
+        args: it.cloned().collect(),
+    };
+    // The payload starts from the inherited descriptor itself (a script's interpreter opens
+    // it by this path; so does the kernel for an ELF, which then keeps it open, read-only:
+    // closing a descriptor by number would take `unsafe` in this crate).
+    let path = format!("/proc/self/fd/{fd}");
+    check_handed_over(&path, &sha256)?;
+    start.spawn_and_wait(start.command(path.as_ref()), capsule.as_ref())
+}
+
+fn refuse_handover(why: String) -> Error {
+    Error::refused(format!("{SEALED_MODE}: {why}; nothing was run"))
+        .hint("this mode runs only the sealed memfd a verifying verun hands over")
+}
+
+/// Memfds exist only on Linux: elsewhere the internal mode refuses everything.
+#[cfg(not(target_os = "linux"))]
+fn check_handed_over(_path: &str, _sha256: &str) -> Result<()> {
+    Err(refuse_handover("there are no memfds on this system".into()))
+}
+
+/// Refuse (77) unless `path` (`/proc/self/fd/N`) is a memfd, sealed for good, holding
+/// exactly the bytes that hash to `sha256`.
+#[cfg(target_os = "linux")]
+fn check_handed_over(path: &str, sha256: &str) -> Result<()> {
+    use rustix::fs::{SealFlags, fcntl_get_seals};
+    let refuse = refuse_handover;
+    let link = std::fs::read_link(path)
+        .map_err(|e| refuse(format!("no payload descriptor at {path}: {e}")))?;
+    if !link.to_string_lossy().starts_with("/memfd:") {
+        return Err(refuse(format!(
+            "{path} is not a memfd ({})",
+            crate::term::sanitize(&link.to_string_lossy())
+        )));
+    }
+    let file = File::open(path).map_err(|e| refuse(format!("cannot open {path}: {e}")))?;
+    let need = SealFlags::WRITE | SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL;
+    let seals = fcntl_get_seals(&file)
+        .map_err(|e| refuse(format!("cannot read the seals of {path}: {e}")))?;
+    if !seals.contains(need) {
+        return Err(refuse(format!(
+            "the memfd at {path} is not sealed against writing, resizing and new seals"
+        )));
+    }
+    PayloadFile { file }.check_sealed(sha256)
 }
 
 struct Prepared {
@@ -303,17 +586,18 @@ type PayloadKeep = rustix::fd::OwnedFd;
 type PayloadKeep = PayloadFile;
 
 #[cfg(target_os = "linux")]
-fn prepare(mut payload: PayloadFile, launch: &Launch, sha256: &str) -> Result<Prepared> {
+fn prepare(mut payload: PayloadFile, cloexec: bool, sha256: &str) -> Result<Prepared> {
     use rustix::fd::AsRawFd;
     use rustix::fs::{Mode, OFlags, open};
     payload.seal()?;
     payload.check_sealed(sha256)?;
     // A read-only descriptor of the sealed memfd; the writable one is closed so that the
-    // kernel sees no writer at exec time. Scripts need it inherited by the interpreter;
-    // ELF binaries are opened by the kernel before close-on-exec applies.
+    // kernel sees no writer at exec time. Scripts need it inherited by the interpreter (and
+    // a re-executed verun by itself); ELF binaries are opened by the kernel before
+    // close-on-exec applies.
     let self_path = format!("/proc/self/fd/{}", payload.file.as_raw_fd());
     let mut flags = OFlags::RDONLY;
-    if *launch == Launch::Elf {
+    if cloexec {
         flags |= OFlags::CLOEXEC;
     }
     let ro = open(self_path.as_str(), flags, Mode::empty()).map_err(|e| {
@@ -328,7 +612,7 @@ fn prepare(mut payload: PayloadFile, launch: &Launch, sha256: &str) -> Result<Pr
 }
 
 #[cfg(not(target_os = "linux"))]
-fn prepare(mut payload: PayloadFile, _launch: &Launch, sha256: &str) -> Result<Prepared> {
+fn prepare(mut payload: PayloadFile, _cloexec: bool, sha256: &str) -> Result<Prepared> {
     payload.seal()?;
     payload.check_sealed(sha256)?;
     let path = payload.path.clone().into_os_string();
@@ -434,7 +718,8 @@ pub fn confirm(question: &str) -> Result<()> {
     if answer == "y" || answer == "yes" {
         Ok(())
     } else {
-        Err(refuse_confirm("declined"))
+        Err(Error::refused("--confirm: you declined; nothing was run")
+            .hint("answer y to run it; --show prints the verified script first"))
     }
 }
 

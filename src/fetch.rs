@@ -51,6 +51,54 @@ pub struct NetConfig {
 pub struct Net {
     agent: Agent,
     allow_http: bool,
+    /// The proxy from the environment, for messages: (variable, proxy), credentials dropped.
+    proxy: Option<(&'static str, ureq::Proxy)>,
+}
+
+/// Proxy variables in the order ureq reads them.
+const PROXY_VARS: &[&str] = &[
+    "ALL_PROXY",
+    "all_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+];
+
+/// The proxy the environment names. A variable that is set but does not parse is a usage
+/// error: ureq would silently connect directly instead, past a proxy the user relies on.
+fn proxy_from_env() -> Result<Option<(&'static str, ureq::Proxy)>> {
+    for var in PROXY_VARS {
+        let Ok(value) = std::env::var(var) else {
+            continue;
+        };
+        if value.trim().is_empty() {
+            continue;
+        }
+        return match ureq::Proxy::new(&value) {
+            Ok(_) => Ok(ureq::Proxy::try_from_env().map(|p| (*var, p))),
+            Err(e) => Err(Error::usage(format!(
+                "{var}={} is not a usable proxy URL ({})",
+                crate::term::sanitize(&strip_userinfo(&value)),
+                crate::term::sanitize(&e.to_string())
+            ))
+            .hint(format!(
+                "fix or unset {var}, e.g. {var}=http://proxy.example:3128"
+            ))),
+        };
+    }
+    Ok(None)
+}
+
+/// A proxy URL without its `user:password@` part, for messages.
+fn strip_userinfo(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}{}", &url[..scheme + 3], &url[at + 1..])
+        }
+        (None, Some(at)) => url[at + 1..].to_string(),
+        _ => url.to_string(),
+    }
 }
 
 /// An open response whose body has not been read yet.
@@ -98,6 +146,7 @@ impl Net {
             }
             RootCerts::Specific(Arc::new(certs))
         };
+        let proxy = proxy_from_env()?;
         let (connect, stall) = match cfg.timeout {
             Some(t) => (t, t),
             None => (DEFAULT_CONNECT, DEFAULT_STALL),
@@ -108,7 +157,7 @@ impl Net {
             .http_status_as_error(false)
             .user_agent(concat!("verun/", env!("CARGO_PKG_VERSION")))
             .accept_encoding(ureq::config::AutoHeaderValue::None)
-            .proxy(ureq::Proxy::try_from_env())
+            .proxy(proxy.as_ref().map(|(_, p)| p.clone()))
             .tls_config(TlsConfig::builder().root_certs(roots).build())
             .timeout_global(cfg.timeout)
             .timeout_connect(Some(connect))
@@ -118,6 +167,7 @@ impl Net {
         Ok(Net {
             agent,
             allow_http: cfg.allow_http,
+            proxy,
         })
     }
 
@@ -142,7 +192,7 @@ impl Net {
                 .agent
                 .get(current.as_str())
                 .call()
-                .map_err(|e| describe(&current, e))?;
+                .map_err(|e| self.describe(&current, e))?;
             let status = resp.status().as_u16();
             if (300..400).contains(&status) && status != 304 {
                 let location = resp
@@ -264,29 +314,95 @@ pub fn read_error(url: &HttpUrl, e: &std::io::Error) -> Error {
     }
 }
 
-fn describe(url: &HttpUrl, e: ureq::Error) -> Error {
-    use ureq::Error as E;
-    let (what, hint) = match &e {
-        E::Timeout(t) => (
-            format!("timed out ({t})"),
-            "the server did not answer in time; raise --timeout for slow links",
-        ),
-        E::HostNotFound => ("host not found".to_string(), "check the host name and DNS"),
-        E::ConnectionFailed => (
-            "connection failed".to_string(),
-            "check the host and port, and any proxy settings",
-        ),
-        E::Tls(_) | E::Pem(_) | E::Rustls(_) => (
-            format!("TLS error: {e}"),
-            "the certificate did not verify; for a private CA pass --cacert PEM",
-        ),
-        E::Io(io) if io.to_string().contains("certificate") => (
-            format!("TLS error: {io}"),
-            "the certificate did not verify; for a private CA pass --cacert PEM",
-        ),
-        _ => (format!("{e}"), "retry; check the URL and network"),
-    };
-    Error::download(format!("{url}: {}", crate::term::sanitize(&what))).hint(hint)
+impl Net {
+    /// The proxy `url` goes through, if any, in words: `proxy HOST:PORT (from VAR)`.
+    fn proxy_for(&self, url: &HttpUrl) -> Option<String> {
+        let (var, p) = self.proxy.as_ref()?;
+        let uri: ureq::http::Uri = url.as_str().parse().ok()?;
+        if p.is_no_proxy(&uri) {
+            return None;
+        }
+        Some(format!(
+            "proxy {}:{} (from {var})",
+            crate::term::sanitize(p.host()),
+            p.port()
+        ))
+    }
+
+    fn describe(&self, url: &HttpUrl, e: ureq::Error) -> Error {
+        use ureq::Error as E;
+        let tls = |text: String| tls_error(&text);
+        let (what, hint) = match &e {
+            E::Timeout(t) => (
+                format!("timed out ({t})"),
+                "the server did not answer in time; raise --timeout for slow links".to_string(),
+            ),
+            E::HostNotFound => (
+                "host not found".to_string(),
+                "check the host name and DNS".to_string(),
+            ),
+            E::ConnectionFailed => (
+                "connection failed".to_string(),
+                "check the host and port".to_string(),
+            ),
+            E::Tls(_) | E::Pem(_) | E::Rustls(_) => tls(e.to_string()),
+            E::Io(io) if io.to_string().contains("certificate") => tls(io.to_string()),
+            _ => (
+                format!("{e}"),
+                "retry; check the URL and network".to_string(),
+            ),
+        };
+        let (what, hint) = match self.proxy_for(url) {
+            Some(proxy) if !matches!(e, E::Tls(_) | E::Rustls(_)) => (
+                format!("{what}, through {proxy}"),
+                format!(
+                    "{hint}; the connection goes through a proxy: check it, or bypass it for this host with NO_PROXY"
+                ),
+            ),
+            _ => (what, hint),
+        };
+        Error::download(format!("{url}: {}", crate::term::sanitize(&what))).hint(hint)
+    }
+}
+
+/// Explain a TLS certificate failure (rustls reports webpki's error names).
+fn tls_error(text: &str) -> (String, String) {
+    let has = |needle: &str| text.contains(needle);
+    if has("CaUsedAsEndEntity") {
+        (
+            "TLS error: the server presents a CA certificate as its own (self-signed) certificate, which TLS clients refuse even when that certificate is given with --cacert".to_string(),
+            "give the server a certificate issued by a CA (e.g. with mkcert, or openssl: a CA, then a server certificate signed by it) and pass that CA's PEM with --cacert".to_string(),
+        )
+    } else if has("UnknownIssuer") {
+        (
+            "TLS error: the server's certificate is issued by a CA that is not trusted here"
+                .to_string(),
+            "for a private CA, pass its PEM certificate with --cacert (or SSL_CERT_FILE)"
+                .to_string(),
+        )
+    } else if has("NotValidForName") {
+        (
+            "TLS error: the server's certificate is not valid for this host name".to_string(),
+            "use the host name the certificate was issued for, or fix the server's certificate"
+                .to_string(),
+        )
+    } else if has("Expired") {
+        (
+            "TLS error: the server's certificate has expired (or this machine's clock is wrong)"
+                .to_string(),
+            "check the clock; otherwise the server must renew its certificate".to_string(),
+        )
+    } else if has("NotValidYet") {
+        (
+            "TLS error: the server's certificate is not valid yet (or this machine's clock is wrong)".to_string(),
+            "check the clock".to_string(),
+        )
+    } else {
+        (
+            format!("TLS error: {text}"),
+            "the certificate did not verify; for a private CA pass --cacert PEM".to_string(),
+        )
+    }
 }
 
 fn pem_certs(pem: &[u8]) -> Vec<Certificate<'static>> {

@@ -37,7 +37,11 @@ pub trait KeyStore {
     /// Look a key id up for `url` (`None` for local files, where only global keys count).
     fn lookup(&self, id: KeyId, url: Option<&HttpUrl>) -> StoreVerdict;
     /// Whether some trusted, in-scope key covers `url`: then a signature is expected.
-    fn covers(&self, url: Option<&HttpUrl>) -> bool;
+    fn covers(&self, url: Option<&HttpUrl>) -> bool {
+        !self.covering(url).is_empty()
+    }
+    /// The names of the trusted, in-scope keys that cover `url`, for messages.
+    fn covering(&self, url: Option<&HttpUrl>) -> Vec<String>;
     /// If the key id may not be used even when given with `--key` (revoked, or rotated
     /// out in favour of a successor), the error to refuse it with.
     fn refuses_given(&self, id: KeyId) -> Option<Error>;
@@ -73,6 +77,25 @@ impl<'s> KeyRing<'s> {
     /// Whether a signature is *required* for `url`: a key was given, or a store key covers it.
     pub fn requires_signature(&self, url: Option<&HttpUrl>) -> bool {
         !self.given.is_empty() || self.store.is_some_and(|s| s.covers(url))
+    }
+
+    /// Who expects a signature for `url`, in words: the given keys and the covering store
+    /// keys (for the "signature not found" refusal).
+    pub fn expecting(&self, url: Option<&HttpUrl>) -> String {
+        let mut who: Vec<String> = self
+            .given
+            .iter()
+            .map(|g| format!("--key {}", g.key.id()))
+            .collect();
+        if let Some(store) = self.store {
+            who.extend(
+                store
+                    .covering(url)
+                    .into_iter()
+                    .map(|n| format!("store key {n}")),
+            );
+        }
+        who.join(", ")
     }
 
     /// The key for a signature by `id`, or the refusal.

@@ -44,21 +44,55 @@
 //!   A concurrent recording of *different* bytes for the same URL is refused as drift.
 //!   Comments other than the header are not preserved when verun rewrites the file; a
 //!   locked URL that still matches never causes a rewrite.
+//! - **Ownership** (issue 11, item 8): the lockfile is a trust anchor, so it and its
+//!   `.NAME.lck` follow [`crate::private_fs`]'s rules: owned by you, not writable by group or
+//!   others (0644 is the usual mode), not a symlink (never written through), and not in a
+//!   directory everyone may write to without the sticky bit; otherwise 78 before anything
+//!   is downloaded. A `.NAME.lck` another process keeps locked is waited for at most
+//!   [`crate::private_fs::LOCK_WAIT`] (then 74).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::atomic::{FileLock, write_atomic};
 use crate::checksums::parse_hex32;
 use crate::error::{Error, Result};
 use crate::location::HttpUrl;
 use crate::minisig::KeyId;
 use crate::plan::{LockOpts, Plan, Subject};
+use crate::private_fs::{self, LockKind, Problem, Rules, write_atomic};
 use crate::term::sanitize;
 use crate::time::{now_secs, rfc3339_utc};
 use crate::verify::{Pin, Report};
+
+/// How lockfiles are named in refusals.
+const LOCKFILE_RULES: Rules<'static> = Rules {
+    what: "the lockfile",
+    refusing: "refusing to trust it",
+    hint: lockfile_hint,
+};
+/// How the `.NAME.lck` lock file next to a lockfile is named in refusals.
+const LCK_RULES: Rules<'static> = Rules {
+    what: "the lock file",
+    refusing: "refusing to use it",
+    hint: lockfile_hint,
+};
+
+fn lockfile_hint(path: &Path, problem: &Problem) -> String {
+    match problem {
+        Problem::Symlink => format!(
+            "a lockfile is a trust anchor and verun never writes through a link: replace {} with the file itself",
+            path.display()
+        ),
+        Problem::Owner { .. } => format!(
+            "a lockfile is a trust anchor: whoever owns {} decides what verun accepts; chown it to yourself (uid {}) after reviewing it, or remove it if it is a stray lock file",
+            path.display(),
+            private_fs::euid()
+        ),
+        _ => private_fs::default_hint(path, problem),
+    }
+}
 
 /// The lockfile format version verun writes and reads.
 pub const FORMAT_VERSION: i64 = 1;
@@ -125,7 +159,10 @@ impl Entry {
     }
 }
 
-/// A parsed lockfile: entries by URL (as given on the command line).
+/// A parsed lockfile: entries by URL (as written in the file). Lookups go through
+/// [`Lockfile::key_of`], which matches on the canonical URL, so an entry made under one
+/// spelling of a URL (`https://127.1/x`, or a 0.1 lockfile's `https://Example.com/x`) is
+/// found under any other.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Lockfile {
     /// The entries, sorted by URL.
@@ -163,6 +200,7 @@ impl Lockfile {
             })
         })?;
         let mut entries = BTreeMap::new();
+        let mut canonical_keys = BTreeMap::new();
         let mut version = None;
         for (key, value) in table {
             if key == "version" {
@@ -206,6 +244,13 @@ impl Lockfile {
             if raw.verified_at.date.is_none() {
                 return Err(bad(format!("{}: verified_at has no date", what())));
             }
+            if let Some(other) = canonical_keys.insert(url.as_str().to_string(), key.clone()) {
+                return Err(bad(format!(
+                    "[\"{}\"] and [\"{}\"] are the same URL",
+                    sanitize(&other),
+                    sanitize(&key)
+                )));
+            }
             entries.insert(
                 key,
                 Entry {
@@ -223,6 +268,21 @@ impl Lockfile {
             return Err(bad(format!("no `version = {FORMAT_VERSION}` line")));
         }
         Ok(Lockfile { entries })
+    }
+
+    /// The key of `url`'s entry, whichever spelling of the URL it was recorded under.
+    pub fn key_of(&self, url: &HttpUrl) -> Option<&String> {
+        if self.entries.contains_key(url.as_str()) {
+            return self.entries.get_key_value(url.as_str()).map(|(k, _)| k);
+        }
+        self.entries
+            .keys()
+            .find(|k| HttpUrl::parse(k).is_ok_and(|u| u.as_str() == url.as_str()))
+    }
+
+    /// `url`'s entry, whichever spelling of the URL it was recorded under.
+    pub fn entry_of(&self, url: &HttpUrl) -> Option<&Entry> {
+        self.key_of(url).and_then(|k| self.entries.get(k))
     }
 
     /// The file's text: header comment, `version`, then one table per URL, sorted.
@@ -254,33 +314,12 @@ impl Lockfile {
         out
     }
 
-    /// Read and parse `path`; `Ok(None)` when it does not exist.
+    /// Read and parse `path`; `Ok(None)` when it does not exist. The file must follow
+    /// [`crate::private_fs`]'s rules (yours, not writable by others, not a symlink, not in a
+    /// directory everyone may write to without the sticky bit): it is a trust anchor (78).
     pub fn load(path: &Path) -> Result<Option<Lockfile>> {
-        let bytes = match std::fs::metadata(path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(Error::io_at(
-                    format!("cannot read lockfile {}", path.display()),
-                    &e,
-                ));
-            }
-            Ok(m) if !m.is_file() => {
-                return Err(Error::config(format!(
-                    "lockfile {} is not a regular file",
-                    path.display()
-                )));
-            }
-            Ok(_) => crate::plan::read_small_file(path, MAX_LOCKFILE_BYTES).map_err(|e| {
-                if e.kind() == crate::error::Kind::Refused {
-                    Error::config(format!(
-                        "lockfile {} is larger than {}",
-                        path.display(),
-                        crate::fetch::human(MAX_LOCKFILE_BYTES)
-                    ))
-                } else {
-                    e
-                }
-            })?,
+        let Some(bytes) = private_fs::read(path, MAX_LOCKFILE_BYTES, &LOCKFILE_RULES)? else {
+            return Ok(None);
         };
         let text = std::str::from_utf8(&bytes).map_err(|_| {
             Error::config(format!("malformed lockfile {}: not UTF-8", path.display()))
@@ -327,7 +366,7 @@ pub enum Recorded {
 #[derive(Debug)]
 pub struct LockCheck {
     opts: LockOpts,
-    url: String,
+    url: HttpUrl,
     entry: Option<Entry>,
 }
 
@@ -340,18 +379,18 @@ impl LockCheck {
             return Ok(None);
         };
         let url = match &plan.subject {
-            Subject::Url(u) => u.as_str().to_string(),
+            Subject::Url(u) => u.clone(),
             Subject::File(_) => {
                 return Err(Error::usage("--lock applies to URLs (run, fetch), not to local files")
                     .hint("lockfile entries are keyed by URL; verify a local file with --key, --sha256 or --checksums"));
             }
         };
         let file = Lockfile::load(&opts.path)?.unwrap_or_default();
-        let entry = file.entries.get(&url).cloned();
+        let entry = file.entry_of(&url).cloned();
         if opts.frozen && entry.is_none() {
             return Err(Error::refused(format!(
                 "--frozen: {} is not locked in {}; nothing was downloaded",
-                sanitize(&url),
+                url,
                 opts.path.display()
             ))
             .hint("lock it first without --frozen (verun run URL --lock FILE with the usual evidence), and commit the lockfile"));
@@ -385,7 +424,7 @@ impl LockCheck {
     /// The lock entry as a pin: a trust anchor the payload must match (`--offline` uses it).
     pub fn pin(&self, e: &Entry) -> Pin {
         Pin {
-            sha256: e.digest(),
+            digest: crate::checksums::Digest::Sha256(e.digest()),
             source: format!("{PIN_SOURCE_PREFIX}{}", self.opts.path.display()),
             anchor: true,
             list_origins: Vec::new(),
@@ -402,17 +441,28 @@ impl LockCheck {
         {
             return Ok(Recorded::Unchanged);
         }
-        let target = write_target(&self.opts.path)?;
-        let _guard = FileLock::acquire(&lock_path(&target), 0o644)?;
+        let target = self.opts.path.clone();
+        let _guard = private_fs::lock(
+            &lock_path(&target),
+            LockKind::Exclusive,
+            Some(0o644),
+            &LCK_RULES,
+        )?;
         let mut file = Lockfile::load(&target)?.unwrap_or_default();
         let new = Entry::from_report(report);
-        let outcome = match file.entries.get(&self.url) {
+        // An entry under another spelling of the URL is this URL's: it is updated in place;
+        // a new entry is keyed by the canonical URL.
+        let key = file
+            .key_of(&self.url)
+            .cloned()
+            .unwrap_or_else(|| self.url.as_str().to_string());
+        let outcome = match file.entries.get(&key) {
             Some(old) if !self.opts.update => {
                 if old.sha256 == new.sha256 {
                     return Ok(Recorded::Unchanged);
                 }
                 return Err(drift_error(
-                    &self.url,
+                    self.url.given(),
                     &self.opts.path,
                     &old.sha256,
                     &new.sha256,
@@ -421,11 +471,12 @@ impl LockCheck {
             Some(_) => Recorded::Updated,
             None => Recorded::Added,
         };
-        file.entries.insert(self.url.clone(), new);
-        let mode = std::fs::metadata(&target)
+        file.entries.insert(key, new);
+        // The mode it had (load refused one writable by others), else 0644.
+        let mode = std::fs::symlink_metadata(&target)
             .map(|m| {
                 use std::os::unix::fs::PermissionsExt;
-                m.permissions().mode() & 0o777
+                m.permissions().mode() & 0o755
             })
             .unwrap_or(0o644);
         write_atomic(&target, file.render().as_bytes(), mode)?;
@@ -441,19 +492,6 @@ pub fn drift_error(url: &str, lockfile: &Path, locked: &str, got: &str) -> Error
         lockfile.display()
     ))
     .hint("nothing was run or saved; review the change, then accept it with --update-lock (which still needs a signature or another anchor)")
-}
-
-/// Where to write: the lockfile itself, or the file a symlink at its path points to.
-fn write_target(path: &Path) -> Result<PathBuf> {
-    match std::fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(path).map_err(|e| {
-            Error::io_at(
-                format!("cannot resolve lockfile symlink {}", path.display()),
-                &e,
-            )
-        }),
-        _ => Ok(path.to_path_buf()),
-    }
 }
 
 /// The hidden lock file next to a lockfile: `DIR/.NAME.lck`.
@@ -536,6 +574,49 @@ mod tests {
             let err = Lockfile::parse(&bad, Path::new("t")).unwrap_err();
             assert_eq!(err.exit_code(), 78, "{bad}");
         }
+    }
+
+    #[test]
+    fn entries_are_found_under_any_spelling_of_their_url() {
+        let f = sample();
+        for spelling in [
+            "https://b.example/install.sh",
+            "HTTPS://B.Example./install.sh",
+            "https://b.example:443/install.sh",
+        ] {
+            let u = HttpUrl::parse(spelling).unwrap();
+            assert_eq!(f.entry_of(&u).unwrap().size, 12, "{spelling}");
+        }
+        let mut g = Lockfile::default();
+        g.entries.insert(
+            "https://127.1:8443/x.sh".into(),
+            f.entries["https://b.example/install.sh"].clone(),
+        );
+        for spelling in [
+            "https://127.0.0.1:8443/x.sh",
+            "https://0x7f000001:8443/x.sh",
+            "https://[::ffff:127.0.0.1]:8443/x.sh",
+        ] {
+            let u = HttpUrl::parse(spelling).unwrap();
+            assert_eq!(
+                g.key_of(&u).map(String::as_str),
+                Some("https://127.1:8443/x.sh")
+            );
+        }
+        let other = HttpUrl::parse("https://127.0.0.2:8443/x.sh").unwrap();
+        assert!(g.key_of(&other).is_none());
+        // Two spellings of one URL in one file are ambiguous: malformed.
+        let text = g.render();
+        let dup = format!(
+            "{text}\n[\"https://2130706433:8443/x.sh\"]\nsha256 = \"{}\"\nsize = 1\nverified_at = 2024-11-29T16:42:07Z\n",
+            "ef".repeat(32)
+        );
+        assert_eq!(
+            Lockfile::parse(&dup, Path::new("t"))
+                .unwrap_err()
+                .exit_code(),
+            78
+        );
     }
 
     #[test]

@@ -8,10 +8,15 @@
 //!   its lock then dies with the process.
 //! - [`sweep_stale`] removes such leftovers before the next `fetch -o` into the same
 //!   directory: a `.partial` file of ours that nobody holds locked and that has not changed
-//!   for [`STALE_AFTER`]. This matters more since the download reserves its declared length
-//!   up front (see `write_behind`): a leftover can hold that much disk space while `ls`
-//!   shows it empty. Files of other users, symlinks and anything else are never touched.
-//! - [`persist`] flushes it and renames it into place.
+//!   for [`STALE_AFTER`]. This matters more since the download allocates blocks ahead of
+//!   the bytes written (up to 8 MiB, see `write_behind`): a leftover can hold that much disk
+//!   space while `ls` shows it empty. Files of other users, symlinks and anything else are
+//!   never touched.
+//! - [`persist`] flushes it, renames it into place and checks that the inode at `-o` is
+//!   the one verified (in a directory others may write to, someone could rename their own
+//!   file over the partial during the download): otherwise what is there is removed and
+//!   the fetch refused (77). [`check_target`] refuses a `-o` that is a device, a FIFO, a
+//!   socket or a symlink to one (64), before the download and again before the rename.
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
@@ -22,6 +27,7 @@ use rustix::fs::{FlockOperation, OFlags, flock};
 use tempfile::NamedTempFile;
 
 use crate::error::{Error, Result};
+use crate::private_fs;
 
 /// Name prefix and suffix of partial files.
 pub const PREFIX: &str = ".verun-";
@@ -150,8 +156,58 @@ impl Drop for RemoveOnSignal {
     }
 }
 
-/// Give the verified file its mode, flush it to disk, rename it to `dest` and flush the
-/// directory: `dest` then holds the whole file or what it held before, even after a crash.
+/// Refuse (64) an existing `dest` that is not a regular file: a device, a FIFO, a socket,
+/// or a symlink to one (SPEC: `-o` never replaces such a file). A missing `dest`, a regular
+/// file and a dangling symlink are fine: the rename replaces them (never writes through).
+/// Checked before the download and again just before the rename.
+pub fn check_target(dest: &Path) -> Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let meta = match std::fs::symlink_metadata(dest) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(Error::io_at(
+                format!("cannot inspect -o {}", dest.display()),
+                &e,
+            ));
+        }
+    };
+    let (meta, via) = if meta.file_type().is_symlink() {
+        match std::fs::metadata(dest) {
+            Ok(m) => (m, "a symlink to "),
+            Err(_) => return Ok(()),
+        }
+    } else {
+        (meta, "")
+    };
+    let ft = meta.file_type();
+    let kind = if meta.is_file() {
+        return Ok(());
+    } else if meta.is_dir() {
+        "a directory"
+    } else if ft.is_char_device() {
+        "a character device"
+    } else if ft.is_block_device() {
+        "a block device"
+    } else if ft.is_fifo() {
+        "a FIFO"
+    } else if ft.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    };
+    Err(Error::usage(format!(
+        "-o {} is {via}{kind}; verun saves only to a new or regular file and never replaces anything else",
+        dest.display()
+    ))
+    .hint("to send the verified bytes to a device or pipe, use `-o -` and redirect stdout (e.g. verun fetch URL -o - > /dev/null)"))
+}
+
+/// Give the verified file its mode, flush it to disk, check `dest` again ([`check_target`]),
+/// rename it to `dest` and make sure the inode now at `dest` is the one verified
+/// ([`private_fs::rename_verified`]: another process that swapped the partial file gets
+/// nothing saved, 77), then flush the directory: `dest` then holds the whole verified file
+/// or what it held before, even after a crash.
 pub fn persist(tmp: NamedTempFile, dest: &Path, mode: u32) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let io = |what: &str, e: &std::io::Error| Error::io_at(format!("{what} {}", dest.display()), e);
@@ -161,13 +217,10 @@ pub fn persist(tmp: NamedTempFile, dest: &Path, mode: u32) -> Result<()> {
     tmp.as_file()
         .sync_all()
         .map_err(|e| io("cannot flush", &e))?;
-    tmp.persist(dest)
-        .map_err(|e| io("cannot move the verified file to", &e.error))?;
-    if let Some(dir) = dest.parent().filter(|p| !p.as_os_str().is_empty())
-        && let Ok(d) = std::fs::File::open(dir)
-    {
-        let _ = d.sync_all();
-    }
+    check_target(dest)?;
+    let (file, path) = tmp.into_parts();
+    private_fs::rename_verified(&file, &path, dest)?;
+    let _ = path.keep();
     Ok(())
 }
 

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::checksums::parse_hex32;
+use crate::checksums::{parse_hex32, parse_hex64};
 use crate::cli::VerifyOpts;
 use crate::error::{Error, Result};
 use crate::fetch::NetConfig;
@@ -62,8 +62,12 @@ pub struct Plan {
     pub sig: Option<Location>,
     /// `--sha256`.
     pub sha256: Option<[u8; 32]>,
+    /// `--sha512`.
+    pub sha512: Option<[u8; 64]>,
     /// `--checksums`.
     pub checksums: Option<Location>,
+    /// `--checksums-sig`, or `None` for the default `<list>.minisig`.
+    pub checksums_sig: Option<Location>,
     /// `--lock`, `--frozen`, `--update-lock`.
     pub lock: Option<LockOpts>,
     /// The name the trusted comment's `file:` must carry and the checksum entry is chosen by.
@@ -102,18 +106,20 @@ impl Plan {
         let sha256 = opts
             .sha256
             .as_deref()
-            .map(|h| {
-                parse_hex32(h.trim()).ok_or_else(|| {
-                    Error::usage(format!(
-                        "--sha256 {} is not 64 hex digits",
-                        crate::term::sanitize(h)
-                    ))
-                    .hint("copy the digest from `sha256sum FILE` or the publisher's release page")
-                })
-            })
+            .map(|h| parse_hex32(h.trim()).ok_or_else(|| bad_digest("--sha256", h)))
+            .transpose()?;
+        let sha512 = opts
+            .sha512
+            .as_deref()
+            .map(|h| parse_hex64(h.trim()).ok_or_else(|| bad_digest("--sha512", h)))
             .transpose()?;
         let sig = opts.sig.as_deref().map(Location::parse).transpose()?;
         let checksums = opts.checksums.as_deref().map(Location::parse).transpose()?;
+        let checksums_sig = opts
+            .checksums_sig
+            .as_deref()
+            .map(Location::parse)
+            .transpose()?;
         let expect_file = match &opts.expect_file {
             Some(name) if name.is_empty() || name.contains('/') => {
                 return Err(Error::usage("--expect-file takes a file name, without `/`")
@@ -138,7 +144,9 @@ impl Plan {
             keys,
             sig,
             sha256,
+            sha512,
             checksums,
+            checksums_sig,
             lock: opts.lock.clone().map(|path| LockOpts {
                 path,
                 frozen: opts.frozen,
@@ -163,6 +171,29 @@ impl Plan {
             .clone()
             .unwrap_or_else(|| self.subject.location().with_suffix(".minisig"))
     }
+}
+
+/// The usage error for a `--sha256`/`--sha512` value that is not a digest of that length;
+/// a digest of the other length gets the other flag suggested.
+fn bad_digest(flag: &str, value: &str) -> Error {
+    let (digits, tool, other, other_digits) = match flag {
+        "--sha256" => (64, "sha256sum", "--sha512", 128),
+        _ => (128, "sha512sum", "--sha256", 64),
+    };
+    let t = value.trim();
+    let hint = if t.len() == other_digits && t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        format!(
+            "that is {other_digits} hex digits, the length of a {} digest: pass it with {other}",
+            &other[2..].to_uppercase()
+        )
+    } else {
+        format!("copy the digest from `{tool} FILE` or the publisher's release page")
+    };
+    Error::usage(format!(
+        "{flag} {} is not {digits} hex digits",
+        crate::term::sanitize(value)
+    ))
+    .hint(hint)
 }
 
 /// Parse `--timeout SECS` (fractions allowed, > 0).

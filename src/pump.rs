@@ -1,7 +1,8 @@
 //! The download loop: one pass over the payload, with hashing off the critical path.
 //!
 //! The calling thread reads a chunk, writes it to the sink, and hands the same chunk to one
-//! hashing thread per digest (SHA-256; BLAKE2b-512, the prehash of a minisign signature). Chunks
+//! hashing thread per digest (SHA-256; BLAKE2b-512, the prehash of a minisign signature;
+//! SHA-512, only when a `--sha512` pin or a SHA-512 checksum list asks for it). Chunks
 //! come from a small fixed pool, so memory stays flat (at most `POOL` × `CHUNK` in flight)
 //! whatever the payload size, and a slow hasher slows the reader instead of growing a queue.
 //! On a 2-core machine this keeps both hashes at the speed of the network or disk
@@ -11,7 +12,7 @@ use std::io::{Read, Write};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, Sha512};
 
 /// Size of one chunk.
 pub const CHUNK: usize = 256 * 1024;
@@ -38,6 +39,8 @@ pub struct Pumped {
     pub sha256: [u8; 32],
     /// BLAKE2b-512 of every byte (minisign's prehash), when asked for.
     pub blake2b: Option<[u8; 64]>,
+    /// SHA-512 of every byte, when asked for.
+    pub sha512: Option<[u8; 64]>,
     /// The first `head_len` bytes.
     pub head: Vec<u8>,
     /// Every byte, when asked for (legacy signatures need the whole message).
@@ -66,11 +69,39 @@ type Chunk = Arc<Vec<u8>>;
 /// What the read loop hands back: bytes read, the head, and every byte when asked for.
 type ReadOutcome = (u64, Vec<u8>, Option<Vec<u8>>);
 
-/// Read `src` to the end, writing each byte to `sink` once and hashing it.
+/// Read `src` to the end, writing each byte to `sink` once and hashing it (SHA-256, and
+/// BLAKE2b when `blake2b`).
 pub fn pump(
     src: &mut dyn Read,
     sink: &mut dyn Write,
     blake2b: bool,
+    keep_all: bool,
+    head_len: usize,
+    max: u64,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Pumped, PumpError> {
+    let hashes = Hashes {
+        blake2b,
+        sha512: false,
+    };
+    pump_with(src, sink, hashes, keep_all, head_len, max, progress)
+}
+
+/// The optional digests of a pass (SHA-256 is always computed).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Hashes {
+    /// BLAKE2b-512, minisign's prehash.
+    pub blake2b: bool,
+    /// SHA-512.
+    pub sha512: bool,
+}
+
+/// [`pump`], with the optional digests chosen by `hashes`: each on its own thread, fed the
+/// same chunks from the one bounded pool.
+pub fn pump_with(
+    src: &mut dyn Read,
+    sink: &mut dyn Write,
+    hashes: Hashes,
     keep_all: bool,
     head_len: usize,
     max: u64,
@@ -91,7 +122,7 @@ pub fn pump(
             let out: [u8; 32] = sha.finalize().into();
             out
         });
-        let (b2_tx, b2_thread) = if blake2b {
+        let (b2_tx, b2_thread) = if hashes.blake2b {
             let (tx, rx) = sync_channel::<Chunk>(POOL);
             let b2_free = free_tx.clone();
             let handle = scope.spawn(move || {
@@ -107,31 +138,41 @@ pub fn pump(
         } else {
             (None, None)
         };
+        let (s512_tx, s512_thread) = if hashes.sha512 {
+            let (tx, rx) = sync_channel::<Chunk>(POOL);
+            let s512_free = free_tx.clone();
+            let handle = scope.spawn(move || {
+                let mut sha = Sha512::new();
+                drain(rx, &s512_free, |c| sha.update(c));
+                let out: [u8; 64] = sha.finalize().into();
+                out
+            });
+            (Some(tx), Some(handle))
+        } else {
+            (None, None)
+        };
         drop(free_tx);
 
+        let extra: Vec<&SyncSender<Chunk>> = b2_tx.iter().chain(s512_tx.iter()).collect();
         let result = read_loop(
-            src,
-            sink,
-            &free_rx,
-            &sha_tx,
-            b2_tx.as_ref(),
-            keep_all,
-            head_len,
-            max,
-            progress,
+            src, sink, &free_rx, &sha_tx, &extra, keep_all, head_len, max, progress,
         );
         // Closing the channels ends the hashers.
         drop(sha_tx);
+        drop(extra);
         drop(b2_tx);
+        drop(s512_tx);
         let sha256 = sha_thread
             .join()
             .expect("the SHA-256 thread does not panic");
         let blake2b = b2_thread.map(|h| h.join().expect("the BLAKE2b thread does not panic"));
+        let sha512 = s512_thread.map(|h| h.join().expect("the SHA-512 thread does not panic"));
         let (total, head, all) = result?;
         Ok(Pumped {
             total,
             sha256,
             blake2b,
+            sha512,
             head,
             all,
         })
@@ -144,7 +185,7 @@ fn read_loop(
     sink: &mut dyn Write,
     free_rx: &Receiver<Vec<u8>>,
     sha_tx: &SyncSender<Chunk>,
-    b2_tx: Option<&SyncSender<Chunk>>,
+    extra: &[&SyncSender<Chunk>],
     keep_all: bool,
     head_len: usize,
     max: u64,
@@ -191,9 +232,9 @@ fn read_loop(
         }
         sink.write_all(&buf).map_err(PumpError::Write)?;
         let chunk = Arc::new(buf);
-        if let Some(tx) = b2_tx {
+        for tx in extra {
             tx.send(Arc::clone(&chunk))
-                .expect("the BLAKE2b thread runs until its channel closes");
+                .expect("every hashing thread runs until its channel closes");
         }
         sha_tx
             .send(chunk)
@@ -247,7 +288,11 @@ mod tests {
             } else {
                 Box::new(&data[..])
             };
-            let p = pump(&mut *src, &mut out, true, true, 10, u64::MAX, &mut |_| {}).unwrap();
+            let all = Hashes {
+                blake2b: true,
+                sha512: true,
+            };
+            let p = pump_with(&mut *src, &mut out, all, true, 10, u64::MAX, &mut |_| {}).unwrap();
             assert_eq!(out, data);
             assert_eq!(p.total, data.len() as u64);
             assert_eq!(p.sha256, <[u8; 32]>::from(Sha256::digest(&data)));
@@ -255,7 +300,42 @@ mod tests {
             assert_eq!(p.all.as_deref(), Some(&data[..]));
             let b2 = blake2b_simd::Params::new().hash_length(64).hash(&data);
             assert_eq!(&p.blake2b.unwrap()[..], b2.as_bytes());
+            assert_eq!(p.sha512, Some(<[u8; 64]>::from(Sha512::digest(&data))));
         }
+    }
+
+    #[test]
+    fn sha512_only_when_asked_for() {
+        let data = vec![7u8; CHUNK + 1];
+        let p = pump(
+            &mut &data[..],
+            &mut std::io::sink(),
+            false,
+            false,
+            0,
+            u64::MAX,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(p.sha512, None);
+        assert_eq!(p.blake2b, None);
+        let only = Hashes {
+            blake2b: false,
+            sha512: true,
+        };
+        let p = pump_with(
+            &mut &data[..],
+            &mut std::io::sink(),
+            only,
+            false,
+            0,
+            u64::MAX,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(p.sha512, Some(<[u8; 64]>::from(Sha512::digest(&data))));
+        assert_eq!(p.sha256, <[u8; 32]>::from(Sha256::digest(&data)));
+        assert_eq!(p.blake2b, None);
     }
 
     #[test]

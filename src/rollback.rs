@@ -8,8 +8,10 @@
 //!
 //! - State: `STATE/rollback.json` (`VERUN_HOME/state` or the platform state directory),
 //!   `{"version":1,"marks":{"<KEY ID>":{"<URL>":<timestamp>}}}`. The directory is 0700 and
-//!   the file 0600; a symlink, a file writable by others, or a malformed file is refused
-//!   (78). Writes are atomic, under an exclusive lock on `STATE/.rollback.lck`, and keep
+//!   the file 0600; they follow [`crate::private_fs`]'s rules (yours, not writable by
+//!   others, no symlink, not in a directory everyone may write to without the sticky bit):
+//!   whenever a signed timestamp is to be checked, a state directory or file that breaks
+//!   them, or a malformed file, is refused (78) before anything is run or saved. Writes are atomic, under an exclusive lock on `STATE/.rollback.lck`, and keep
 //!   the maximum, so concurrent runs never lower a mark.
 //! - Keyed by key id: after a key rotation the new key starts without a mark, and the old
 //!   key's mark stays with the old key.
@@ -32,8 +34,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::atomic::{FileLock, private_dir, read_private, write_atomic};
 use crate::error::{Error, Result};
+use crate::private_fs::{self, LockKind, Rules, Want, write_atomic};
 use crate::term::sanitize;
 use crate::time::rfc3339_utc;
 
@@ -42,6 +44,8 @@ pub const FUTURE_SLACK_SECS: u64 = 24 * 3600;
 const STATE_FILE: &str = "rollback.json";
 const LOCK_FILE: &str = ".rollback.lck";
 const MAX_STATE_BYTES: u64 = 64 << 20;
+/// How the rollback state is named in refusals (the checks are [`private_fs`]'s).
+const STATE_RULES: Rules<'static> = Rules::new("the rollback state", "refusing to use it");
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -164,8 +168,13 @@ pub fn check(
 impl Mark {
     /// Remember the mark: load-modify-write under the lock, keeping the maximum.
     pub fn save(&self) -> Result<()> {
-        private_dir(&self.dir, "state directory")?;
-        let _guard = FileLock::acquire(&self.dir.join(LOCK_FILE), 0o600)?;
+        private_fs::ensure_dir(&self.dir, &STATE_RULES)?;
+        let _guard = private_fs::lock(
+            &self.dir.join(LOCK_FILE),
+            LockKind::Exclusive,
+            Some(0o600),
+            &STATE_RULES,
+        )?;
         let mut state = load(&self.dir)?;
         state.version = 1;
         let slot = state
@@ -187,16 +196,16 @@ impl Mark {
 
 fn load(dir: &Path) -> Result<State> {
     let path = dir.join(STATE_FILE);
-    if let Ok(m) = std::fs::symlink_metadata(dir)
-        && m.file_type().is_symlink()
-    {
-        return Err(Error::config(format!(
-            "the state directory {} is a symlink; refusing to use it",
-            dir.display()
-        ))
-        .hint("make it a private directory (chmod 700) owned by you, or set VERUN_HOME"));
+    // The state directory and file follow the key store's rules: another user who could
+    // swap them could erase the marks (78, before anything is used).
+    private_fs::check_parent(dir, &STATE_RULES)?;
+    if !private_fs::check_path(dir, Want::Dir, &STATE_RULES)? {
+        return Ok(State {
+            version: 1,
+            marks: BTreeMap::new(),
+        });
     }
-    let Some(bytes) = read_private(&path, MAX_STATE_BYTES, "rollback state")? else {
+    let Some(bytes) = private_fs::read(&path, MAX_STATE_BYTES, &STATE_RULES)? else {
         return Ok(State {
             version: 1,
             marks: BTreeMap::new(),
@@ -295,7 +304,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let d = tempfile::tempdir().unwrap();
         let dir = d.path().join("state");
-        private_dir(&dir, "state directory").unwrap();
+        private_fs::ensure_dir(&dir, &STATE_RULES).unwrap();
         let f = dir.join(STATE_FILE);
         std::fs::write(&f, b"{not json").unwrap();
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();

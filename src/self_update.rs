@@ -252,6 +252,10 @@ impl KeyStore for ReleaseKeys<'_> {
         true
     }
 
+    fn covering(&self, _url: Option<&HttpUrl>) -> Vec<String> {
+        vec![self.name.to_string()]
+    }
+
     fn refuses_given(&self, id: KeyId) -> Option<Error> {
         self.store.refuses_given(id)
     }
@@ -451,7 +455,10 @@ pub fn run(a: &SelfUpdateArgs) -> Result<u8> {
         keys: Vec::new(),
         sig: None,
         sha256: None,
+        sha512: None,
         checksums: Some(Location::Url(list_url.clone())),
+        // Named explicitly: a release without a signed list is refused at once.
+        checksums_sig: Some(Location::Url(list_url.with_suffix(".minisig"))),
         lock: None,
         expect_file: target.asset(),
         allow_legacy: false,

@@ -35,21 +35,19 @@
 
 pub mod scope;
 
-use std::fs::{File, OpenOptions};
 use std::io::Read;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{FlockOperation, OFlags, flock};
 use serde::{Deserialize, Serialize};
 
-use crate::atomic;
 use crate::cli::KeyCommand;
 use crate::error::{Error, Kind, Result};
 use crate::keys::{KeyStore, StoreVerdict, TrustedKey};
 use crate::location::HttpUrl;
 use crate::minisig::{KeyId, MAX_PUBKEY_BYTES, MAX_SIG_BYTES, PublicKey, Signature};
 use crate::paths::Paths;
+use crate::private_fs::{self, LockKind, Problem, Rules, Want};
 use crate::term::sanitize;
 use crate::time;
 
@@ -375,8 +373,18 @@ impl KeyStore for Store {
         }
     }
 
-    fn covers(&self, url: Option<&HttpUrl>) -> bool {
-        self.keys.iter().any(|k| self.refusal(k, url).is_none())
+    fn covering(&self, url: Option<&HttpUrl>) -> Vec<String> {
+        self.keys
+            .iter()
+            .filter(|k| self.refusal(k, url).is_none())
+            .map(|k| {
+                if k.global {
+                    format!("{} (global)", k.name)
+                } else {
+                    k.name.clone()
+                }
+            })
+            .collect()
     }
 
     fn refuses_given(&self, id: KeyId) -> Option<Error> {
@@ -704,150 +712,63 @@ fn exported(k: &StoredKey) -> bool {
 
 // --- permissions, locking, atomic writes -----------------------------------------------
 
-fn euid() -> u32 {
-    rustix::process::geteuid().as_raw()
-}
+/// How the key store names its files in refusals (the checks are [`private_fs`]'s).
+const STORE_RULES: Rules<'static> = Rules {
+    what: "the key store",
+    refusing: "refusing to load it",
+    hint: store_hint,
+};
 
-fn unsafe_store(path: &Path, why: &str, hint: String) -> Error {
-    Error::config(format!(
-        "the key store {} {why}; refusing to load it",
-        path.display()
-    ))
-    .hint(hint)
-}
-
-/// Refuse a store directory or file that is a symlink, of the wrong type, owned by another
-/// user, or writable by group or others.
-fn check_node(path: &Path, meta: &std::fs::Metadata, dir: bool) -> Result<()> {
-    let chmod = if dir { "700" } else { "600" };
-    if meta.file_type().is_symlink() {
-        return Err(unsafe_store(
-            path,
-            "is a symlink",
-            "keep the key store in a real directory, not behind a symlink: replace the link \
-             with what it points to, or set VERUN_HOME"
-                .into(),
-        ));
+fn store_hint(path: &Path, problem: &Problem) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let is_dir = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir());
+    match problem {
+        Problem::Symlink if name == LOCK_FILE => {
+            "remove the link; verun recreates the lock file".into()
+        }
+        Problem::Symlink if name.ends_with(".toml") || name.ends_with(".pub") => {
+            "keep the key store's files as regular files: replace the link with what it points \
+             to"
+            .into()
+        }
+        Problem::Symlink => "keep the key store in a real directory, not behind a symlink: \
+                             replace the link with what it points to, or set VERUN_HOME"
+            .into(),
+        Problem::NotDir | Problem::NotFile => "move it aside".into(),
+        Problem::Owner { .. } => "a key store must belong to the user who trusts it: chown it, \
+                                  or set VERUN_HOME to a private directory of yours"
+            .into(),
+        Problem::Writable { .. } => format!(
+            "anyone who can write it can make verun trust their key: chmod {} {}",
+            if is_dir { "700" } else { "600" },
+            path.display()
+        ),
+        Problem::OpenParent { parent, .. } => format!(
+            "anyone could replace the store: chmod o-w {}, or set VERUN_HOME to a private \
+             directory",
+            parent.display()
+        ),
     }
-    if dir && !meta.is_dir() {
-        return Err(unsafe_store(
-            path,
-            "is not a directory",
-            "move it aside".into(),
-        ));
-    }
-    if !dir && !meta.is_file() {
-        return Err(unsafe_store(
-            path,
-            "is not a regular file",
-            "move it aside".into(),
-        ));
-    }
-    if meta.uid() != euid() {
-        return Err(unsafe_store(
-            path,
-            &format!("belongs to uid {}, not to you (uid {})", meta.uid(), euid()),
-            "a key store must belong to the user who trusts it: chown it, or set VERUN_HOME \
-             to a private directory of yours"
-                .to_string(),
-        ));
-    }
-    let mode = meta.mode() & 0o7777;
-    if mode & 0o022 != 0 {
-        return Err(unsafe_store(
-            path,
-            &format!("is writable by group or others (mode {mode:04o})"),
-            format!(
-                "anyone who can write it can make verun trust their key: chmod {chmod} {}",
-                path.display()
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// Check the store's directories; `false` when the store does not exist yet.
 fn check_tree(dir: &Path) -> Result<bool> {
-    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty())
-        && let Ok(meta) = std::fs::metadata(parent)
-    {
-        let mode = meta.mode() & 0o7777;
-        if mode & 0o002 != 0 && mode & 0o1000 == 0 {
-            return Err(unsafe_store(
-                dir,
-                &format!(
-                    "is in {}, which everyone may write to (mode {mode:04o})",
-                    parent.display()
-                ),
-                format!(
-                    "anyone could replace the store: chmod o-w {}, or set VERUN_HOME to a private \
-                     directory",
-                    parent.display()
-                ),
-            ));
-        }
+    private_fs::check_parent(dir, &STORE_RULES)?;
+    if !private_fs::check_path(dir, Want::Dir, &STORE_RULES)? {
+        return Ok(false);
     }
-    match std::fs::symlink_metadata(dir) {
-        Ok(meta) => check_node(dir, &meta, true)?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => {
-            return Err(Error::io_at(
-                format!("cannot inspect the key store {}", dir.display()),
-                &e,
-            ));
-        }
-    }
-    let keys = dir.join(KEYS_DIR);
-    match std::fs::symlink_metadata(&keys) {
-        Ok(meta) => check_node(&keys, &meta, true)?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            return Err(Error::io_at(
-                format!("cannot inspect the key store {}", keys.display()),
-                &e,
-            ));
-        }
-    }
+    private_fs::check_path(&dir.join(KEYS_DIR), Want::Dir, &STORE_RULES)?;
     Ok(true)
-}
-
-fn nofollow() -> i32 {
-    (OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK).bits() as i32
-}
-
-fn is_symlink_error(e: &std::io::Error) -> bool {
-    e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error())
 }
 
 /// Read a store file without following symlinks; `None` when it does not exist.
 fn read_private(path: &Path, cap: u64) -> Result<Option<Vec<u8>>> {
-    let file = match OpenOptions::new()
-        .read(true)
-        .custom_flags(nofollow())
-        .open(path)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) if is_symlink_error(&e) => {
-            return Err(unsafe_store(
-                path,
-                "is a symlink",
-                "keep the key store's files as regular files: replace the link with what it \
-                 points to"
-                    .into(),
-            ));
-        }
-        Err(e) => {
-            return Err(Error::io_at(
-                format!("cannot open the key store {}", path.display()),
-                &e,
-            ));
-        }
+    let Some(file) = private_fs::open(path, &STORE_RULES)? else {
+        return Ok(None);
     };
-    let meta = file
-        .metadata()
-        .map_err(|e| Error::io_at(format!("cannot inspect {}", path.display()), &e))?;
-    check_node(path, &meta, false)?;
     let mut buf = Vec::new();
     file.take(cap + 1)
         .read_to_end(&mut buf)
@@ -860,65 +781,25 @@ fn read_private(path: &Path, cap: u64) -> Result<Option<Vec<u8>>> {
 
 /// A lock on `store.lock`, released on drop.
 struct StoreLock {
-    _file: Option<File>,
+    _lock: Option<private_fs::Lock>,
 }
 
 impl StoreLock {
     /// Shared: for loading. Without a lock file (no writer ever ran), no lock is needed.
     fn shared(dir: &Path) -> Result<StoreLock> {
-        StoreLock::take(dir, false)
+        let lock = private_fs::lock(&dir.join(LOCK_FILE), LockKind::Shared, None, &STORE_RULES)?;
+        Ok(StoreLock { _lock: lock })
     }
 
     /// Exclusive: for load → modify → write.
     fn exclusive(dir: &Path) -> Result<StoreLock> {
-        StoreLock::take(dir, true)
-    }
-
-    fn take(dir: &Path, exclusive: bool) -> Result<StoreLock> {
-        let path = dir.join(LOCK_FILE);
-        let mut opts = OpenOptions::new();
-        opts.read(true).custom_flags(nofollow());
-        if exclusive {
-            opts.write(true).create(true).truncate(false).mode(0o600);
-        }
-        let file = match opts.open(&path) {
-            Ok(f) => f,
-            Err(e) if !exclusive && e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(StoreLock { _file: None });
-            }
-            Err(e) if is_symlink_error(&e) => {
-                return Err(unsafe_store(
-                    &path,
-                    "is a symlink",
-                    "remove the link; verun recreates the lock file".into(),
-                ));
-            }
-            Err(e) => {
-                return Err(Error::io_at(
-                    format!("cannot open the lock file {}", path.display()),
-                    &e,
-                ));
-            }
-        };
-        let meta = file
-            .metadata()
-            .map_err(|e| Error::io_at(format!("cannot inspect {}", path.display()), &e))?;
-        check_node(&path, &meta, false)?;
-        let op = if exclusive {
-            FlockOperation::LockExclusive
-        } else {
-            FlockOperation::LockShared
-        };
-        loop {
-            match flock(&file, op) {
-                Ok(()) => break,
-                Err(rustix::io::Errno::INTR) => continue,
-                Err(e) => {
-                    return Err(Error::io(format!("cannot lock {}: {e}", path.display())));
-                }
-            }
-        }
-        Ok(StoreLock { _file: Some(file) })
+        let lock = private_fs::lock(
+            &dir.join(LOCK_FILE),
+            LockKind::Exclusive,
+            Some(0o600),
+            &STORE_RULES,
+        )?;
+        Ok(StoreLock { _lock: lock })
     }
 }
 
@@ -953,7 +834,7 @@ fn save(dir: &Path, keys: &[StoredKey]) -> Result<()> {
     };
     let body = toml::to_string(&doc)
         .map_err(|e| Error::io(format!("cannot encode the key store: {e}")))?;
-    atomic::write_atomic(
+    private_fs::write_atomic(
         &dir.join(STORE_FILE),
         format!("{STORE_HEADER}\n{body}").as_bytes(),
         0o600,
@@ -966,7 +847,7 @@ fn save(dir: &Path, keys: &[StoredKey]) -> Result<()> {
         let path = keys_dir.join(&file);
         let text = k.pub_text();
         if read_private(&path, MAX_PUBKEY_BYTES)?.as_deref() != Some(text.as_bytes()) {
-            atomic::write_atomic(&path, text.as_bytes(), 0o600)?;
+            private_fs::write_atomic(&path, text.as_bytes(), 0o600)?;
         }
         wanted.push(file);
     }
@@ -1116,10 +997,23 @@ fn add(
     let (key, source) = match (pubkey, file) {
         (Some(b64), None) => {
             let key = PublicKey::from_base64(&b64).map_err(|e| {
-                Error::usage(format!("--pubkey: {}", e.message()))
-                    .hint("pass the RW... line of the publisher's minisign .pub file")
+                let hint = if Path::new(b64.trim()).is_file() {
+                    "--pubkey takes the key itself (RW...); to give a .pub file, use --file PATH"
+                } else {
+                    "pass the RW... line of the publisher's minisign .pub file"
+                };
+                Error::usage(format!("--pubkey: {}", e.message())).hint(hint)
             })?;
             (key, "--pubkey".to_string())
+        }
+        (None, Some(path))
+            if !path.exists()
+                && crate::plan::looks_like_inline_key(path.to_string_lossy().trim()) =>
+        {
+            return Err(Error::usage(
+                "--file takes the path of a .pub file, and this looks like a key itself",
+            )
+            .hint("to give the key itself, use --pubkey RW..."));
         }
         (None, Some(path)) => {
             let (key, _) = parse_pub_file(&path, "--file")?;

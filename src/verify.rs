@@ -9,25 +9,25 @@ use std::io::{Read, Write};
 
 use serde::Serialize;
 
-use crate::checksums::{self, MAX_LIST_BYTES, to_hex};
+use crate::checksums::{self, Digest, MAX_LIST_BYTES, to_hex};
 use crate::error::{Error, Kind, Result};
 use crate::fetch::{Net, check_length, human, read_error, too_large};
 use crate::keys::{KeyRing, TrustedKey};
 use crate::location::{HttpUrl, Location, Origin};
 use crate::minisig::{MAX_SIG_BYTES, Signature};
 use crate::plan::{Plan, read_small_file};
-use crate::pump::{PumpError, pump};
+use crate::pump::{Hashes, PumpError, pump_with};
 use crate::term::sanitize;
 
 /// Bytes of the payload's start kept for shebang / ELF detection.
 pub const HEAD_BYTES: usize = 512;
 
-/// A SHA-256 the payload must have, and where it came from.
+/// A digest (SHA-256 or SHA-512) the payload must have, and where it came from.
 #[derive(Clone, Debug, Serialize)]
 pub struct Pin {
-    /// The expected digest (hex).
-    #[serde(serialize_with = "ser_hex")]
-    pub sha256: [u8; 32],
+    /// The expected digest (`"sha256": HEX` or `"sha512": HEX` in reports).
+    #[serde(flatten)]
+    pub digest: Digest,
     /// `--sha256`, `lockfile PATH`, `signed checksum list URL`, ...
     pub source: String,
     /// Whether this pin alone is a trust anchor.
@@ -37,10 +37,6 @@ pub struct Pin {
     /// no longer independent and stops being an anchor.
     #[serde(skip)]
     pub list_origins: Vec<Origin>,
-}
-
-fn ser_hex<S: serde::Serializer>(v: &[u8; 32], s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_str(&to_hex(v))
 }
 
 struct SigCheck {
@@ -69,6 +65,9 @@ pub struct Report {
     pub size: u64,
     /// Payload SHA-256 (hex).
     pub sha256: String,
+    /// Payload SHA-512 (hex), when some evidence asked for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha512: Option<String>,
     /// The payload's own signature that verified, if any.
     pub signature: Option<SigReport>,
     /// The checksum list's signature that verified, if the list was signed.
@@ -139,6 +138,25 @@ fn load(loc: &Location, net: &Net, cap: u64) -> Result<Option<Vec<u8>>> {
             Ok(b) => Ok(Some(b)),
             Err(e) if e.kind() == Kind::Io && !p.exists() => Ok(None),
             Err(e) => Err(e),
+        },
+    }
+}
+
+/// `Ok` when the payload itself exists; the download error (HTTP 404: 69) or local error
+/// (no such file: 74) when it does not. Only asked when its signature is missing.
+fn payload_exists(subject: &crate::plan::Subject, net: &Net) -> Result<()> {
+    match subject {
+        crate::plan::Subject::Url(u) => match net.open(u)? {
+            Some(_) => Ok(()),
+            None => Err(Error::download(format!(
+                "{u} answered HTTP 404 (not found), and so did its signature"
+            ))
+            .hint("check the URL: the payload itself is not there")),
+        },
+        crate::plan::Subject::File(p) => match std::fs::metadata(p) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(Error::io_at(format!("cannot open {}", p.display()), &e)
+                .hint("check the path: the file to verify is not there")),
         },
     }
 }
@@ -235,15 +253,21 @@ pub fn gather(plan: &Plan, ring: &KeyRing, net: &Net, extra_pins: Vec<Pin>) -> R
                 })
             }
             None if explicit || ring.requires_signature(url) => {
-                let err = Error::refused(format!(
-                    "signature {sig_loc} not found, but a key is trusted for {subject}"
-                ))
+                let who = ring.expecting(url);
+                let err = Error::refused(if explicit || who.is_empty() {
+                    format!("signature {sig_loc} not found")
+                } else {
+                    format!("signature {sig_loc} not found, but {who} is trusted for {subject}")
+                })
                 .hint(
                     "a signed release publishes FILE.minisig (or a signed checksum list); pass --sig LOC if it lives elsewhere",
                 );
                 // The key's signature may be on the checksum list instead (SPEC evidence 3):
                 // decided once the list has been checked.
                 if explicit || plan.checksums.is_none() {
+                    // A missing signature next to a missing payload is a wrong URL or path,
+                    // not a refusal: say that (69 / 74) instead.
+                    payload_exists(&plan.subject, net)?;
                     return Err(err);
                 }
                 missing_sig = Some(err);
@@ -258,8 +282,16 @@ pub fn gather(plan: &Plan, ring: &KeyRing, net: &Net, extra_pins: Vec<Pin>) -> R
     // 2. A pinned digest.
     if let Some(h) = plan.sha256 {
         pins.push(Pin {
-            sha256: h,
+            digest: Digest::Sha256(h),
             source: "--sha256".into(),
+            anchor: true,
+            list_origins: Vec::new(),
+        });
+    }
+    if let Some(h) = plan.sha512 {
+        pins.push(Pin {
+            digest: Digest::Sha512(h),
+            source: "--sha512".into(),
             anchor: true,
             list_origins: Vec::new(),
         });
@@ -284,16 +316,26 @@ pub fn gather(plan: &Plan, ring: &KeyRing, net: &Net, extra_pins: Vec<Pin>) -> R
         pins,
     };
     if evidence.signature.is_none() && !evidence.pins.iter().any(|p| p.anchor) {
-        let why = if evidence.pins.is_empty() {
-            "no signature key, pinned --sha256 or checksum list was given".to_string()
-        } else {
-            "an unsigned checksum list from the payload's own origin is no evidence".to_string()
-        };
-        return Err(
-            Error::refused(format!("no trust anchor for {}: {why}", evidence.subject)).hint(
-                "pass the publisher's key with --key RW..., or pin the digest with --sha256 HEX",
-            ),
-        );
+        if evidence.pins.is_empty() {
+            return Err(Error::refused(format!(
+                "no trust anchor for {}: no signature key, pinned --sha256/--sha512 or checksum list was given",
+                evidence.subject
+            ))
+            .hint("pass the publisher's key with --key RW..., or pin the digest with --sha256 HEX"));
+        }
+        let over_http = url.is_some_and(|u| !u.is_https())
+            || evidence
+                .pins
+                .iter()
+                .any(|p| p.list_origins.iter().any(plain_http));
+        if over_http {
+            return Err(plain_http_error(&evidence.subject));
+        }
+        return Err(Error::refused(format!(
+            "no trust anchor for {}: an unsigned checksum list from the payload's own origin is no evidence",
+            evidence.subject
+        ))
+        .hint("pass the publisher's key with --key RW..., or pin the digest with --sha256 HEX"));
     }
     Ok(evidence)
 }
@@ -317,11 +359,27 @@ fn checksum_pin(
         Error::refused(format!("checksum list {list_loc} not found"))
             .hint("check --checksums; every piece of evidence given must be present and pass")
     })?;
-    let list_sig_loc = list_loc.with_suffix(".minisig");
+    // `--checksums-sig LOC`, or the list's `.minisig` sibling. A signature named
+    // explicitly must be there (as for `--sig`); the sibling is looked for when a key is in
+    // play.
+    let explicit = plan.checksums_sig.is_some();
+    let list_sig_loc = plan
+        .checksums_sig
+        .clone()
+        .unwrap_or_else(|| list_loc.with_suffix(".minisig"));
     let mut signed_by = None;
-    if ring.wants_signature(url)
-        && let Some(bytes) = load(&list_sig_loc, net, MAX_SIG_BYTES)?
-    {
+    let list_sig = if explicit || ring.wants_signature(url) {
+        load(&list_sig_loc, net, MAX_SIG_BYTES)?
+    } else {
+        None
+    };
+    if explicit && list_sig.is_none() {
+        return Err(Error::refused(format!(
+            "signature {list_sig_loc} of checksum list {list_loc} not found"
+        ))
+        .hint("check --checksums-sig; every piece of evidence given must be present and pass"));
+    }
+    if let Some(bytes) = list_sig {
         let what = format!("signature {list_sig_loc}");
         let sig = Signature::parse(&bytes, &list_sig_loc.to_string())?;
         let key = ring.resolve(sig.key_id(), url, &what)?;
@@ -355,11 +413,20 @@ fn checksum_pin(
         // A list for a local file: no independent channel can be told apart.
         (_, None) => false,
     };
+    // Plain http on any hop of the list or of the payload: whoever is on that path rewrites
+    // the list and the payload alike, so an unsigned list proves nothing (issue 11, item 3).
+    let over_http = list_origins.iter().any(plain_http) || url.is_some_and(|u| !u.is_https());
     let signed = signed_by.is_some();
     let (source, anchor) = match &signed_by {
         Some(by) => (
             format!("checksum list {list_loc} signed by {}", by.key_source),
             true,
+        ),
+        None if over_http => (
+            format!(
+                "unsigned checksum list {list_loc} (plain http on the way: checked, but no anchor)"
+            ),
+            false,
         ),
         None if independent => (
             format!("unsigned checksum list {list_loc} from an independent origin"),
@@ -372,13 +439,26 @@ fn checksum_pin(
     };
     Ok((
         Pin {
-            sha256: entry.sha256,
+            digest: entry.digest,
             source,
             anchor,
             list_origins: if signed { Vec::new() } else { list_origins },
         },
         signed_by,
     ))
+}
+
+fn plain_http(o: &Origin) -> bool {
+    o.scheme == "http"
+}
+
+/// The refusal for an unsigned checksum list that is the only evidence, when the list or the
+/// payload travelled over plain http.
+fn plain_http_error(subject: &str) -> Error {
+    Error::refused(format!(
+        "no trust anchor for {subject}: an unsigned checksum list is no evidence when it or the payload travels over plain http (anyone on the path rewrites both)"
+    ))
+    .hint("with --allow-http only a signature (--key), a pinned --sha256 or a lock entry counts; or fetch both over https://")
 }
 
 /// Limits and labels for one streaming pass.
@@ -394,7 +474,8 @@ pub struct Limits<'a> {
 }
 
 /// Read the payload from `src` to the end, writing every byte to `sink` while hashing it
-/// (SHA-256 and, for a prehashed signature, BLAKE2b), then check every piece of evidence.
+/// (SHA-256; BLAKE2b for a prehashed signature; SHA-512 when a pin is one), then check every
+/// piece of evidence.
 /// `progress` is told the running byte count.
 pub fn stream<W: Write>(
     ev: &Evidence,
@@ -414,10 +495,17 @@ pub fn stream<W: Write>(
     };
     let prehashed = ev.signature.as_ref().is_some_and(|c| c.sig.is_prehashed());
     let keep_all = ev.signature.as_ref().is_some_and(|c| !c.sig.is_prehashed());
-    let mut pumped = pump(
+    let hashes = Hashes {
+        blake2b: prehashed,
+        sha512: ev
+            .pins
+            .iter()
+            .any(|p| matches!(p.digest, Digest::Sha512(_))),
+    };
+    let mut pumped = pump_with(
         src,
         &mut sink,
-        prehashed,
+        hashes,
         keep_all,
         HEAD_BYTES,
         limits.max_size,
@@ -442,6 +530,10 @@ pub fn stream<W: Write>(
         check_length(url, limits.declared, total)?;
     }
     let digest = pumped.sha256;
+    let actual = |pin: &Digest| match pin {
+        Digest::Sha256(_) => Some(Digest::Sha256(digest)),
+        Digest::Sha512(_) => pumped.sha512.map(Digest::Sha512),
+    };
 
     // Decide. Every piece must pass.
     let mut anchors = Vec::new();
@@ -472,31 +564,41 @@ pub fn stream<W: Write>(
         None => None,
     };
     for pin in &ev.pins {
-        if pin.sha256 != digest
-            && let Some(lockfile) = pin.source.strip_prefix(crate::lock::PIN_SOURCE_PREFIX)
+        let got = actual(&pin.digest);
+        let matches = got == Some(pin.digest);
+        let got_hex = got.map(|d| d.hex()).unwrap_or_default();
+        if !matches && let Some(lockfile) = pin.source.strip_prefix(crate::lock::PIN_SOURCE_PREFIX)
         {
             return Err(crate::lock::drift_error(
                 &ev.subject,
                 std::path::Path::new(lockfile),
-                &to_hex(&pin.sha256),
-                &to_hex(&digest),
+                &pin.digest.hex(),
+                &got_hex,
             ));
         }
-        if pin.sha256 != digest {
+        if !matches {
             return Err(Error::refused(format!(
-                "{}: SHA-256 mismatch with {}: expected {}, got {}",
+                "{}: {} mismatch with {}: expected {}, got {}",
                 ev.subject,
+                pin.digest.algorithm(),
                 pin.source,
-                to_hex(&pin.sha256),
-                to_hex(&digest)
+                pin.digest.hex(),
+                got_hex
             ))
             .hint("the payload changed or the pin is wrong; nothing was run or saved"));
         }
         let redirected_into_list_origin =
             pin.list_origins.iter().any(|o| limits.origins.contains(o));
-        if pin.anchor && !redirected_into_list_origin {
+        // An unsigned list (non-empty `list_origins`) vouching for a payload that came over
+        // plain http on some hop.
+        let payload_over_http =
+            !pin.list_origins.is_empty() && limits.origins.iter().any(plain_http);
+        if pin.anchor && !redirected_into_list_origin && !payload_over_http {
             anchors.push(pin.source.clone());
         }
+    }
+    if anchors.is_empty() && limits.origins.iter().any(plain_http) {
+        return Err(plain_http_error(&ev.subject));
     }
     if anchors.is_empty() {
         // gather() saw an anchor; the only way to lose it is a payload redirected to the
@@ -515,6 +617,7 @@ pub fn stream<W: Write>(
             file_name: ev.name.clone(),
             size: total,
             sha256: to_hex(&digest),
+            sha512: pumped.sha512.map(|d| to_hex(&d)),
             signature: sig_report,
             checksums_signature: ev.list_signature.clone(),
             pins: ev.pins.clone(),

@@ -10,11 +10,16 @@
 //! while later bytes are still downloading, so the disk works in parallel with the network
 //! and the final `fsync` has almost nothing left to wait for (under 1 ms in the same run).
 //!
-//! When the server declares the length, [`WriteBehind::reserve`] allocates the file's blocks
-//! first (`fallocate(2)` with `FALLOC_FL_KEEP_SIZE`: the size still grows only as bytes
-//! arrive). A full disk is then an error before the download instead of somewhere in the
-//! middle of it, and the file system allocates the file in one piece. (On speed it made no
-//! difference we could measure on the benchmark machine.)
+//! When the server declares the length, [`WriteBehind::reserve`] first checks that the file
+//! system has room for all of it (`fstatvfs(2)`), so a full disk is an error before the
+//! download instead of somewhere in the middle of it. It does not allocate the declared
+//! length: a `Content-Length` header is only a claim, and a server that declares 1 GiB and
+//! then sends a byte a minute must not hold 1 GiB of disk (RAM, on tmpfs) meanwhile. Blocks
+//! are allocated (`fallocate(2)` with `FALLOC_FL_KEEP_SIZE`: the size still grows only as
+//! bytes arrive) in windows of [`RESERVE_AHEAD`] bytes ahead of the bytes written, never past
+//! the declared length, so what a server can make verun allocate beyond what it has sent is
+//! bounded by that window. (On speed it made no difference we could measure on the benchmark
+//! machine.)
 //!
 //! The request is `posix_fadvise(POSIX_FADV_DONTNEED)` on the window just written: on Linux
 //! that starts asynchronous writeback of the window's dirty pages (`WB_SYNC_NONE`: it does
@@ -34,6 +39,9 @@ use rustix::fs::{Advice, FallocateFlags, fadvise, fallocate};
 /// windows only add system calls.)
 pub const WINDOW: u64 = 8 << 20;
 
+/// Most bytes allocated ahead of the bytes written, when the length is declared.
+pub const RESERVE_AHEAD: u64 = 8 << 20;
+
 /// A writer that starts writeback of every finished [`WINDOW`] of the file it writes.
 #[derive(Debug)]
 pub struct WriteBehind<F> {
@@ -42,6 +50,10 @@ pub struct WriteBehind<F> {
     written: u64,
     /// Where the window not yet handed to writeback starts.
     pending_from: u64,
+    /// The declared length blocks are allocated towards (0: none declared).
+    declared: u64,
+    /// Blocks are allocated up to here.
+    reserved_to: u64,
 }
 
 impl<F: Write + AsFd> WriteBehind<F> {
@@ -51,21 +63,69 @@ impl<F: Write + AsFd> WriteBehind<F> {
             file,
             written: 0,
             pending_from: 0,
+            declared: 0,
+            reserved_to: 0,
         }
     }
 
-    /// Allocate disk blocks for `len` bytes from the start of the file, without changing its
-    /// size. Only a full disk or quota (`ENOSPC`, `EDQUOT`) is an error; a file system that
-    /// cannot preallocate just allocates as the bytes come, as without this call.
+    /// Prepare for a file of `len` bytes: refuse (`ENOSPC`) when the file system has less
+    /// room than that, then allocate the first [`RESERVE_AHEAD`] bytes of it; the rest is
+    /// allocated window by window as bytes are written. Only a full disk or quota (`ENOSPC`,
+    /// `EDQUOT`) is an error; a file system that cannot tell its free space or cannot
+    /// preallocate just allocates as the bytes come, as without this call.
     pub fn reserve(&mut self, len: u64) -> std::io::Result<()> {
-        use rustix::io::Errno;
         if len == 0 {
             return Ok(());
         }
-        match fallocate(self.file.as_fd(), FallocateFlags::KEEP_SIZE, 0, len) {
+        if let Ok(st) = rustix::fs::fstatvfs(self.file.as_fd()) {
+            // Root may use the blocks reserved for it; others only the available ones.
+            let blocks = if rustix::process::geteuid().is_root() {
+                st.f_bfree
+            } else {
+                st.f_bavail
+            };
+            let free = blocks.saturating_mul(st.f_frsize);
+            if st.f_blocks > 0 && free < len {
+                return Err(rustix::io::Errno::NOSPC.into());
+            }
+        }
+        self.declared = len;
+        self.reserve_ahead()
+    }
+
+    /// Allocate blocks up to [`RESERVE_AHEAD`] past the bytes written (within the declared
+    /// length), once fewer than half a window are left allocated ahead.
+    fn reserve_ahead(&mut self) -> std::io::Result<()> {
+        use rustix::io::Errno;
+        if self.reserved_to >= self.declared
+            || self.reserved_to > self.written.saturating_add(RESERVE_AHEAD / 2)
+        {
+            return Ok(());
+        }
+        let to = self
+            .written
+            .saturating_add(RESERVE_AHEAD)
+            .min(self.declared);
+        let from = self.reserved_to;
+        if to <= from {
+            return Ok(());
+        }
+        self.reserved_to = to;
+        match fallocate(
+            self.file.as_fd(),
+            FallocateFlags::KEEP_SIZE,
+            from,
+            to - from,
+        ) {
             Err(e) if e == Errno::NOSPC || e == Errno::DQUOT => Err(e.into()),
             _ => Ok(()),
         }
+    }
+
+    /// Blocks allocated ahead so far reach this offset (for tests).
+    #[cfg(test)]
+    fn reserved_to(&self) -> u64 {
+        self.reserved_to
     }
 
     /// The wrapped file, still wrapped.
@@ -94,6 +154,9 @@ impl<F: Write + AsFd> WriteBehind<F> {
 
 impl<F: Write + AsFd> Write for WriteBehind<F> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.declared > 0 {
+            self.reserve_ahead()?;
+        }
         let n = self.file.write(buf)?;
         self.written += n as u64;
         if self.written - self.pending_from >= WINDOW {
@@ -145,7 +208,7 @@ mod tests {
     fn reserve_allocates_blocks_without_growing_the_file() {
         use std::os::unix::fs::MetadataExt;
         let mut w = WriteBehind::new(tempfile::tempfile().unwrap());
-        let len = 3 * WINDOW + 5;
+        let len = RESERVE_AHEAD / 2 + 5;
         w.reserve(len).unwrap();
         let meta = w.get_ref().metadata().unwrap();
         assert_eq!(meta.len(), 0, "the size grows only as bytes arrive");
@@ -156,6 +219,38 @@ mod tests {
         );
         w.write_all(b"abc").unwrap();
         assert_eq!(w.get_ref().metadata().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn reservation_stays_a_bounded_window_ahead_of_the_bytes_written() {
+        let mut w = WriteBehind::new(tempfile::tempfile().unwrap());
+        let len = 10 * RESERVE_AHEAD + 3;
+        w.reserve(len).unwrap();
+        assert_eq!(w.reserved_to(), RESERVE_AHEAD);
+        let chunk = vec![7u8; 1 << 20];
+        let mut written = 0u64;
+        while written < len {
+            let n = (chunk.len() as u64).min(len - written) as usize;
+            w.write_all(&chunk[..n]).unwrap();
+            written += n as u64;
+            assert!(w.reserved_to() <= written + RESERVE_AHEAD, "{written}");
+            assert!(
+                w.reserved_to() >= written.min(len),
+                "allocated behind the bytes written at {written}"
+            );
+        }
+        assert_eq!(w.reserved_to(), len, "never past the declared length");
+    }
+
+    #[test]
+    fn a_length_larger_than_the_free_space_is_refused_up_front() {
+        let mut w = WriteBehind::new(tempfile::tempfile().unwrap());
+        let err = w.reserve(u64::MAX / 2).unwrap_err();
+        assert_eq!(
+            err.raw_os_error(),
+            Some(rustix::io::Errno::NOSPC.raw_os_error())
+        );
+        assert_eq!(w.reserved_to(), 0, "nothing allocated");
     }
 
     #[test]

@@ -262,3 +262,31 @@ fn legacy_signatures_are_verified_too() {
     let out = s.audit(&["--key", &key]);
     assert_exit(&out, 77);
 }
+
+#[test]
+fn a_store_key_of_another_scope_leaves_the_signature_unchecked_not_failed() {
+    // An entry recorded with --key, audited with a store that trusts the same key only
+    // for other URLs: the store vouches for nothing here, so the bytes are compared and the
+    // signature is reported unchecked, not failed.
+    let s = Site::new();
+    let url = s.publish("/other/tool.sh", b"#!/bin/sh\nexit 0\n");
+    s.lock(&url);
+    let out = s.env.verun([
+        "key",
+        "add",
+        "scoped",
+        "--pubkey",
+        &s.key.public_key_base64(),
+        "--scope",
+        &s.server.url("/releases/"),
+    ]);
+    assert_exit(&out, 0);
+    let out = s.audit(&["--json"]);
+    assert_exit(&out, 0);
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(v["entries"][0]["status"], "ok", "{v}");
+    assert_eq!(v["entries"][0]["signature"], "unchecked", "{v}");
+    // A revoked key is still a failure.
+    assert_exit(&s.env.verun(["key", "revoke", "scoped"]), 0);
+    assert_exit(&s.audit(&[]), 77);
+}

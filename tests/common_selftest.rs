@@ -331,7 +331,12 @@ fn gzip_body_is_valid_gzip() {
         .stdout(std::process::Stdio::piped())
         .spawn()
     else {
-        eprintln!("SKIPPED gzip round trip: no gzip");
+        skipped(
+            "gzip_body_is_valid_gzip",
+            "no gzip to decode with",
+            "VERUN_REQUIRE_GZIP",
+            Need::Oracle,
+        );
         return;
     };
     let mut stdin = child.stdin.take().unwrap();
@@ -529,9 +534,13 @@ fn minisign_cli_keys_and_signatures_parse() {
     let keys = cli_keygen(env.work(), "cli").unwrap();
     let pub_text = keys.public_key_file();
     let id = keys.key_id();
+    // minisign prints the key id as a number, without leading zeros (`%PRIX64`).
     assert_eq!(
         pub_text.lines().next().unwrap(),
-        format!("untrusted comment: minisign public key {}", key_id_hex(id))
+        format!(
+            "untrusted comment: minisign public key {}",
+            key_id_hex(id).trim_start_matches('0')
+        )
     );
     assert!(keys.public_key_base64().starts_with("RW"));
 
@@ -669,4 +678,46 @@ fn fixtures() {
     )
     .unwrap();
     assert!(parsed.trusted_comment.contains("\tfile:tool.sh\t"));
+}
+
+/// Runs one test of this very binary (`--exact NAME`, output captured as `cargo test`
+/// captures it) with `MINISIGN` pointing nowhere, so the CLI counts as absent.
+fn without_minisign(test: &str, ci: Option<&str>) -> std::process::Output {
+    let mut cmd = Command::new(std::env::current_exe().expect("this test binary"));
+    cmd.args(["--exact", test, "--test-threads=1"])
+        .env("MINISIGN", "/nonexistent/minisign")
+        .env_remove("VERUN_REQUIRE_MINISIGN")
+        .env_remove("CI")
+        .stdin(std::process::Stdio::null());
+    if let Some(v) = ci {
+        cmd.env("CI", v);
+    }
+    cmd.output().expect("run this test binary")
+}
+
+/// Without `minisign`, an interop test is a skip that is seen (on stderr, outside the
+/// capture) locally, and a failure in CI, not a quiet pass.
+#[test]
+fn a_missing_minisign_is_a_visible_skip_locally_and_a_failure_in_ci() {
+    let test = "signer_output_verifies_with_minisign_cli";
+    let local = without_minisign(test, None);
+    let err = String::from_utf8_lossy(&local.stderr);
+    assert!(local.status.success(), "a local skip passes: {err}");
+    assert!(
+        err.contains(&format!("SKIPPED {test}")) && err.contains("did NOT run"),
+        "the skip must be visible on stderr despite the capture:\n{err}"
+    );
+    for ci in ["true", "1"] {
+        let out = without_minisign(test, Some(ci));
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !out.status.success(),
+            "CI={ci}: a missing oracle must fail:\n{all}"
+        );
+        assert!(all.contains("minisign CLI is not installed"), "{all}");
+    }
 }

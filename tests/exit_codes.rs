@@ -144,9 +144,11 @@ fn the_table_covers_every_kind_and_nothing_else() {
 fn the_table_matches_spec() {
     let spec = manifest_dir().join("../shared/SPEC.md");
     let Ok(text) = std::fs::read_to_string(&spec) else {
-        eprintln!(
-            "SKIPPED the_table_matches_spec: {} not found",
-            spec.display()
+        skipped(
+            "the_table_matches_spec",
+            &format!("{} not found", spec.display()),
+            "VERUN_REQUIRE_SPEC",
+            Need::Environment,
         );
         return;
     };
@@ -194,9 +196,11 @@ fn help_shows_the_table() {
 fn readme_documents_the_table() {
     let readme = manifest_dir().join("README.md");
     let Ok(text) = std::fs::read_to_string(&readme) else {
-        eprintln!(
-            "SKIPPED readme_documents_the_table: {} does not exist yet",
-            readme.display()
+        skipped(
+            "readme_documents_the_table",
+            &format!("{} does not exist", readme.display()),
+            "VERUN_REQUIRE_README",
+            Need::Oracle,
         );
         return;
     };
@@ -223,7 +227,12 @@ fn readme_documents_the_table() {
 fn help_documents_every_option_of_the_spec() {
     let spec = manifest_dir().join("../shared/SPEC.md");
     let Ok(text) = std::fs::read_to_string(&spec) else {
-        eprintln!("SKIPPED help_documents_every_option_of_the_spec: no SPEC.md");
+        skipped(
+            "help_documents_every_option_of_the_spec",
+            &format!("{} not found", spec.display()),
+            "VERUN_REQUIRE_SPEC",
+            Need::Environment,
+        );
         return;
     };
     // Every `--flag` the SPEC names for run/fetch/verify.

@@ -15,7 +15,8 @@
 //! - a deadline: every scenario ends well within its bound, most within seconds.
 //!
 //! On top of that, every verun run here is checked for terminal hygiene: its stderr holds
-//! no raw ESC (0x1b) byte and no line longer than [`MAX_STDERR_LINE`] characters.
+//! no raw control or invisible character (`common::raw_controls`: C0 but newline and tab,
+//! DEL, C1, format characters) and no line longer than [`MAX_STDERR_LINE`] characters.
 //!
 //! The "local attacks" at the end race a writer against `run`'s sealed memfd (TOCTOU),
 //! kill verun with SIGKILL in the middle of `fetch -o` and of `key add`, and plant symlinks
@@ -172,14 +173,12 @@ fn vm_hwm(status: &str) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-/// No raw ESC and no overlong line on verun's stderr, whatever the server sent.
+/// No raw control or invisible character (`common::raw_controls`: C0 but `\n` and `\t`,
+/// DEL, C1, format characters) and no overlong line on verun's stderr, whatever the server
+/// sent. No payload of this suite writes to stderr, so all of it is verun's.
 #[track_caller]
 fn assert_clean_stderr(stderr: &[u8], args: &[String]) {
-    assert!(
-        !stderr.contains(&0x1b),
-        "raw ESC on verun's stderr for {args:?}:\n{}",
-        String::from_utf8_lossy(stderr)
-    );
+    assert_no_raw_controls(stderr, &format!("{args:?}"));
     for line in String::from_utf8_lossy(stderr).lines() {
         assert!(
             line.chars().count() <= MAX_STDERR_LINE,
@@ -1730,7 +1729,7 @@ fn toctou_racing_writer_cannot_change_what_runs() {
         target.store(0, Ordering::SeqCst);
         let mut err = String::new();
         let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err);
-        assert!(!err.contains('\x1b'));
+        assert_no_raw_controls(err.as_bytes(), &format!("TOCTOU iteration {i}"));
         match status.code() {
             Some(0) => {
                 assert_eq!(
@@ -2074,11 +2073,15 @@ fn kill_9_during_key_add_leaves_a_store_that_parses() {
         "https://example.com/",
     ]);
     if probe.status.code() != Some(0) {
-        eprintln!(
-            "SKIPPED kill_9_during_key_add_leaves_a_store_that_parses: `verun key add` is not \
-             available in this build (exit {:?}: {})",
-            probe.status.code(),
-            stderr(&probe).trim()
+        skipped(
+            "kill_9_during_key_add_leaves_a_store_that_parses",
+            &format!(
+                "`verun key add` is not available in this build (exit {:?}: {})",
+                probe.status.code(),
+                stderr(&probe).trim()
+            ),
+            "VERUN_REQUIRE_KEY_ADD",
+            Need::Oracle,
         );
         return;
     }
@@ -2114,6 +2117,8 @@ fn kill_9_during_key_add_leaves_a_store_that_parses() {
     }
     let list = env.verun(["key", "list"]);
     assert_exit(&list, 0);
+    assert_no_raw_controls(&probe.stderr, "key add");
+    assert_no_raw_controls(&list.stderr, "key list");
     let listed = stdout(&list);
     assert!(listed.contains("probe"), "{listed}");
     let survived = (0..100)

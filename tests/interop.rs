@@ -1,8 +1,9 @@
 //! Interoperability with the reference `minisign` CLI, an implementation verun shares no
 //! code with: keys it generates and signatures it makes (prehashed by default, legacy with
 //! `-l`, custom trusted comments with `-t`) must verify in verun exactly when `minisign -V`
-//! accepts them. Every test prints a clear SKIPPED line and passes when the CLI is absent
-//! (`.ci/run` installs it).
+//! accepts them. When the CLI is absent every test says SKIPPED on the real stderr (not
+//! captured) and passes locally, but fails in CI (`CI=true`) or under
+//! `VERUN_REQUIRE_MINISIGN=1` (`.ci/run` installs minisign and sets it).
 
 mod common;
 mod harness;

@@ -735,7 +735,12 @@ fn a_store_writable_by_others_is_refused() {
 #[test]
 fn a_store_owned_by_another_user_is_refused() {
     if fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1) != 0 {
-        eprintln!("SKIPPED a_store_owned_by_another_user_is_refused: needs root to chown");
+        common::skipped(
+            "a_store_owned_by_another_user_is_refused",
+            "needs root to chown",
+            "VERUN_REQUIRE_ROOT",
+            common::Need::Environment,
+        );
         return;
     }
     let env = TestEnv::new();

@@ -979,8 +979,11 @@ fn confirm_on_a_terminal_asks_first() {
         .into_iter()
         .find(|p| std::path::Path::new(p).is_file())
     else {
-        eprintln!(
-            "SKIPPED confirm_on_a_terminal_asks_first: util-linux `script` (a pty) is missing"
+        skipped(
+            "confirm_on_a_terminal_asks_first",
+            "util-linux `script` (a pty) is missing",
+            "VERUN_REQUIRE_PTY",
+            Need::Oracle,
         );
         return;
     };

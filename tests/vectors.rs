@@ -1,7 +1,8 @@
 //! Real signatures made by a third party: the DNSCrypt project's resolver lists, signed with
 //! its own minisign key (legacy `Ed` signatures). They are read from
 //! `../shared/vectors/dnscrypt/` next to the repository and never copied into it; when that
-//! directory is absent every test prints SKIPPED and passes.
+//! directory is absent every test says SKIPPED on the real stderr (not captured) and passes,
+//! or fails under `VERUN_REQUIRE_VECTORS=1`.
 //!
 //! Legacy signatures are refused by default and accepted with `--allow-legacy`; one changed
 //! byte anywhere that is signed (data, signature, trusted comment, global signature) is
@@ -29,9 +30,11 @@ fn vectors(test: &str) -> Option<PathBuf> {
     if dir.join("minisign.pub").is_file() && FILES.iter().all(|f| dir.join(f).is_file()) {
         Some(dir)
     } else {
-        eprintln!(
-            "SKIPPED {test}: third-party vectors not found at {}",
-            dir.display()
+        skipped(
+            test,
+            &format!("third-party vectors not found at {}", dir.display()),
+            "VERUN_REQUIRE_VECTORS",
+            Need::Environment,
         );
         None
     }

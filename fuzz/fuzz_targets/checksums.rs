@@ -1,36 +1,7 @@
-//! Checksum lists (GNU and BSD): never panic; every entry has a non-empty name; `find`
-//! returns only an entry whose name (or last path component) is the one asked for.
+//! Fuzz target `checksums`: see `fuzz/checks/checksums.rs` for what it checks.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use verun::checksums::{find, parse, parse_hex32, to_hex};
+#[path = "../checks/checksums.rs"]
+mod check;
 
-fuzz_target!(|data: &[u8]| {
-    // The first line is the file name looked up; the rest is the list.
-    let (name, list) = match data.iter().position(|&b| b == b'\n') {
-        Some(i) => (
-            String::from_utf8_lossy(&data[..i]).into_owned(),
-            &data[i + 1..],
-        ),
-        None => (String::new(), data),
-    };
-    let Ok(entries) = parse(list, "fuzz") else {
-        return;
-    };
-    assert!(!entries.is_empty());
-    for e in &entries {
-        assert!(!e.name.is_empty());
-        assert_eq!(parse_hex32(&to_hex(&e.sha256)), Some(e.sha256));
-    }
-    match find(&entries, &name, "fuzz") {
-        Ok(e) => {
-            assert!(e.name == name || e.name.rsplit('/').next() == Some(name.as_str()));
-            let same = entries
-                .iter()
-                .filter(|x| x.name == name || x.name.rsplit('/').next() == Some(name.as_str()))
-                .count();
-            assert_eq!(same, 1);
-        }
-        Err(err) => assert_eq!(err.exit_code(), 77),
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::check(data));

@@ -1,37 +1,7 @@
-//! Key scopes (`--scope URL-PREFIX`) and scope matching: never panic; a scope's canonical
-//! form parses back to the same scope; a scope covers its own prefix; a covered URL is on
-//! the scope's origin; no URL with a `..` segment is ever covered.
+//! Fuzz target `scope`: see `fuzz/checks/scope.rs` for what it checks.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use verun::location::HttpUrl;
-use verun::store::Scope;
+#[path = "../checks/scope.rs"]
+mod check;
 
-fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    // `SCOPE\nURL`.
-    let (scope, url) = text.split_once('\n').unwrap_or((text, ""));
-    let Ok(s) = Scope::parse(scope) else {
-        return;
-    };
-    let canonical = s.to_string();
-    let again = Scope::parse(&canonical).expect("a canonical scope parses");
-    assert_eq!(again, s);
-    if let Ok(own) = HttpUrl::parse(&canonical) {
-        assert!(s.covers(&own), "{canonical} does not cover itself");
-    }
-    if let Ok(u) = HttpUrl::parse(url)
-        && s.covers(&u)
-    {
-        let scope_url = HttpUrl::parse(&canonical).expect("canonical scope is a URL");
-        assert_eq!(u.is_https(), scope_url.is_https());
-        assert_eq!(u.port(), scope_url.port());
-        let decoded = verun::location::percent_decode(u.path());
-        assert!(
-            !decoded.split(['/', '\\']).any(|seg| seg == ".."),
-            "{canonical} covers {url} which climbs out with .."
-        );
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::check(data));

@@ -1,8 +1,10 @@
 //! Key scopes: the URL prefixes a stored key is trusted for.
 //!
 //! A scope is a scheme, a host, a port and a path prefix that ends on a segment boundary.
-//! Both the scope and the URL it is matched against are normalised the same way: scheme and
-//! host lower-cased (one trailing dot on the host dropped), default ports made explicit,
+//! Both the scope and the URL it is matched against are normalised the same way: scheme
+//! lower-cased, the host in the one canonical form origins and lock keys use
+//! (`location::canonical_host`: `127.1`, `0x7f000001` and `[::ffff:127.0.0.1]` are
+//! `127.0.0.1`; names lower-cased, one trailing dot dropped), default ports made explicit,
 //! percent-escapes of unreserved characters decoded and other escapes upper-cased. Anything
 //! a server could resolve to a path *outside* the prefix is never covered:
 //!
@@ -305,6 +307,28 @@ mod tests {
         assert!(!covers("http://127.0.0.1:8080/", "http://127.0.0.2:8080/x"));
         assert!(covers("http://localhost/", "http://localhost:80/x"));
         assert!(covers("https://[::1]:9/", "https://[::1]:9/x"));
+    }
+
+    #[test]
+    fn host_spellings_are_compared_canonically() {
+        for url in [
+            "http://127.0.0.1:8080/x",
+            "http://127.1:8080/x",
+            "http://2130706433:8080/x",
+            "http://0x7f000001:8080/x",
+            "http://127.000.000.001:8080/x",
+            "http://[::ffff:127.0.0.1]:8080/x",
+        ] {
+            assert!(covers("http://127.1:8080/", url), "{url}");
+            assert!(covers("http://[::ffff:7f00:1]:8080/", url), "{url}");
+            assert!(!covers("http://127.0.0.2:8080/", url), "{url}");
+        }
+        assert!(covers("https://[0:0::1]:9/", "https://[::1]:9/x"));
+        let c = |s: &str| Scope::parse(s).unwrap().to_string();
+        assert_eq!(c("http://0x7f000001:9/a/"), "http://127.0.0.1:9/a/");
+        assert_eq!(c("https://[::FFFF:127.0.0.1]/"), "https://127.0.0.1/");
+        assert!(Scope::parse("http://127.0.0.1.:9/").is_err());
+        assert!(Scope::parse("https://1.2.3.4.5/").is_err());
     }
 
     #[test]

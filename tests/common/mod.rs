@@ -14,6 +14,7 @@
 
 pub mod server;
 pub mod sign;
+pub mod skip;
 pub mod tls;
 
 pub use server::{ChunkFault, Reply, Request, TestServer, gzip_stored};
@@ -23,7 +24,8 @@ pub use sign::{
     now_timestamp, parse_public_key, parse_signature, replace_trusted_comment, trusted_comment_at,
     verify,
 };
-pub use tls::{TestCa, TlsIdentity, self_signed_identity};
+pub use skip::{Need, in_ci, skipped};
+pub use tls::{TestCa, TlsIdentity, self_signed_ca_identity, self_signed_identity};
 
 use std::ffi::OsStr;
 use std::fs;
@@ -520,4 +522,83 @@ pub fn publish_signed(server: &TestServer, key: &TestKey, path: &str, payload: &
         Reply::bytes(key.sign(payload, file_name)),
     );
     server.url(path)
+}
+
+// --- terminal hygiene ---------------------------------------------------------------------
+
+/// Invisible or reordering characters that must never reach a terminal raw, listed here
+/// independently of verun's own tables: the format characters (General Category Cf), the
+/// line and paragraph separators, and the other default-ignorable code points (variation
+/// selectors, Hangul fillers, combining grapheme joiner, tags).
+pub const INVISIBLE_RANGES: &[(u32, u32)] = &[
+    (0x00ad, 0x00ad),
+    (0x034f, 0x034f),
+    (0x0600, 0x0605),
+    (0x061c, 0x061c),
+    (0x06dd, 0x06dd),
+    (0x070f, 0x070f),
+    (0x0890, 0x0891),
+    (0x08e2, 0x08e2),
+    (0x115f, 0x1160),
+    (0x17b4, 0x17b5),
+    (0x180b, 0x180f),
+    (0x200b, 0x200f),
+    (0x2028, 0x202e),
+    (0x2060, 0x206f),
+    (0x3164, 0x3164),
+    (0xfe00, 0xfe0f),
+    (0xfeff, 0xfeff),
+    (0xffa0, 0xffa0),
+    (0xfff9, 0xfffb),
+    (0x110bd, 0x110bd),
+    (0x110cd, 0x110cd),
+    (0x13430, 0x1343f),
+    (0x1bca0, 0x1bca3),
+    (0x1d173, 0x1d17a),
+    (0xe0000, 0xe0fff),
+];
+
+/// The raw control bytes and characters in `output`, as (byte offset, code point): C0
+/// controls except `\n` and `\t`, DEL, C1 (U+0080–U+009F, also as bare bytes outside valid
+/// UTF-8, which 8-bit terminals read as C1), and [`INVISIBLE_RANGES`].
+pub fn raw_controls(output: &[u8]) -> Vec<(usize, u32)> {
+    let mut found = Vec::new();
+    let mut offset = 0;
+    for chunk in output.utf8_chunks() {
+        for (i, c) in chunk.valid().char_indices() {
+            let cp = c as u32;
+            let control = (cp < 0x20 && c != '\n' && c != '\t') || (0x7f..=0x9f).contains(&cp);
+            let invisible = INVISIBLE_RANGES
+                .iter()
+                .any(|&(lo, hi)| (lo..=hi).contains(&cp));
+            if control || invisible {
+                found.push((offset + i, cp));
+            }
+        }
+        offset += chunk.valid().len();
+        for (i, &b) in chunk.invalid().iter().enumerate() {
+            if (0x80..=0x9f).contains(&b) {
+                found.push((offset + i, u32::from(b)));
+            }
+        }
+        offset += chunk.invalid().len();
+    }
+    found
+}
+
+/// Asserts `output` (verun's stderr) holds no [`raw_controls`]; `what` names the call.
+#[track_caller]
+pub fn assert_no_raw_controls(output: &[u8], what: &str) {
+    let found = raw_controls(output);
+    assert!(
+        found.is_empty(),
+        "raw control or invisible characters on verun's stderr for {what}: {}\n{}",
+        found
+            .iter()
+            .take(10)
+            .map(|(at, cp)| format!("U+{cp:04X} at byte {at}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        String::from_utf8_lossy(output).escape_debug()
+    );
 }

@@ -350,13 +350,18 @@ pub fn minisign_cli() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// [`minisign_cli`], printing why `test` is skipped when it is absent. Use as
+/// [`minisign_cli`]; when it is absent, `test` is [`skipped`](super::skip::skipped)
+/// visibly, or fails in CI (`CI=true`) or under `VERUN_REQUIRE_MINISIGN=1`. Use as
 /// `let Some(minisign) = minisign_or_skip("name") else { return };`.
+#[track_caller]
 pub fn minisign_or_skip(test: &str) -> Option<PathBuf> {
     let found = minisign_cli();
     if found.is_none() {
-        eprintln!(
-            "SKIPPED {test}: the minisign CLI is not installed (apt-get install minisign, or set MINISIGN=/path)"
+        super::skip::skipped(
+            test,
+            "the minisign CLI is not installed (apt-get install minisign, or set MINISIGN=/path)",
+            "VERUN_REQUIRE_MINISIGN",
+            super::skip::Need::Oracle,
         );
     }
     found

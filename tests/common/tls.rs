@@ -103,6 +103,21 @@ pub fn self_signed_identity(names: &[&str]) -> TlsIdentity {
     TlsIdentity::new(cert.der().clone(), &key)
 }
 
+/// A self-signed certificate for `names` that says it is a CA (as `openssl req -x509`
+/// makes by default), presented by the server as its own: what a newcomer passes to
+/// `--cacert`, which TLS clients refuse (webpki's `CaUsedAsEndEntity`).
+pub fn self_signed_ca_identity(names: &[&str]) -> TlsIdentity {
+    let mut params = leaf_params(names);
+    params.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyCertSign,
+    ];
+    let key = KeyPair::generate().expect("generate key");
+    let cert = params.self_signed(&key).expect("self-sign");
+    TlsIdentity::new(cert.der().clone(), &key)
+}
+
 fn leaf_params(names: &[&str]) -> CertificateParams {
     let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
     let mut params = CertificateParams::new(names.clone()).expect("leaf params");
