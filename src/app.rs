@@ -169,11 +169,11 @@ fn report_notes(quiet: bool, r: &Report) {
             r.subject, r.size, r.sha256
         ),
     );
-    if let Some(s) = &r.signature {
+    let signature_notes = |s: &crate::verify::SigReport, signed: &str, comment: &str| {
         note(
             false,
             &format!(
-                "  signature by key {} ({}){}",
+                "  {signed} by key {} ({}){}",
                 s.key_id,
                 sanitize(&s.key_source),
                 if s.prehashed { "" } else { ", legacy" }
@@ -182,28 +182,16 @@ fn report_notes(quiet: bool, r: &Report) {
         note(
             false,
             &format!(
-                "  trusted comment: {}",
+                "  {comment}: {}",
                 sanitize(&s.trusted_comment.replace('\t', "  "))
             ),
         );
+    };
+    if let Some(s) = &r.signature {
+        signature_notes(s, "signature", "trusted comment");
     }
     if let Some(s) = &r.checksums_signature {
-        note(
-            false,
-            &format!(
-                "  checksum list signed by key {} ({}){}",
-                s.key_id,
-                sanitize(&s.key_source),
-                if s.prehashed { "" } else { ", legacy" }
-            ),
-        );
-        note(
-            false,
-            &format!(
-                "  list's trusted comment: {}",
-                sanitize(&s.trusted_comment.replace('\t', "  "))
-            ),
-        );
+        signature_notes(s, "checksum list signed", "list's trusted comment");
     }
     if let Some(h) = &r.sha512 {
         note(false, &format!("  sha512 {h}"));

@@ -7,20 +7,6 @@ mod common;
 use base64::Engine as _;
 use common::*;
 
-fn https_site() -> (TestEnv, TestServer, Vec<String>) {
-    let env = TestEnv::new();
-    let server = TestServer::https();
-    let cacert = vec![
-        "--cacert".to_string(),
-        server.ca_pem_path().to_str().unwrap().to_string(),
-    ];
-    (env, server, cacert)
-}
-
-fn args(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
-}
-
 #[track_caller]
 fn assert_error_line(out: &std::process::Output, code: i32, needle: &str) {
     assert_exit(out, code);
