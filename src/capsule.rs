@@ -198,7 +198,7 @@ pub fn enter(c: &Capsule, tmp: &Path) -> Result<Entered> {
 
 /// The refusal of a strict capsule that cannot be built.
 pub fn refusal(why: &str) -> Error {
-    Error::refused(format!("--capsule: {why}; nothing was run")).hint(
+    Error::refused_for(crate::error::Reason::CapsuleUnavailable, format!("--capsule: {why}; nothing was run")).hint(
         "run where the kernel allows it, or accept a weaker capsule with --capsule=best-effort (it says what it skips)",
     )
 }
@@ -497,7 +497,7 @@ impl StatusPipe {
             return Ok(());
         }
         Err(match line.strip_prefix("refused ") {
-            Some(msg) => Error::refused(crate::term::sanitize(msg)).hint(
+            Some(msg) => Error::refused_for(crate::error::Reason::CapsuleUnavailable, crate::term::sanitize(msg)).hint(
                 "run where the kernel allows it, or accept a weaker capsule with --capsule=best-effort (it says what it skips)",
             ),
             None => Error::io("--capsule: the launcher stopped before it built the capsule; nothing was run")

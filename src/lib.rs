@@ -36,4 +36,4 @@ pub mod time;
 pub mod verify;
 pub mod write_behind;
 
-pub use error::{Error, Kind, Result};
+pub use error::{Error, Kind, Reason, Result};

@@ -98,9 +98,6 @@ fn lockfile_hint(path: &Path, problem: &Problem) -> String {
 pub const FORMAT_VERSION: i64 = 1;
 /// Largest lockfile read (a lockfile is a list of URLs, not a data store).
 pub const MAX_LOCKFILE_BYTES: u64 = 16 << 20;
-/// How a lock entry's [`Pin::source`] starts; the verifier words a mismatch with such a pin
-/// as lock drift.
-pub const PIN_SOURCE_PREFIX: &str = "lockfile ";
 
 const HEADER: &str = "\
 # verun lockfile: the exact bytes each URL was verified to have.
@@ -388,7 +385,7 @@ impl LockCheck {
         let file = Lockfile::load(&opts.path)?.unwrap_or_default();
         let entry = file.entry_of(&url).cloned();
         if opts.frozen && entry.is_none() {
-            return Err(Error::refused(format!(
+            return Err(Error::refused_for(crate::error::Reason::NotLocked, format!(
                 "--frozen: {} is not locked in {}; nothing was downloaded",
                 url,
                 opts.path.display()
@@ -425,9 +422,10 @@ impl LockCheck {
     pub fn pin(&self, e: &Entry) -> Pin {
         Pin {
             digest: crate::checksums::Digest::Sha256(e.digest()),
-            source: format!("{PIN_SOURCE_PREFIX}{}", self.opts.path.display()),
+            source: format!("lockfile {}", self.opts.path.display()),
             anchor: true,
             list_origins: Vec::new(),
+            origin: crate::verify::PinOrigin::Lockfile(self.opts.path.clone()),
         }
     }
 
@@ -461,7 +459,7 @@ impl LockCheck {
                 if old.sha256 == new.sha256 {
                     return Ok(Recorded::Unchanged);
                 }
-                return Err(drift_error(
+                return Err(crate::verify::drift_error(
                     self.url.given(),
                     &self.opts.path,
                     &old.sha256,
@@ -482,16 +480,6 @@ impl LockCheck {
         write_atomic(&target, file.render().as_bytes(), mode)?;
         Ok(outcome)
     }
-}
-
-/// The refusal for bytes that differ from the locked ones.
-pub fn drift_error(url: &str, lockfile: &Path, locked: &str, got: &str) -> Error {
-    Error::refused(format!(
-        "lock drift: {} changed since it was locked in {}: locked sha256 {locked}, got {got}",
-        sanitize(url),
-        lockfile.display()
-    ))
-    .hint("nothing was run or saved; review the change, then accept it with --update-lock (which still needs a signature or another anchor)")
 }
 
 /// The hidden lock file next to a lockfile: `DIR/.NAME.lck`.

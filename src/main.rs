@@ -102,6 +102,7 @@ fn report_json(err: &verun::Error) {
         "exit_code": err.exit_code(),
         "error": err.message(),
         "hint": err.hint_text(),
+        "reason": err.reason_code().map(verun::Reason::as_str),
     });
     println!("{v}");
 }

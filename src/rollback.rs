@@ -111,7 +111,7 @@ pub fn check(
         let Some(ts) = p.timestamp else {
             if let Some(seen) = seen {
                 if !allow_downgrade {
-                    return Err(Error::refused(format!(
+                    return Err(Error::refused_for(crate::error::Reason::Rollback, format!(
                         "rollback: the {} by key {} carries no signed timestamp, but one at {seen} ({}) was already accepted for this key and URL",
                         sanitize(&p.what),
                         p.key_id,
@@ -139,7 +139,7 @@ pub fn check(
             && ts < seen
         {
             if !allow_downgrade {
-                return Err(Error::refused(format!(
+                return Err(Error::refused_for(crate::error::Reason::Rollback, format!(
                     "rollback: the {} by key {} is signed at {ts} ({}), older than the signature at {seen} ({}) already accepted for this key and URL",
                     sanitize(&p.what),
                     p.key_id,

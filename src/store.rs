@@ -250,13 +250,16 @@ impl Store {
                     .map(|id| format!(" by key {id}"))
                     .unwrap_or_default();
                 return Some(
-                    Error::refused(format!(
-                        "key {} was rotated out{to} on {}; it is no longer trusted",
-                        k.label(),
-                        k.rotated_at
-                            .map(time::rfc3339)
-                            .unwrap_or_else(|| "?".into())
-                    ))
+                    Error::refused_for(
+                        crate::error::Reason::KeyRotated,
+                        format!(
+                            "key {} was rotated out{to} on {}; it is no longer trusted",
+                            k.label(),
+                            k.rotated_at
+                                .map(time::rfc3339)
+                                .unwrap_or_else(|| "?".into())
+                        ),
+                    )
                     .hint(format!(
                         "the publisher signs with the new key now; this looks like an old or \
                          replayed signature. {show}"
@@ -268,7 +271,11 @@ impl Store {
         if k.expired(self.today) {
             let day = k.expires.map(time::format_date).unwrap_or_default();
             return Some(
-                Error::refused(format!("key {} expired on {day}", k.label())).hint(format!(
+                Error::refused_for(
+                    crate::error::Reason::KeyExpired,
+                    format!("key {} expired on {day}", k.label()),
+                )
+                .hint(format!(
                     "if you still trust it, renew it: `verun key remove {name}`, then `verun key \
                      add {name} ... --expires YYYY-MM-DD`; {show}"
                 )),
@@ -279,11 +286,14 @@ impl Store {
         }
         let Some(url) = url else {
             return Some(
-                Error::refused(format!(
-                    "key {} is trusted only for URLs under {}, and this is a local file",
-                    k.label(),
-                    k.scope_text()
-                ))
+                Error::refused_for(
+                    crate::error::Reason::KeyOutOfScope,
+                    format!(
+                        "key {} is trusted only for URLs under {}, and this is a local file",
+                        k.label(),
+                        k.scope_text()
+                    ),
+                )
                 .hint(format!(
                     "only --global store keys count for local files; pass the key with --key \
                      for this call. {show}"
@@ -298,11 +308,14 @@ impl Store {
             None => String::new(),
         };
         Some(
-            Error::refused(format!(
-                "key {} is trusted only for URLs under {}, not for {url}{why}",
-                k.label(),
-                k.scope_text()
-            ))
+            Error::refused_for(
+                crate::error::Reason::KeyOutOfScope,
+                format!(
+                    "key {} is trusted only for URLs under {}, not for {url}{why}",
+                    k.label(),
+                    k.scope_text()
+                ),
+            )
             .hint(format!(
                 "a store key counts only inside its scopes; pass it with --key if you trust it \
                  for this URL too. {show}"
@@ -322,7 +335,7 @@ impl Store {
             .rotated_at
             .map(time::rfc3339)
             .unwrap_or_else(|| "?".into());
-        Error::refused(format!(
+        Error::refused_for(crate::error::Reason::KeyRotated, format!(
             "key {} was rotated out on {when}{}: it is refused everywhere, even with --key",
             k.label(),
             successor
@@ -343,7 +356,7 @@ impl Store {
 }
 
 fn revoked_error(k: &StoredKey) -> Error {
-    Error::refused(format!(
+    Error::refused_for(crate::error::Reason::KeyRevoked, format!(
         "key {} was revoked on {}: it is refused everywhere, even with --key",
         k.label(),
         k.revoked_at.map(time::rfc3339).unwrap_or_else(|| "?".into())

@@ -37,6 +37,34 @@ pub struct Pin {
     /// no longer independent and stops being an anchor.
     #[serde(skip)]
     pub list_origins: Vec<Origin>,
+    /// Where the pin comes from, as a type: decides how a mismatch is worded.
+    #[serde(skip)]
+    pub origin: PinOrigin,
+}
+
+/// Where a [`Pin`] comes from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum PinOrigin {
+    /// `--sha256` or `--sha512`.
+    #[default]
+    Flag,
+    /// A lockfile's entry (a mismatch is lock drift).
+    Lockfile(std::path::PathBuf),
+    /// A checksum list entry.
+    ChecksumList,
+}
+
+/// The refusal for bytes that differ from the locked ones (lock drift, 77).
+pub fn drift_error(url: &str, lockfile: &std::path::Path, locked: &str, got: &str) -> Error {
+    Error::refused_for(
+        crate::error::Reason::LockDrift,
+        format!(
+            "lock drift: {} changed since it was locked in {}: locked sha256 {locked}, got {got}",
+            sanitize(url),
+            lockfile.display()
+        ),
+    )
+    .hint("nothing was run or saved; review the change, then accept it with --update-lock (which still needs a signature or another anchor)")
 }
 
 struct SigCheck {
@@ -164,7 +192,7 @@ fn payload_exists(subject: &crate::plan::Subject, net: &Net) -> Result<()> {
 /// Check a signature's `file:` field against the expected name.
 fn check_file_binding(sig: &Signature, expected: &str, what: &str) -> Result<()> {
     match sig.fields().file {
-        Some(f) if f != expected => Err(Error::refused(format!(
+        Some(f) if f != expected => Err(Error::refused_for(crate::error::Reason::FileMismatch, format!(
             "{what}: the signed trusted comment names file:{} but the file is {}",
             sanitize(&f),
             sanitize(expected)
@@ -183,9 +211,10 @@ fn check_legacy(sig: &Signature, allow_legacy: bool, what: &str) -> Result<()> {
     if sig.is_prehashed() || allow_legacy {
         Ok(())
     } else {
-        Err(Error::refused(format!(
-            "{what} is a legacy (non-prehashed) minisign signature"
-        ))
+        Err(Error::refused_for(
+            crate::error::Reason::LegacySignature,
+            format!("{what} is a legacy (non-prehashed) minisign signature"),
+        )
         .hint(
             "ask the publisher to sign with a current minisign, or accept it with --allow-legacy",
         ))
@@ -194,7 +223,7 @@ fn check_legacy(sig: &Signature, allow_legacy: bool, what: &str) -> Result<()> {
 
 /// The refusal for a legacy-labelled signature that can be a relabelled prehashed one.
 fn relabelled(what: &str) -> Error {
-    Error::refused(format!(
+    Error::refused_for(crate::error::Reason::LegacySignature, format!(
         "{what} is a legacy (`Ed`) signature in the shape of a relabelled prehashed one: it may sign the 64-byte BLAKE2b hash of another file, not these bytes"
     ))
     .hint("a prehashed signature (`ED`) cannot be turned into a legacy one; ask the publisher for a current minisign signature")
@@ -254,7 +283,7 @@ pub fn gather(plan: &Plan, ring: &KeyRing, net: &Net, extra_pins: Vec<Pin>) -> R
             }
             None if explicit || ring.requires_signature(url) => {
                 let who = ring.expecting(url);
-                let err = Error::refused(if explicit || who.is_empty() {
+                let err = Error::refused_for(crate::error::Reason::MissingSignature, if explicit || who.is_empty() {
                     format!("signature {sig_loc} not found")
                 } else {
                     format!("signature {sig_loc} not found, but {who} is trusted for {subject}")
@@ -286,6 +315,7 @@ pub fn gather(plan: &Plan, ring: &KeyRing, net: &Net, extra_pins: Vec<Pin>) -> R
             source: "--sha256".into(),
             anchor: true,
             list_origins: Vec::new(),
+            origin: PinOrigin::Flag,
         });
     }
     if let Some(h) = plan.sha512 {
@@ -294,6 +324,7 @@ pub fn gather(plan: &Plan, ring: &KeyRing, net: &Net, extra_pins: Vec<Pin>) -> R
             source: "--sha512".into(),
             anchor: true,
             list_origins: Vec::new(),
+            origin: PinOrigin::Flag,
         });
     }
 
@@ -317,7 +348,7 @@ pub fn gather(plan: &Plan, ring: &KeyRing, net: &Net, extra_pins: Vec<Pin>) -> R
     };
     if evidence.signature.is_none() && !evidence.pins.iter().any(|p| p.anchor) {
         if evidence.pins.is_empty() {
-            return Err(Error::refused(format!(
+            return Err(Error::refused_for(crate::error::Reason::NoTrustAnchor, format!(
                 "no trust anchor for {}: no signature key, pinned --sha256/--sha512 or checksum list was given",
                 evidence.subject
             ))
@@ -331,7 +362,7 @@ pub fn gather(plan: &Plan, ring: &KeyRing, net: &Net, extra_pins: Vec<Pin>) -> R
         if over_http {
             return Err(plain_http_error(&evidence.subject));
         }
-        return Err(Error::refused(format!(
+        return Err(Error::refused_for(crate::error::Reason::NoTrustAnchor, format!(
             "no trust anchor for {}: an unsigned checksum list from the payload's own origin is no evidence",
             evidence.subject
         ))
@@ -356,8 +387,11 @@ fn checksum_pin(
         Location::Path(_) => (load(list_loc, net, MAX_LIST_BYTES)?, Vec::new()),
     };
     let list = list.ok_or_else(|| {
-        Error::refused(format!("checksum list {list_loc} not found"))
-            .hint("check --checksums; every piece of evidence given must be present and pass")
+        Error::refused_for(
+            crate::error::Reason::BadChecksumList,
+            format!("checksum list {list_loc} not found"),
+        )
+        .hint("check --checksums; every piece of evidence given must be present and pass")
     })?;
     // `--checksums-sig LOC`, or the list's `.minisig` sibling. A signature named
     // explicitly must be there (as for `--sig`); the sibling is looked for when a key is in
@@ -374,9 +408,10 @@ fn checksum_pin(
         None
     };
     if explicit && list_sig.is_none() {
-        return Err(Error::refused(format!(
-            "signature {list_sig_loc} of checksum list {list_loc} not found"
-        ))
+        return Err(Error::refused_for(
+            crate::error::Reason::MissingSignature,
+            format!("signature {list_sig_loc} of checksum list {list_loc} not found"),
+        )
         .hint("check --checksums-sig; every piece of evidence given must be present and pass"));
     }
     if let Some(bytes) = list_sig {
@@ -390,9 +425,10 @@ fn checksum_pin(
             .inner()
             .verify(&list, sig.inner(), plan.allow_legacy)
             .map_err(|_| {
-                Error::refused(format!(
-                    "checksum list {list_loc} does not match its signature {list_sig_loc}"
-                ))
+                Error::refused_for(
+                    crate::error::Reason::BadSignature,
+                    format!("checksum list {list_loc} does not match its signature {list_sig_loc}"),
+                )
                 .hint("the list or its signature was altered")
             })?;
         signed_by = Some(sig_report(
@@ -443,6 +479,7 @@ fn checksum_pin(
             source,
             anchor,
             list_origins: if signed { Vec::new() } else { list_origins },
+            origin: PinOrigin::ChecksumList,
         },
         signed_by,
     ))
@@ -455,7 +492,7 @@ fn plain_http(o: &Origin) -> bool {
 /// The refusal for an unsigned checksum list that is the only evidence, when the list or the
 /// payload travelled over plain http.
 fn plain_http_error(subject: &str) -> Error {
-    Error::refused(format!(
+    Error::refused_for(crate::error::Reason::NoTrustAnchor, format!(
         "no trust anchor for {subject}: an unsigned checksum list is no evidence when it or the payload travels over plain http (anyone on the path rewrites both)"
     ))
     .hint("with --allow-http only a signature (--key), a pinned --sha256 or a lock entry counts; or fetch both over https://")
@@ -541,7 +578,7 @@ pub fn stream<W: Write>(
         Some(c) => {
             check_legacy_length(&c.sig, total, &format!("signature {}", c.location))?;
             if !pumped.signature_holds(&c.sig, &c.key.key) {
-                return Err(Error::refused(format!(
+                return Err(Error::refused_for(crate::error::Reason::BadSignature, format!(
                     "{} does not match its signature {} (key {})",
                     ev.subject,
                     c.location,
@@ -567,24 +604,26 @@ pub fn stream<W: Write>(
         let got = actual(&pin.digest);
         let matches = got == Some(pin.digest);
         let got_hex = got.map(|d| d.hex()).unwrap_or_default();
-        if !matches && let Some(lockfile) = pin.source.strip_prefix(crate::lock::PIN_SOURCE_PREFIX)
-        {
-            return Err(crate::lock::drift_error(
+        if !matches && let PinOrigin::Lockfile(lockfile) = &pin.origin {
+            return Err(drift_error(
                 &ev.subject,
-                std::path::Path::new(lockfile),
+                lockfile,
                 &pin.digest.hex(),
                 &got_hex,
             ));
         }
         if !matches {
-            return Err(Error::refused(format!(
-                "{}: {} mismatch with {}: expected {}, got {}",
-                ev.subject,
-                pin.digest.algorithm(),
-                pin.source,
-                pin.digest.hex(),
-                got_hex
-            ))
+            return Err(Error::refused_for(
+                crate::error::Reason::ChecksumMismatch,
+                format!(
+                    "{}: {} mismatch with {}: expected {}, got {}",
+                    ev.subject,
+                    pin.digest.algorithm(),
+                    pin.source,
+                    pin.digest.hex(),
+                    got_hex
+                ),
+            )
             .hint("the payload changed or the pin is wrong; nothing was run or saved"));
         }
         let redirected_into_list_origin =
@@ -603,7 +642,7 @@ pub fn stream<W: Write>(
     if anchors.is_empty() {
         // gather() saw an anchor; the only way to lose it is a payload redirected to the
         // origin that served the unsigned checksum list, which then is not independent.
-        return Err(Error::refused(format!(
+        return Err(Error::refused_for(crate::error::Reason::NoTrustAnchor, format!(
             "no trust anchor for {}: the payload was served (through a redirect) by the same origin as the unsigned checksum list",
             ev.subject
         ))
