@@ -460,15 +460,13 @@ fn fetch(a: FetchArgs) -> Result<u8> {
     let verified = download(&plan, &session, &url, sink, lock_pins(lock.as_ref()))?;
     let marks = check_rollback(&plan, &url, verified.report())?;
     let executable = verified.head().starts_with(b"\x7fELF") || verified.head().starts_with(b"#!");
-    let (sink, report) = verified.into_parts();
-    let tmp = sink.into_inner();
     let keep = Keep {
         cache: None,
         state: true,
     };
-    accept(&plan, &url, lock.as_ref(), marks, &report, keep)?;
+    accept(&plan, &url, lock.as_ref(), marks, verified.report(), keep)?;
     let mode = mode.unwrap_or(if executable { 0o755 } else { 0o644 });
-    crate::partial::persist(tmp, &a.output, mode)?;
+    let report = verified.persist(&a.output, mode)?;
     report_notes(plan.quiet, &report);
     note(
         plan.quiet,
@@ -512,29 +510,15 @@ fn fetch_to_stdout(a: &FetchArgs, plan: &Plan, url: &HttpUrl, mode: Option<u32>)
     })?;
     let verified = download(plan, &session, url, tmp, lock_pins(lock.as_ref()))?;
     let mark = check_rollback(plan, url, verified.report())?;
-    let (mut file, report) = verified.into_parts();
     let keep = Keep {
         cache: None,
         state: true,
     };
-    accept(plan, url, lock.as_ref(), mark, &report, keep)?;
-    report_notes(plan.quiet, &report);
-    use std::io::{Read, Seek};
-    file.seek(std::io::SeekFrom::Start(0))
-        .map_err(|e| Error::io_at("cannot read back the verified download", &e))?;
+    accept(plan, url, lock.as_ref(), mark, verified.report(), keep)?;
+    report_notes(plan.quiet, verified.report());
     let mut out = std::io::stdout().lock();
-    let written = std::io::copy(&mut Read::by_ref(&mut file).take(report.size), &mut out)
-        .and_then(|n| out.flush().map(|()| n))
-        .map_err(|e| {
-            Error::io_at("cannot write the verified bytes to stdout", &e)
-                .hint("whatever reads verun's stdout stopped early")
-        })?;
-    if written != report.size {
-        return Err(Error::io(format!(
-            "wrote {written} of {} verified bytes to stdout: the temporary file was cut short",
-            report.size
-        )));
-    }
+    let report = verified.write_to(&mut out)?;
+    let written = report.size;
     note(plan.quiet, &format!("wrote {written} bytes to stdout"));
     Ok(0)
 }

@@ -152,9 +152,45 @@ impl<T> Verified<T> {
         &self.report
     }
 
-    /// Take the sink out (e.g. to persist it), keeping the report.
-    pub fn into_parts(self) -> (T, Report) {
+    /// Take the sink out, keeping the report: for `exec`, which seals and re-checks the
+    /// payload file itself. Saving goes through [`Verified::persist`] or
+    /// [`Verified::write_to`], never through a raw sink.
+    pub(crate) fn into_parts(self) -> (T, Report) {
         (self.payload, self.report)
+    }
+}
+
+impl Verified<crate::write_behind::WriteBehind<tempfile::NamedTempFile>> {
+    /// Land the verified download at `dest` with `mode`: the only way a payload reaches
+    /// `fetch -o PATH`. It is flushed, renamed into place, and the inode at `dest` must be
+    /// the one that was verified (see `partial::persist`), or nothing is left there.
+    pub fn persist(self, dest: &std::path::Path, mode: u32) -> Result<Report> {
+        crate::partial::persist(self.payload.into_inner(), dest, mode)?;
+        Ok(self.report)
+    }
+}
+
+impl Verified<std::fs::File> {
+    /// Copy the verified bytes (held in a private temporary file) to `out`: the only way a
+    /// payload reaches `fetch -o -`. Returns the report; a short copy is an error.
+    pub fn write_to(mut self, out: &mut dyn Write) -> Result<Report> {
+        use std::io::Seek;
+        self.payload
+            .seek(std::io::SeekFrom::Start(0))
+            .map_err(|e| Error::io_at("cannot read back the verified download", &e))?;
+        let size = self.report.size;
+        let written = std::io::copy(&mut Read::by_ref(&mut self.payload).take(size), out)
+            .and_then(|n| out.flush().map(|()| n))
+            .map_err(|e| {
+                Error::io_at("cannot write the verified bytes to stdout", &e)
+                    .hint("whatever reads verun's stdout stopped early")
+            })?;
+        if written != size {
+            return Err(Error::io(format!(
+                "wrote {written} of {size} verified bytes to stdout: the temporary file was cut short"
+            )));
+        }
+        Ok(self.report)
     }
 }
 
