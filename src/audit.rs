@@ -25,7 +25,7 @@
 //! {"lockfile": "verun.lock", "ok": false, "exit_code": 77,
 //!  "summary": {"total": 2, "ok": 1, "drifted": 1, "unreachable": 0, "signature_failed": 0},
 //!  "entries": [{"url": "https://…", "status": "drifted", "signature": "verified",
-//!               "locked": {"sha256": "…", "size": 12, "key_id": "…",
+//!               "locked": {"sha256": "…", "size": 12, "signer": "minisign:…",
 //!                          "trusted_comment": "…", "verified_at": "…"},
 //!               "found": {"sha256": "…", "size": 13}, "detail": "…"}]}
 //! ```
@@ -313,7 +313,7 @@ fn audit_one(
     // 1. The signature, when the recorded signer is known here.
     let mut pending = None;
     let mut unchecked_why = "no signer recorded; bytes compared only".to_string();
-    if let Some(id) = entry.signer() {
+    if let Some(id) = entry.minisign_key() {
         match find_signer(id, url, keys, store) {
             Signer::Unknown => {
                 unchecked_why = format!("key {id} not known here; bytes compared only");

@@ -371,7 +371,10 @@ fn a_signed_checksum_lists_time_is_in_the_json_report_and_the_lock_entry() {
         )),
         "{lock}"
     );
-    assert!(lock.contains(&format!("checksums_key_id = \"{}\"", key.key_id_hex())));
+    assert!(lock.contains(&format!(
+        "checksums_signer = \"minisign:{}\"",
+        key.key_id_hex()
+    )));
 }
 
 #[test]
