@@ -88,12 +88,24 @@ fn report(err: &verun::Error, json: bool) {
     // One line each, capped, whatever went into them (`term::one_line`).
     let line = verun::term::one_line;
     eprintln!("verun: {red}error:{reset} {}", line(err.message()));
-    if let Some(h) = err.hint_text() {
-        eprintln!("verun: {yellow}hint:{reset} {}", line(h));
-    }
+    eprintln!("verun: {yellow}hint:{reset} {}", line(hint(err)));
     if json {
         report_json(err);
     }
+}
+
+/// The error's own hint, or one for its kind: every error has a `hint:` line.
+fn hint(err: &verun::Error) -> &str {
+    use verun::Kind;
+    err.hint_text().unwrap_or(match err.kind() {
+        Kind::Usage => "see `verun --help`, or `verun COMMAND --help`",
+        Kind::Download => {
+            "check the URL, the network and any proxy; raise --timeout for slow links"
+        }
+        Kind::Io => "check the path named above, its permissions and the free space",
+        Kind::Refused => "nothing was run or saved; the message says which check failed",
+        Kind::Config => "fix or restore the file named above (verun left it untouched)",
+    })
 }
 
 fn report_json(err: &verun::Error) {
@@ -101,7 +113,7 @@ fn report_json(err: &verun::Error) {
         "ok": false,
         "exit_code": err.exit_code(),
         "error": err.message(),
-        "hint": err.hint_text(),
+        "hint": hint(err),
         "reason": err.reason_code().map(verun::Reason::as_str),
     });
     println!("{v}");
