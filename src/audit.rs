@@ -37,7 +37,6 @@
 use serde::Serialize;
 
 use crate::checksums::to_hex;
-use crate::cli::AuditArgs;
 use crate::error::{Error, Kind, Result};
 use crate::fetch::{Net, NetConfig, check_length, read_error};
 use crate::keys::{KeyStore, StoreVerdict};
@@ -47,6 +46,21 @@ use crate::minisig::{KeyId, MAX_SIG_BYTES, PublicKey, Signature, TrustedFields};
 use crate::plan::{GivenKey, parse_key_arg, parse_timeout};
 use crate::pump::{PumpError, pump};
 use crate::term::sanitize;
+
+/// What `verun audit` was asked to do, as plain data.
+#[derive(Clone, Debug, Default)]
+pub struct AuditOptions {
+    /// The lockfile to audit.
+    pub lockfile: std::path::PathBuf,
+    /// `-k KEY` values, besides the key store.
+    pub keys: Vec<String>,
+    /// `--timeout SECS`.
+    pub timeout: Option<f64>,
+    /// `--cacert PEM`.
+    pub cacert: Option<std::path::PathBuf>,
+    /// `--allow-http`.
+    pub allow_http: bool,
+}
 
 /// The verdict on one entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -176,7 +190,7 @@ impl AuditReport {
 /// caller prints [`Outcome::line`]s as they come). Errors (78 malformed, 74 missing, 64 an
 /// `http://` entry without `--allow-http`) come before anything is fetched.
 pub fn audit(
-    a: &AuditArgs,
+    a: &AuditOptions,
     store: Option<&dyn KeyStore>,
     on_entry: &mut dyn FnMut(&Outcome),
 ) -> Result<AuditReport> {

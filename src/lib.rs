@@ -7,13 +7,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod app;
 pub mod atomic;
 pub mod audit;
 pub mod cache;
 pub mod capsule;
 pub mod checksums;
-pub mod cli;
 pub mod diff;
 pub mod error;
 pub mod exec;
@@ -21,7 +19,6 @@ pub mod fetch;
 pub mod keys;
 pub mod location;
 pub mod lock;
-pub mod manpage;
 pub mod minisig;
 pub mod partial;
 pub mod paths;

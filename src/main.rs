@@ -4,7 +4,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use verun::cli::Cli;
+mod cli;
+
+use cli::Cli;
 
 fn main() -> ExitCode {
     // verun's internal mode (`run --env-clean` re-executes itself): never seen by clap, so
@@ -12,7 +14,7 @@ fn main() -> ExitCode {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // verun's own launcher for `run --capsule` (internal too; see `capsule`).
     if argv.get(1).is_some_and(|a| a == verun::capsule::LAUNCHER) {
-        return ExitCode::from(verun::capsule::launcher_main(&argv[2..]));
+        return ExitCode::from(cli::launcher::main(&argv[2..]));
     }
     if argv.get(1).is_some_and(|a| a == verun::exec::SEALED_MODE) {
         return match verun::exec::run_sealed(&argv[2..]) {
@@ -50,8 +52,8 @@ fn main() -> ExitCode {
             };
         }
     };
-    let json = verun::app::wants_json(&cli);
-    match verun::app::main(cli) {
+    let json = cli::app::wants_json(&cli);
+    match cli::app::main(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             report(&err, json);

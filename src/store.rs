@@ -38,7 +38,7 @@ mod format;
 pub mod scope;
 mod views;
 
-pub use commands::{Outcome, command};
+pub use commands::{KeyOp, Outcome, command};
 #[allow(unused_imports)]
 use format::*;
 #[allow(unused_imports)]
@@ -48,7 +48,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cli::KeyCommand;
 use crate::error::{Error, Kind, Result};
 use crate::keys::{KeyStore, StoreVerdict, TrustedKey};
 use crate::location::HttpUrl;

@@ -18,10 +18,60 @@ pub struct Outcome {
 }
 
 /// Run a `verun key` command against the store below `paths.config`.
-pub fn command(paths: &Paths, cmd: KeyCommand) -> Result<Outcome> {
+/// A `verun key` operation, as plain data (the CLI fills it from its subcommand).
+#[derive(Clone, Debug)]
+pub enum KeyOp {
+    /// Trust a key for URL prefixes (or everywhere).
+    Add {
+        /// The key's name.
+        name: String,
+        /// The key itself (`RW...`).
+        pubkey: Option<String>,
+        /// A `.pub` file.
+        file: Option<PathBuf>,
+        /// URL prefixes.
+        scope: Vec<String>,
+        /// Every URL.
+        global: bool,
+        /// Last day of trust (`YYYY-MM-DD`).
+        expires: Option<String>,
+    },
+    /// List the keys (a table, or one JSON document).
+    List {
+        /// JSON instead of a table.
+        json: bool,
+    },
+    /// One key with its metadata and history.
+    Show {
+        /// The key's name.
+        name: String,
+    },
+    /// Forget a key.
+    Remove {
+        /// The key's name.
+        name: String,
+    },
+    /// Revoke a key: refused everywhere from now on.
+    Revoke {
+        /// The key's name.
+        name: String,
+    },
+    /// Replace a key by a new one signed by it.
+    Rotate {
+        /// The key's name.
+        name: String,
+        /// The new key's `.pub` file.
+        new: PathBuf,
+        /// The current key's signature of that file.
+        sig: PathBuf,
+    },
+}
+
+/// Carry out a `verun key` operation on the store below `paths`; what to print comes back.
+pub fn command(paths: &Paths, cmd: KeyOp) -> Result<Outcome> {
     let dir = &paths.config;
     match cmd {
-        KeyCommand::Add {
+        KeyOp::Add {
             name,
             pubkey,
             file,
@@ -29,7 +79,7 @@ pub fn command(paths: &Paths, cmd: KeyCommand) -> Result<Outcome> {
             global,
             expires,
         } => add(dir, &name, pubkey, file, &scope, global, expires.as_deref()),
-        KeyCommand::List { json } => {
+        KeyOp::List { json } => {
             let store = Store::open_dir(dir)?;
             Ok(Outcome {
                 stdout: if json {
@@ -40,7 +90,7 @@ pub fn command(paths: &Paths, cmd: KeyCommand) -> Result<Outcome> {
                 notes: Vec::new(),
             })
         }
-        KeyCommand::Show { name } => {
+        KeyOp::Show { name } => {
             validate_name(&name)?;
             let store = Store::open_dir(dir)?;
             let k = current(&store.keys, &name).ok_or_else(|| no_such_key(&name))?;
@@ -49,9 +99,9 @@ pub fn command(paths: &Paths, cmd: KeyCommand) -> Result<Outcome> {
                 notes: Vec::new(),
             })
         }
-        KeyCommand::Remove { name } => remove(dir, &name),
-        KeyCommand::Revoke { name } => revoke(dir, &name),
-        KeyCommand::Rotate { name, new, sig } => rotate(dir, &name, &new, &sig),
+        KeyOp::Remove { name } => remove(dir, &name),
+        KeyOp::Revoke { name } => revoke(dir, &name),
+        KeyOp::Rotate { name, new, sig } => rotate(dir, &name, &new, &sig),
     }
 }
 

@@ -5,6 +5,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub mod app;
+pub mod launcher;
+pub mod manpage;
+
 /// The exit-code table shown at the end of `--help` (kept equal to `error::EXIT_CODES` by a
 /// test).
 pub const EXIT_HELP: &str = "\
@@ -131,6 +135,31 @@ pub struct VerifyOpts {
     /// No progress or notes on stderr (errors are still printed).
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+impl VerifyOpts {
+    /// The options as the library takes them.
+    pub fn plan_options(&self) -> verun::plan::PlanOptions {
+        verun::plan::PlanOptions {
+            keys: self.keys.clone(),
+            sig: self.sig.clone(),
+            sha256: self.sha256.clone(),
+            sha512: self.sha512.clone(),
+            checksums: self.checksums.clone(),
+            checksums_sig: self.checksums_sig.clone(),
+            lock: self.lock.clone(),
+            frozen: self.frozen,
+            update_lock: self.update_lock,
+            expect_file: self.expect_file.clone(),
+            allow_legacy: self.allow_legacy,
+            allow_downgrade: self.allow_downgrade,
+            allow_http: self.allow_http,
+            max_size: self.max_size.clone(),
+            timeout: self.timeout,
+            cacert: self.cacert.clone(),
+            quiet: self.quiet,
+        }
+    }
 }
 
 /// `verun run`.
@@ -325,6 +354,19 @@ pub enum KeyCommand {
     },
 }
 
+impl AuditArgs {
+    /// The options as the library takes them.
+    pub fn audit_options(&self) -> verun::audit::AuditOptions {
+        verun::audit::AuditOptions {
+            lockfile: self.lockfile.clone(),
+            keys: self.keys.clone(),
+            timeout: self.timeout,
+            cacert: self.cacert.clone(),
+            allow_http: self.allow_http,
+        }
+    }
+}
+
 /// `verun audit`.
 #[derive(Args, Debug)]
 pub struct AuditArgs {
@@ -345,4 +387,33 @@ pub struct AuditArgs {
     /// Permit http:// URLs in the lockfile.
     #[arg(long)]
     pub allow_http: bool,
+}
+
+impl KeyCommand {
+    /// The key command as the library takes it.
+    pub fn op(self) -> verun::store::KeyOp {
+        use verun::store::KeyOp;
+        match self {
+            KeyCommand::Add {
+                name,
+                pubkey,
+                file,
+                scope,
+                global,
+                expires,
+            } => KeyOp::Add {
+                name,
+                pubkey,
+                file,
+                scope,
+                global,
+                expires,
+            },
+            KeyCommand::List { json } => KeyOp::List { json },
+            KeyCommand::Show { name } => KeyOp::Show { name },
+            KeyCommand::Remove { name } => KeyOp::Remove { name },
+            KeyCommand::Revoke { name } => KeyOp::Revoke { name },
+            KeyCommand::Rotate { name, new, sig } => KeyOp::Rotate { name, new, sig },
+        }
+    }
 }

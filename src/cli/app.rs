@@ -5,18 +5,18 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{Cli, Command, FetchArgs, KeyArgs, RunArgs, VerifyArgs};
-use crate::error::{Error, Result};
-use crate::exec::{self, PayloadFile, RunOptions};
-use crate::fetch::Net;
-use crate::keys::{KeyRing, KeyStore};
-use crate::location::HttpUrl;
-use crate::paths::Paths;
-use crate::plan::{Plan, Subject};
-use crate::progress::{self, Progress};
-use crate::store::Store;
-use crate::term::sanitize;
-use crate::verify::{self, Limits, Report, Verified};
-use crate::write_behind::WriteBehind;
+use verun::error::{Error, Result};
+use verun::exec::{self, PayloadFile, RunOptions};
+use verun::fetch::Net;
+use verun::keys::{KeyRing, KeyStore};
+use verun::location::HttpUrl;
+use verun::paths::Paths;
+use verun::plan::{Plan, Subject};
+use verun::progress::{self, Progress};
+use verun::store::Store;
+use verun::term::sanitize;
+use verun::verify::{self, Limits, Report, Verified};
+use verun::write_behind::WriteBehind;
 
 /// Largest script `--show` prints.
 const SHOW_MAX: u64 = 4 << 20;
@@ -76,7 +76,7 @@ impl Session {
             let Some(name) = &sig.key_name else {
                 continue;
             };
-            let Some(id) = crate::minisig::KeyId::parse_hex(&sig.key_id) else {
+            let Some(id) = verun::minisig::KeyId::parse_hex(&sig.key_id) else {
                 continue;
             };
             if let Err(e) = store.record_use(id) {
@@ -100,7 +100,7 @@ fn open_store() -> Result<Option<Store>> {
 /// `verun key ...`: the store prints nothing itself; its output and notes are printed here.
 fn key(a: KeyArgs) -> Result<u8> {
     let paths = Paths::resolve()?;
-    let out = crate::store::command(&paths, a.command)?;
+    let out = verun::store::command(&paths, a.command.op())?;
     for n in &out.notes {
         note(false, n);
     }
@@ -146,16 +146,16 @@ fn warn_unsafe(flags: &[(&str, &str)]) {
     }
 }
 
-/// The one printer of notes: `verun: TEXT`, one line, capped ([`crate::term::one_line`]).
+/// The one printer of notes: `verun: TEXT`, one line, capped ([`verun::term::one_line`]).
 fn note(quiet: bool, text: &str) {
     if !quiet {
-        eprintln!("verun: {}", crate::term::one_line(text));
+        eprintln!("verun: {}", verun::term::one_line(text));
     }
 }
 
 /// The one printer of warnings (also with --quiet): `verun: warning: TEXT`, one line, capped.
 fn warn(text: &str) {
-    eprintln!("verun: warning: {}", crate::term::one_line(text));
+    eprintln!("verun: warning: {}", verun::term::one_line(text));
 }
 
 fn report_notes(quiet: bool, r: &Report) {
@@ -169,7 +169,7 @@ fn report_notes(quiet: bool, r: &Report) {
             r.subject, r.size, r.sha256
         ),
     );
-    let signature_notes = |s: &crate::verify::SigReport, signed: &str, comment: &str| {
+    let signature_notes = |s: &verun::verify::SigReport, signed: &str, comment: &str| {
         note(
             false,
             &format!(
@@ -229,7 +229,7 @@ impl Sink for WriteBehind<tempfile::NamedTempFile> {
             Error::io_at(
                 format!(
                     "no room for the {} download in {}",
-                    crate::fetch::human(len),
+                    verun::fetch::human(len),
                     dir.display()
                 ),
                 &e,
@@ -283,7 +283,7 @@ fn download<W: Sink>(
 fn run(a: RunArgs) -> Result<u8> {
     exec::protect_from_same_user();
     let url = HttpUrl::parse(&a.url)?;
-    let plan = Plan::new(Subject::Url(url.clone()), &a.verify)?;
+    let plan = Plan::new(Subject::Url(url.clone()), &a.verify.plan_options())?;
     check_run_options(&a)?;
     let capsule = capsule_for(&a)?;
     if a.confirm {
@@ -293,7 +293,7 @@ fn run(a: RunArgs) -> Result<u8> {
     // A dry run uses nothing: no key-use count, no rollback mark, no cache entry.
     let keep_state = !a.no_cache && !a.dry_run;
     session.count_uses = keep_state;
-    let lock = crate::lock::LockCheck::open(&plan)?;
+    let lock = verun::lock::LockCheck::open(&plan)?;
     let name = url.file_name();
     let payload = PayloadFile::create(&name)?;
     let verified = if a.offline {
@@ -336,8 +336,8 @@ fn run(a: RunArgs) -> Result<u8> {
 
 /// The `--capsule` spec, checked (and probed: can this system build it?) before anything
 /// is downloaded.
-fn capsule_for(a: &RunArgs) -> Result<Option<crate::capsule::Capsule>> {
-    use crate::capsule::{Capsule, Strictness};
+fn capsule_for(a: &RunArgs) -> Result<Option<verun::capsule::Capsule>> {
+    use verun::capsule::{Capsule, Strictness};
     let Some(mode) = &a.capsule else {
         return Ok(None);
     };
@@ -352,7 +352,7 @@ fn capsule_for(a: &RunArgs) -> Result<Option<crate::capsule::Capsule>> {
         }
     };
     let c = Capsule::new(strictness, &a.allow_write, a.no_network, &a.allow_connect)?;
-    crate::capsule::probe(&c)?;
+    verun::capsule::probe(&c)?;
     Ok(Some(c))
 }
 
@@ -422,7 +422,7 @@ fn show(v: &Verified<PayloadFile>, interpreter: Option<&str>) -> Result<()> {
         return Ok(());
     }
     let bytes = v.payload().read_prefix(SHOW_MAX)?;
-    let subject = crate::term::one_line(&v.report().subject);
+    let subject = verun::term::one_line(&v.report().subject);
     let _ = writeln!(err, "----- {subject} -----");
     let _ = err.write_all(sanitize_block_bytes(&bytes).as_bytes());
     if v.report().size > SHOW_MAX {
@@ -437,24 +437,24 @@ fn show(v: &Verified<PayloadFile>, interpreter: Option<&str>) -> Result<()> {
 }
 
 fn sanitize_block_bytes(b: &[u8]) -> String {
-    crate::term::sanitize_block(&String::from_utf8_lossy(b))
+    verun::term::sanitize_block(&String::from_utf8_lossy(b))
 }
 
 fn fetch(a: FetchArgs) -> Result<u8> {
     let url = HttpUrl::parse(&a.url)?;
-    let plan = Plan::new(Subject::Url(url.clone()), &a.verify)?;
+    let plan = Plan::new(Subject::Url(url.clone()), &a.verify.plan_options())?;
     let mode = a.mode.as_deref().map(parse_mode).transpose()?;
     if a.output.as_os_str() == "-" {
         return fetch_to_stdout(&a, &plan, &url, mode);
     }
     let dir = output_dir(&a.output)?;
     let session = Session::open(&plan)?;
-    crate::partial::sweep_stale(&dir);
-    let tmp = crate::partial::create(&dir)?;
+    verun::partial::sweep_stale(&dir);
+    let tmp = verun::partial::create(&dir)?;
     // On any error below, `tmp` is dropped and its file removed: nothing is left at -o.
     // An interrupt or kill during the download removes it too (drop does not run then).
-    let _cleanup = crate::partial::RemoveOnSignal::install(tmp.path())?;
-    let lock = crate::lock::LockCheck::open(&plan)?;
+    let _cleanup = verun::partial::RemoveOnSignal::install(tmp.path())?;
+    let lock = verun::lock::LockCheck::open(&plan)?;
     // Writeback runs while the download does; the fsync in `persist` then has little to do.
     let sink = WriteBehind::new(tmp);
     let verified = download(&plan, &session, &url, sink, lock_pins(lock.as_ref()))?;
@@ -497,7 +497,7 @@ fn fetch_to_stdout(a: &FetchArgs, plan: &Plan, url: &HttpUrl, mode: Option<u32>)
         );
     }
     let session = Session::open(plan)?;
-    let lock = crate::lock::LockCheck::open(plan)?;
+    let lock = verun::lock::LockCheck::open(plan)?;
     let tmp = tempfile::tempfile().map_err(|e| {
         Error::io_at(
             format!(
@@ -524,8 +524,8 @@ fn fetch_to_stdout(a: &FetchArgs, plan: &Plan, url: &HttpUrl, mode: Option<u32>)
 }
 
 fn verify_file(a: VerifyArgs) -> Result<u8> {
-    let plan = Plan::new(Subject::File(a.file.clone()), &a.verify)?;
-    crate::lock::LockCheck::open(&plan)?; // --lock is for URLs: a usage error here
+    let plan = Plan::new(Subject::File(a.file.clone()), &a.verify.plan_options())?;
+    verun::lock::LockCheck::open(&plan)?; // --lock is for URLs: a usage error here
     let session = Session::open(&plan)?;
     let ring = session.ring(&plan)?;
     let evidence = verify::gather(&plan, &ring, &session.net, Vec::new())?;
@@ -585,7 +585,7 @@ fn output_dir(output: &Path) -> Result<PathBuf> {
         ))
         .hint("create the directory first"));
     }
-    crate::partial::check_target(output)?;
+    verun::partial::check_target(output)?;
     if let Ok(meta) = std::fs::metadata(&dir) {
         use std::os::unix::fs::MetadataExt;
         let m = meta.mode() & 0o7777;
@@ -628,12 +628,12 @@ fn completions(shell: &str) -> Result<u8> {
 
 fn manpage(dir: Option<&Path>) -> Result<u8> {
     if let Some(dir) = dir {
-        for path in crate::manpage::write_all(dir)? {
+        for path in crate::cli::manpage::write_all(dir)? {
             eprintln!("verun: wrote {}", path.display());
         }
         return Ok(0);
     }
-    let top = crate::manpage::pages().swap_remove(0);
+    let top = crate::cli::manpage::pages().swap_remove(0);
     let mut stdout = std::io::stdout().lock();
     match stdout
         .write_all(top.roff.as_bytes())
@@ -668,13 +668,13 @@ fn audit(a: crate::cli::AuditArgs) -> Result<u8> {
     }
     let store = open_store()?;
     let json = a.json;
-    let mut print_line = |o: &crate::audit::Outcome| {
+    let mut print_line = |o: &verun::audit::Outcome| {
         if !json {
             println!("{}", o.line());
         }
     };
-    let report = crate::audit::audit(
-        &a,
+    let report = verun::audit::audit(
+        &a.audit_options(),
         store.as_ref().map(|s| s as &dyn KeyStore),
         &mut print_line,
     )?;
@@ -686,7 +686,7 @@ fn audit(a: crate::cli::AuditArgs) -> Result<u8> {
 }
 
 /// The lock entry's pin for the verifier (none when unlocked or `--update-lock`).
-fn lock_pins(lock: Option<&crate::lock::LockCheck>) -> Vec<verify::Pin> {
+fn lock_pins(lock: Option<&verun::lock::LockCheck>) -> Vec<verify::Pin> {
     lock.map(|l| l.pins()).unwrap_or_default()
 }
 
@@ -697,7 +697,7 @@ fn offline(
     plan: &Plan,
     session: &Session,
     url: &HttpUrl,
-    lock: Option<&crate::lock::LockCheck>,
+    lock: Option<&verun::lock::LockCheck>,
     payload: PayloadFile,
 ) -> Result<Verified<PayloadFile>> {
     let lock = lock.ok_or_else(|| {
@@ -724,7 +724,7 @@ fn offline(
         .hint("run it once online with --lock (without --no-cache) to cache it")
     };
     let paths = Paths::resolve()?;
-    let mut file = crate::cache::Cache::new(&paths.cache)
+    let mut file = verun::cache::Cache::new(&paths.cache)
         .open_blob(&entry.sha256)
         .map_err(|e| {
             warn(&format!("cache: {}", e.message()));
@@ -751,7 +751,7 @@ fn offline(
         &mut |_| {},
     )
     .map_err(|e| {
-        if e.kind() == crate::error::Kind::Refused {
+        if e.kind() == verun::error::Kind::Refused {
             Error::refused(format!(
                 "--offline: the cached copy of {url} does not match the locked sha256 (corrupted or altered cache); nothing was run"
             ))
@@ -772,8 +772,8 @@ fn check_rollback(
     plan: &Plan,
     url: &HttpUrl,
     report: &Report,
-) -> Result<Vec<crate::rollback::Mark>> {
-    use crate::rollback::Signed;
+) -> Result<Vec<verun::rollback::Mark>> {
+    use verun::rollback::Signed;
     let mut pieces = Vec::new();
     if let Some(s) = &report.signature {
         pieces.push(Signed {
@@ -798,11 +798,11 @@ fn check_rollback(
         return Ok(Vec::new());
     }
     let paths = Paths::resolve()?;
-    let checked = crate::rollback::check(
+    let checked = verun::rollback::check(
         &paths.state,
         &pieces,
         plan.allow_downgrade,
-        crate::time::now_secs(),
+        verun::time::now_secs(),
     )?;
     for w in &checked.warnings {
         warn(w);
@@ -823,12 +823,12 @@ struct Keep<'a> {
 fn accept(
     plan: &Plan,
     url: &HttpUrl,
-    lock: Option<&crate::lock::LockCheck>,
-    marks: Vec<crate::rollback::Mark>,
+    lock: Option<&verun::lock::LockCheck>,
+    marks: Vec<verun::rollback::Mark>,
     report: &Report,
     keep: Keep<'_>,
 ) -> Result<()> {
-    use crate::lock::Recorded;
+    use verun::lock::Recorded;
     if let Some(lock) = lock {
         let path = lock.path().display();
         match lock.record(report)? {
@@ -847,7 +847,7 @@ fn accept(
     }
     if let Some(payload) = keep.cache {
         let stored = Paths::resolve()
-            .and_then(|p| crate::cache::Cache::new(&p.cache).store(url.as_str(), payload, report));
+            .and_then(|p| verun::cache::Cache::new(&p.cache).store(url.as_str(), payload, report));
         if let Err(e) = stored {
             warn(&format!("cache: {}", e.message()));
         }
@@ -858,10 +858,10 @@ fn accept(
 /// `--diff`: what changed since the last accepted run of `url`, from the cache, on stderr.
 /// Never fails the run: problems are warnings.
 fn show_diff(url: &HttpUrl, v: &Verified<PayloadFile>) {
-    use crate::diff::MAX_DIFF_BYTES;
+    use verun::diff::MAX_DIFF_BYTES;
     let warn = |e: &Error| warn(&format!("--diff: {}", e.message()));
     let cache = match Paths::resolve() {
-        Ok(p) => crate::cache::Cache::new(&p.cache),
+        Ok(p) => verun::cache::Cache::new(&p.cache),
         Err(e) => return warn(&e),
     };
     let prev = match cache.previous(url.as_str(), MAX_DIFF_BYTES as u64 + 1) {
@@ -892,7 +892,7 @@ fn show_diff(url: &HttpUrl, v: &Verified<PayloadFile>) {
         Ok(b) => b,
         Err(e) => return warn(&e),
     };
-    let rendered = crate::diff::render(&prev.bytes, &new, crate::term::color_enabled());
+    let rendered = verun::diff::render(&prev.bytes, &new, verun::term::color_enabled());
     let mut err = std::io::stderr().lock();
     let header = format!(
         "changes in {url} since {} (sha256 {}… → {}…)",
@@ -900,7 +900,7 @@ fn show_diff(url: &HttpUrl, v: &Verified<PayloadFile>) {
         sanitize(prev.entry.sha256.get(..16).unwrap_or_default()),
         &r.sha256[..16]
     );
-    let _ = writeln!(err, "----- {} -----", crate::term::one_line(&header));
+    let _ = writeln!(err, "----- {} -----", verun::term::one_line(&header));
     let _ = err.write_all(rendered.text.as_bytes());
     match rendered.summary {
         Some(s) => {
