@@ -6,8 +6,14 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 pub mod app;
+mod audit;
+mod check;
+mod fetch;
+mod key;
 pub mod launcher;
 pub mod manpage;
+mod run;
+mod shared;
 
 /// The exit-code table shown at the end of `--help` (kept equal to `error::EXIT_CODES` by a
 /// test).
