@@ -220,6 +220,13 @@ pub struct RunArgs {
     /// temporary directory, gains no privileges (no_new_privs), and sees only a clean
     /// environment. MODE: strict (default: refused, 77, when the kernel cannot build it) or
     /// best-effort (runs, and says what was skipped).
+    ///
+    /// Linux only: Landlock for files (and --allow-connect), user and network namespaces for
+    /// --no-network. A strict capsule is probed before anything is downloaded. It does not
+    /// stop the payload from reading your files (under --no-network it cannot send them
+    /// anywhere; UDP is not covered by --allow-connect), from writing through descriptors it
+    /// inherited (a redirected stdout), what other processes of your user do for it, or
+    /// kernel bugs.
     #[arg(long, value_name = "MODE", num_args = 0..=1, default_missing_value = "strict", require_equals = true)]
     pub capsule: Option<String>,
     /// With --capsule: a directory the payload may write below; repeatable.
