@@ -27,6 +27,7 @@ pub mod private_fs;
 pub mod progress;
 pub mod pump;
 pub mod rollback;
+pub mod scheme;
 pub mod store;
 pub mod term;
 pub mod time;

@@ -134,12 +134,12 @@ impl Entry {
         Entry {
             sha256: report.sha256.clone(),
             size: report.size,
-            signer: report.signature.as_ref().map(|s| signer_id(&s.key_id)),
+            signer: report.signature.as_ref().map(|s| s.signer.clone()),
             trusted_comment: report.signature.as_ref().map(|s| s.trusted_comment.clone()),
             checksums_signer: report
                 .checksums_signature
                 .as_ref()
-                .map(|s| signer_id(&s.key_id)),
+                .map(|s| s.signer.clone()),
             checksums_trusted_comment: report
                 .checksums_signature
                 .as_ref()

@@ -17,6 +17,7 @@ use crate::location::{HttpUrl, Location, Origin};
 use crate::minisig::{MAX_SIG_BYTES, Signature};
 use crate::plan::{Plan, read_small_file};
 use crate::pump::{Hashes, PumpError, pump_with};
+use crate::scheme::{Digests, Expect, Scheme, Signer, admit, check_legacy_length};
 use crate::term::sanitize;
 
 /// Bytes of the payload's start kept for shebang / ELF detection.
@@ -114,6 +115,8 @@ pub struct SigReport {
     /// What it signs: the payload (its URL or path) or the checksum list (the list's URL
     /// or path). Rollback marks are kept per signer and this.
     pub signs: String,
+    /// The signer, `KIND:ID` (`minisign:E7620F1842B4E81F`).
+    pub signer: String,
     /// The key id (minisign's 16 hex digits).
     pub key_id: String,
     /// How the key was trusted (`--key ...`, `store key NAME`).
@@ -225,62 +228,11 @@ fn payload_exists(subject: &crate::plan::Subject, net: &Net) -> Result<()> {
     }
 }
 
-/// Check a signature's `file:` field against the expected name.
-fn check_file_binding(sig: &Signature, expected: &str, what: &str) -> Result<()> {
-    match sig.fields().file {
-        Some(f) if f != expected => Err(Error::refused_for(crate::error::Reason::FileMismatch, format!(
-            "{what}: the signed trusted comment names file:{} but the file is {}",
-            sanitize(&f),
-            sanitize(expected)
-        ))
-        .hint("a validly signed file served under another name is refused; if the publisher really renamed it, pass --expect-file NAME")),
-        _ => Ok(()),
-    }
-}
-
-fn check_legacy(sig: &Signature, allow_legacy: bool, what: &str) -> Result<()> {
-    if !sig.is_prehashed() && sig.trusted_comment().split('\t').any(|f| f == "hashed") {
-        // minisign writes `hashed` into the trusted comment of prehashed signatures only:
-        // an `Ed` label under it is a prehashed signature relabelled (review item 11).
-        return Err(relabelled(what));
-    }
-    if sig.is_prehashed() || allow_legacy {
-        Ok(())
-    } else {
-        Err(Error::refused_for(
-            crate::error::Reason::LegacySignature,
-            format!("{what} is a legacy (non-prehashed) minisign signature"),
-        )
-        .hint(
-            "ask the publisher to sign with a current minisign, or accept it with --allow-legacy",
-        ))
-    }
-}
-
-/// The refusal for a legacy-labelled signature that can be a relabelled prehashed one.
-fn relabelled(what: &str) -> Error {
-    Error::refused_for(crate::error::Reason::LegacySignature, format!(
-        "{what} is a legacy (`Ed`) signature in the shape of a relabelled prehashed one: it may sign the 64-byte BLAKE2b hash of another file, not these bytes"
-    ))
-    .hint("a prehashed signature (`ED`) cannot be turned into a legacy one; ask the publisher for a current minisign signature")
-}
-
-/// A legacy signature is an Ed25519 signature over the message itself; a prehashed one is
-/// the same over the message's 64-byte BLAKE2b-512. Relabel `ED` as `Ed` and the signature
-/// "verifies" a 64-byte message: the hash of the real file. So a legacy signature over
-/// exactly 64 bytes is refused even with `--allow-legacy` (review item 11).
-fn check_legacy_length(sig: &Signature, len: u64, what: &str) -> Result<()> {
-    if !sig.is_prehashed() && len == 64 {
-        Err(relabelled(what))
-    } else {
-        Ok(())
-    }
-}
-
 fn sig_report(sig: &Signature, key: &TrustedKey, location: String, signs: String) -> SigReport {
     SigReport {
         location,
         signs,
+        signer: Signer::Minisign(key.key.clone()).id(),
         key_id: key.key.id().to_string(),
         key_source: key.source.clone(),
         key_name: key.store_name.clone(),
@@ -308,9 +260,16 @@ pub fn gather(plan: &Plan, ring: &KeyRing, net: &Net, extra_pins: Vec<Pin>) -> R
             Some(bytes) => {
                 let what = format!("signature {sig_loc}");
                 let sig = Signature::parse(&bytes, &sig_loc.to_string())?;
-                let key = ring.resolve(sig.key_id(), url, &what)?;
-                check_legacy(&sig, plan.allow_legacy, &what)?;
-                check_file_binding(&sig, &plan.expect_file, &what)?;
+                let key = admit(
+                    &sig,
+                    ring,
+                    url,
+                    &Expect {
+                        what: &what,
+                        file_name: &plan.expect_file,
+                        allow_legacy: plan.allow_legacy,
+                    },
+                )?;
                 Some(SigCheck {
                     sig,
                     key,
@@ -453,20 +412,24 @@ fn checksum_pin(
     if let Some(bytes) = list_sig {
         let what = format!("signature {list_sig_loc}");
         let sig = Signature::parse(&bytes, &list_sig_loc.to_string())?;
-        let key = ring.resolve(sig.key_id(), url, &what)?;
-        check_legacy(&sig, plan.allow_legacy, &what)?;
+        let key = admit(
+            &sig,
+            ring,
+            url,
+            &Expect {
+                what: &what,
+                file_name: &list_loc.file_name(),
+                allow_legacy: plan.allow_legacy,
+            },
+        )?;
         check_legacy_length(&sig, list.len() as u64, &what)?;
-        check_file_binding(&sig, &list_loc.file_name(), &what)?;
-        key.key
-            .inner()
-            .verify(&list, sig.inner(), plan.allow_legacy)
-            .map_err(|_| {
-                Error::refused_for(
-                    crate::error::Reason::BadSignature,
-                    format!("checksum list {list_loc} does not match its signature {list_sig_loc}"),
-                )
-                .hint("the list or its signature was altered")
-            })?;
+        if !sig.verifies_bytes(&Signer::Minisign(key.key.clone()), &list, plan.allow_legacy) {
+            return Err(Error::refused_for(
+                crate::error::Reason::BadSignature,
+                format!("checksum list {list_loc} does not match its signature {list_sig_loc}"),
+            )
+            .hint("the list or its signature was altered"));
+        }
         signed_by = Some(sig_report(
             &sig,
             &key,
@@ -566,14 +529,20 @@ pub fn stream<W: Write>(
         Some(u) => read_error(u, e),
         None => Error::io_at(format!("cannot read {}", ev.subject), e),
     };
-    let prehashed = ev.signature.as_ref().is_some_and(|c| c.sig.is_prehashed());
-    let keep_all = ev.signature.as_ref().is_some_and(|c| !c.sig.is_prehashed());
+    // The pass computes what the signature's scheme and the pins need, nothing more.
+    let needs = ev
+        .signature
+        .as_ref()
+        .map(|c| c.sig.needs())
+        .unwrap_or_default();
+    let keep_all = needs.whole;
     let hashes = Hashes {
-        blake2b: prehashed,
-        sha512: ev
-            .pins
-            .iter()
-            .any(|p| matches!(p.digest, Digest::Sha512(_))),
+        blake2b: needs.blake2b512,
+        sha512: needs.sha512
+            || ev
+                .pins
+                .iter()
+                .any(|p| matches!(p.digest, Digest::Sha512(_))),
     };
     let mut pumped = pump_with(
         src,
@@ -613,7 +582,16 @@ pub fn stream<W: Write>(
     let sig_report = match &ev.signature {
         Some(c) => {
             check_legacy_length(&c.sig, total, &format!("signature {}", c.location))?;
-            if !pumped.signature_holds(&c.sig, &c.key.key) {
+            let digests = Digests {
+                sha256: &pumped.sha256,
+                blake2b512: pumped.blake2b.as_ref(),
+                sha512: pumped.sha512.as_ref(),
+                whole: pumped.all.as_deref(),
+            };
+            if !c
+                .sig
+                .verifies(&Signer::Minisign(c.key.key.clone()), &digests)
+            {
                 return Err(Error::refused_for(crate::error::Reason::BadSignature, format!(
                     "{} does not match its signature {} (key {})",
                     ev.subject,

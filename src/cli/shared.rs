@@ -274,7 +274,7 @@ pub(super) fn check_rollback(
     let mut pieces = Vec::new();
     if let Some(s) = &report.signature {
         pieces.push(Signed {
-            key_id: s.key_id.clone(),
+            key_id: s.signer.clone(),
             url: url.as_str().to_string(),
             timestamp: s.timestamp,
             what: format!("signature of {url}"),
@@ -285,7 +285,7 @@ pub(super) fn check_rollback(
         && let Ok(list_url) = HttpUrl::parse(&s.signs)
     {
         pieces.push(Signed {
-            key_id: s.key_id.clone(),
+            key_id: s.signer.clone(),
             url: list_url.as_str().to_string(),
             timestamp: s.timestamp,
             what: format!("checksum list signature of {list_url}"),

@@ -396,49 +396,56 @@ pub(super) fn rotate(dir: &Path, name: &str, new_path: &Path, sig_path: &Path) -
                 "check the new key another way, then `verun key remove {name}` and `verun key add` it"
             )));
         }
-        if sig.key_id() != cur.id() {
-            return Err(Error::refused(format!(
-                "the rotation signature {} is by key {}, not by {}'s current key {}",
-                sanitize(&sig_what),
-                sig.key_id(),
-                name,
-                cur.id()
-            ))
-            .hint(format!(
+        // The one signature policy (crate::scheme::admit), with the current key as the only
+        // signer: another key, a legacy signature or a `file:` other than the new key
+        // file's name is refused.
+        let current = crate::keys::KeyRing::new(
+            vec![crate::plan::GivenKey {
+                key: cur.key.clone(),
+                source: format!("{name}'s current key"),
+            }],
+            None,
+        )?;
+        let what = format!("the rotation signature {}", sanitize(&sig_what));
+        crate::scheme::admit(
+            &sig,
+            &current,
+            None,
+            &crate::scheme::Expect {
+                what: &what,
+                file_name: &new_file,
+                allow_legacy: false,
+            },
+        )
+        .map_err(|e| match e.reason_code() {
+            Some(crate::error::Reason::UntrustedKey) => e.hint(format!(
                 "the new .pub must be signed with {name}'s current secret key: minisign -S -s CURRENT.key -m {}",
                 sanitize(&new_file)
-            )));
-        }
-        if !sig.is_prehashed() {
-            return Err(Error::refused(format!(
-                "the rotation signature {} is a legacy (non-prehashed) minisign signature",
-                sanitize(&sig_what)
-            ))
-            .hint("sign the new .pub with a current minisign (without -l)"));
-        }
-        if cur
-            .key
-            .inner()
-            .verify(&new_bytes, sig.inner(), false)
-            .is_err()
-        {
-            return Err(Error::refused(format!(
-                "{} does not match the signature {} by {}",
-                sanitize(&new_path.display().to_string()),
-                sanitize(&sig_what),
-                cur.label()
-            ))
+            )),
+            Some(crate::error::Reason::LegacySignature) => {
+                e.hint("sign the new .pub with a current minisign (without -l)")
+            }
+            Some(crate::error::Reason::FileMismatch) => e.hint(
+                "a signature for another file does not vouch for this one; use the file as it was signed",
+            ),
+            _ => e,
+        })?;
+        use crate::scheme::Scheme as _;
+        if !sig.verifies_bytes(
+            &crate::scheme::Signer::Minisign(cur.key.clone()),
+            &new_bytes,
+            false,
+        ) {
+            return Err(Error::refused_for(
+                crate::error::Reason::BadSignature,
+                format!(
+                    "{} does not match the signature {} by {}",
+                    sanitize(&new_path.display().to_string()),
+                    sanitize(&sig_what),
+                    cur.label()
+                ),
+            )
             .hint("the new key file or its signature was altered; nothing was changed"));
-        }
-        if let Some(f) = sig.fields().file
-            && f != new_file
-        {
-            return Err(Error::refused(format!(
-                "the rotation signature's trusted comment names file:{}, but the new key file is {}",
-                sanitize(&f),
-                sanitize(&new_file)
-            ))
-            .hint("a signature for another file does not vouch for this one; use the file as it was signed"));
         }
         if let Some(k) = keys.iter().find(|k| k.id() == new_id) {
             return Err(if k.status == Status::Revoked {
