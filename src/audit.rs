@@ -25,7 +25,7 @@
 //! {"lockfile": "verun.lock", "ok": false, "exit_code": 77,
 //!  "summary": {"total": 2, "ok": 1, "drifted": 1, "unreachable": 0, "signature_failed": 0},
 //!  "entries": [{"url": "https://…", "status": "drifted", "signature": "verified",
-//!               "locked": {"sha256": "…", "size": 12, "key_id": "…",
+//!               "locked": {"sha256": "…", "size": 12, "signer": "minisign:…",
 //!                          "trusted_comment": "…", "verified_at": "…"},
 //!               "found": {"sha256": "…", "size": 13}, "detail": "…"}]}
 //! ```
@@ -37,16 +37,31 @@
 use serde::Serialize;
 
 use crate::checksums::to_hex;
-use crate::cli::AuditArgs;
 use crate::error::{Error, Kind, Result};
 use crate::fetch::{Net, NetConfig, check_length, read_error};
-use crate::keys::{KeyStore, StoreVerdict};
+use crate::keys::{KeyRing, KeyStore, StoreVerdict};
 use crate::location::HttpUrl;
 use crate::lock::{Entry, Lockfile};
 use crate::minisig::{KeyId, MAX_SIG_BYTES, PublicKey, Signature, TrustedFields};
 use crate::plan::{GivenKey, parse_key_arg, parse_timeout};
 use crate::pump::{PumpError, pump};
+use crate::scheme::{Digests, Expect, Scheme, admit, check_legacy_length};
 use crate::term::sanitize;
+
+/// What `verun audit` was asked to do, as plain data.
+#[derive(Clone, Debug, Default)]
+pub struct AuditOptions {
+    /// The lockfile to audit.
+    pub lockfile: std::path::PathBuf,
+    /// `-k KEY` values, besides the key store.
+    pub keys: Vec<String>,
+    /// `--timeout SECS`.
+    pub timeout: Option<f64>,
+    /// `--cacert PEM`.
+    pub cacert: Option<std::path::PathBuf>,
+    /// `--allow-http`.
+    pub allow_http: bool,
+}
 
 /// The verdict on one entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -176,7 +191,7 @@ impl AuditReport {
 /// caller prints [`Outcome::line`]s as they come). Errors (78 malformed, 74 missing, 64 an
 /// `http://` entry without `--allow-http`) come before anything is fetched.
 pub fn audit(
-    a: &AuditArgs,
+    a: &AuditOptions,
     store: Option<&dyn KeyStore>,
     on_entry: &mut dyn FnMut(&Outcome),
 ) -> Result<AuditReport> {
@@ -313,7 +328,7 @@ fn audit_one(
     // 1. The signature, when the recorded signer is known here.
     let mut pending = None;
     let mut unchecked_why = "no signer recorded; bytes compared only".to_string();
-    if let Some(id) = entry.signer() {
+    if let Some(id) = entry.minisign_key() {
         match find_signer(id, url, keys, store) {
             Signer::Unknown => {
                 unchecked_why = format!("key {id} not known here; bytes compared only");
@@ -409,27 +424,32 @@ fn fetch_signature(net: &Net, url: &HttpUrl, entry: &Entry, key: &PublicKey) -> 
         ))
     })?;
     let sig = Signature::parse(&bytes, &sig_url.to_string())?;
-    if sig.key_id() != key.id() {
-        return Err(Error::refused(format!(
-            "{sig_url} is signed by key {}, but the lock records key {}",
-            sig.key_id(),
-            key.id()
-        )));
-    }
+    // The one signature policy, with the recorded signer as the only key: another signer
+    // is refused, and so is a `file:` other than the one recorded (or the URL's name). A
+    // legacy signature is allowed: the entry was recorded with --allow-legacy, and audit
+    // reports rather than gates.
     let expected = entry
         .trusted_comment
         .as_deref()
         .and_then(|tc| TrustedFields::parse(tc).file)
         .unwrap_or_else(|| url.file_name());
-    if let Some(f) = sig.fields().file
-        && f != expected
-    {
-        return Err(Error::refused(format!(
-            "{sig_url}: the trusted comment names file:{} but the lock expects {}",
-            sanitize(&f),
-            sanitize(&expected)
-        )));
-    }
+    let recorded = KeyRing::new(
+        vec![GivenKey {
+            key: key.clone(),
+            source: "the lock entry's signer".to_string(),
+        }],
+        None,
+    )?;
+    admit(
+        &sig,
+        &recorded,
+        Some(url),
+        &Expect {
+            what: &format!("signature {sig_url}"),
+            file_name: &expected,
+            allow_legacy: true,
+        },
+    )?;
     Ok(sig)
 }
 
@@ -454,7 +474,8 @@ fn fetch_payload(
     // One pass through the same loop as `run`/`fetch` (hashes on their own threads). A
     // legacy signature covers the raw bytes, which must then be kept: only up to the locked
     // size plus one byte (anything longer has drifted anyway).
-    let legacy = sig.is_some_and(|p| !p.sig.is_prehashed());
+    let needs = sig.map(|p| p.sig.needs()).unwrap_or_default();
+    let legacy = needs.whole;
     let limit = if legacy {
         entry.size.saturating_add(1).min(cap)
     } else {
@@ -464,7 +485,7 @@ fn fetch_payload(
     let pumped = pump(
         &mut reader,
         &mut std::io::sink(),
-        sig.is_some_and(|p| p.sig.is_prehashed()),
+        needs.blake2b512,
         legacy,
         0,
         u64::MAX,
@@ -482,7 +503,18 @@ fn fetch_payload(
     let sig_ok = match sig {
         None => true,
         Some(_) if total >= limit => false,
-        Some(p) => pumped.signature_holds(&p.sig, &p.key),
+        Some(p) => {
+            check_legacy_length(&p.sig, total, "the signature").is_ok()
+                && p.sig.verifies(
+                    &crate::scheme::Signer::Minisign(p.key.clone()),
+                    &Digests {
+                        sha256: &pumped.sha256,
+                        blake2b512: pumped.blake2b.as_ref(),
+                        sha512: pumped.sha512.as_ref(),
+                        whole: pumped.all.as_deref(),
+                    },
+                )
+        }
     };
     Ok((
         Found {

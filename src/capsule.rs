@@ -198,7 +198,7 @@ pub fn enter(c: &Capsule, tmp: &Path) -> Result<Entered> {
 
 /// The refusal of a strict capsule that cannot be built.
 pub fn refusal(why: &str) -> Error {
-    Error::refused(format!("--capsule: {why}; nothing was run")).hint(
+    Error::refused_for(crate::error::Reason::CapsuleUnavailable, format!("--capsule: {why}; nothing was run")).hint(
         "run where the kernel allows it, or accept a weaker capsule with --capsule=best-effort (it says what it skips)",
     )
 }
@@ -300,18 +300,24 @@ fn landlock(c: &Capsule, tmp: &Path) -> std::result::Result<Held, String> {
 // --- the launcher ------------------------------------------------------------------------
 
 /// What the launcher tells verun on the status pipe before it `exec`s the payload.
-const STATUS_OK: &str = "ok";
+pub const STATUS_OK: &str = "ok";
 
 /// Parsed launcher arguments.
-struct LauncherArgs {
-    capsule: Capsule,
-    probe: bool,
-    status_fd: i32,
-    tmp: PathBuf,
-    program: Vec<OsString>,
+pub struct LauncherArgs {
+    /// The capsule to enter.
+    pub capsule: Capsule,
+    /// `--probe`: enter, report, exit (run nothing).
+    pub probe: bool,
+    /// The status pipe's write end, inherited.
+    pub status_fd: i32,
+    /// The payload's private temporary directory.
+    pub tmp: PathBuf,
+    /// What to `exec` once inside: the interpreter (or binary) and its arguments.
+    pub program: Vec<OsString>,
 }
 
-fn parse_launcher(args: &[OsString]) -> std::result::Result<LauncherArgs, String> {
+/// Parse the launcher's arguments (after [`LAUNCHER`]).
+pub fn parse_launcher(args: &[OsString]) -> std::result::Result<LauncherArgs, String> {
     parse_launcher_args(args, true)
 }
 
@@ -389,74 +395,6 @@ fn parse_launcher_args(args: &[OsString], full: bool) -> std::result::Result<Lau
     })
 }
 
-/// `verun __capsule ...`: enter the capsule, tell verun on the status pipe, `exec` the
-/// payload. Not a user command (not in `--help`): verun starts it for `run --capsule`.
-/// Returns the exit code when it does not `exec` (a failure, or `--probe`).
-pub fn launcher_main(args: &[OsString]) -> u8 {
-    use std::io::Write;
-    use std::os::unix::process::CommandExt;
-    let parsed = match parse_launcher(args) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!(
-                "verun: error: {LAUNCHER}: {e} (this is verun's internal launcher for run --capsule)"
-            );
-            return 64;
-        }
-    };
-    // The status pipe, reopened by path: the launcher is free of `unsafe` too.
-    let mut status = match std::fs::OpenOptions::new()
-        .write(true)
-        .open(format!("/proc/self/fd/{}", parsed.status_fd))
-    {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("verun: error: {LAUNCHER}: cannot open the status pipe: {e}");
-            return 74;
-        }
-    };
-    let mut tell = |line: &str| {
-        let _ = writeln!(status, "{}", line.replace('\n', " "));
-        let _ = status.flush();
-    };
-    let entered = match enter(&parsed.capsule, &parsed.tmp) {
-        Ok(e) => e,
-        Err(e) => {
-            tell(&format!("refused {}", e.message()));
-            return 77;
-        }
-    };
-    // The probe only answers yes or no; the launch itself says what was skipped.
-    for s in entered.skipped.iter().filter(|_| !parsed.probe) {
-        eprintln!(
-            "verun: warning: --capsule=best-effort: skipped: {}",
-            crate::term::sanitize(s)
-        );
-    }
-    for n in entered.notes.iter().filter(|_| !parsed.probe) {
-        eprintln!("verun: note: --capsule: {}", crate::term::sanitize(n));
-    }
-    if parsed.probe {
-        tell(STATUS_OK);
-        return 0;
-    }
-    let Some((program, rest)) = parsed.program.split_first() else {
-        tell("refused no program to run");
-        return 64;
-    };
-    tell(STATUS_OK);
-    let err = std::process::Command::new(program).args(rest).exec();
-    // Only reached when exec failed: the program is missing or not executable.
-    eprintln!(
-        "verun: error: cannot start the payload with {}: {err}",
-        crate::term::sanitize(&program.to_string_lossy())
-    );
-    eprintln!(
-        "verun: hint: the capsule was built, but the interpreter could not be started; check the shebang or --interpreter"
-    );
-    127
-}
-
 /// The parent side: the status pipe's read end and the write end's descriptor number for
 /// the launcher (inherited; every other descriptor of verun is close-on-exec).
 pub struct StatusPipe {
@@ -497,7 +435,7 @@ impl StatusPipe {
             return Ok(());
         }
         Err(match line.strip_prefix("refused ") {
-            Some(msg) => Error::refused(crate::term::sanitize(msg)).hint(
+            Some(msg) => Error::refused_for(crate::error::Reason::CapsuleUnavailable, crate::term::sanitize(msg)).hint(
                 "run where the kernel allows it, or accept a weaker capsule with --capsule=best-effort (it says what it skips)",
             ),
             None => Error::io("--capsule: the launcher stopped before it built the capsule; nothing was run")

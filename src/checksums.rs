@@ -112,7 +112,11 @@ impl Format {
 pub fn parse(text: &[u8], what: &str) -> Result<Vec<Entry>> {
     let what = crate::term::sanitize(what);
     let text = std::str::from_utf8(text).map_err(|_| {
-        Error::refused(format!("checksum list {what} is not UTF-8 text")).hint(FORMATS_HINT)
+        Error::refused_for(
+            crate::error::Reason::BadChecksumList,
+            format!("checksum list {what} is not UTF-8 text"),
+        )
+        .hint(FORMATS_HINT)
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     // A bare digest: the only content but whitespace.
@@ -144,14 +148,16 @@ pub fn parse(text: &[u8], what: &str) -> Result<Vec<Entry>> {
             } else {
                 format!("not a SHA-256 or SHA-512 entry: {}", excerpt(line))
             };
-            return Err(
-                Error::refused(format!("checksum list {what} line {n}: {why}")).hint(FORMATS_HINT),
-            );
+            return Err(Error::refused_for(
+                crate::error::Reason::BadChecksumList,
+                format!("checksum list {what} line {n}: {why}"),
+            )
+            .hint(FORMATS_HINT));
         };
         match first {
             None => first = Some((format, n)),
             Some((f, at)) if f != format => {
-                return Err(Error::refused(format!(
+                return Err(Error::refused_for(crate::error::Reason::BadChecksumList, format!(
                     "checksum list {what} mixes formats: {} on line {at}, {} on line {n}",
                     f.label(),
                     format.label()
@@ -163,7 +169,7 @@ pub fn parse(text: &[u8], what: &str) -> Result<Vec<Entry>> {
         if let Some(e) = entries.first()
             && e.digest.algorithm() != digest.algorithm()
         {
-            return Err(Error::refused(format!(
+            return Err(Error::refused_for(crate::error::Reason::BadChecksumList, format!(
                 "checksum list {what} mixes algorithms: {} on line {}, {} on line {n}",
                 e.digest.algorithm(),
                 e.line,
@@ -178,9 +184,10 @@ pub fn parse(text: &[u8], what: &str) -> Result<Vec<Entry>> {
         });
     }
     if entries.is_empty() {
-        return Err(Error::refused(format!(
-            "checksum list {what} has no SHA-256 or SHA-512 entries"
-        ))
+        return Err(Error::refused_for(
+            crate::error::Reason::BadChecksumList,
+            format!("checksum list {what} has no SHA-256 or SHA-512 entries"),
+        )
         .hint(FORMATS_HINT));
     }
     Ok(entries)
@@ -206,9 +213,10 @@ pub fn find<'a>(entries: &'a [Entry], file_name: &str, what: &str) -> Result<&'a
         return Ok(bare);
     }
     if file_name.is_empty() {
-        return Err(Error::refused(format!(
-            "checksum list {what}: the payload has no file name to look up"
-        ))
+        return Err(Error::refused_for(
+            crate::error::Reason::BadChecksumList,
+            format!("checksum list {what}: the payload has no file name to look up"),
+        )
         .hint("the URL ends in `/`; pass --expect-file NAME to choose the entry"));
     }
     let matches: Vec<&Entry> = entries
@@ -221,12 +229,12 @@ pub fn find<'a>(entries: &'a [Entry], file_name: &str, what: &str) -> Result<&'a
         .collect();
     match matches.as_slice() {
         [one] => Ok(one),
-        [] => Err(Error::refused(format!(
+        [] => Err(Error::refused_for(crate::error::Reason::BadChecksumList, format!(
             "checksum list {what} has no entry for {}",
             crate::term::sanitize(file_name)
         ))
         .hint("the entry is chosen by the payload's file name; pass --expect-file NAME if it is published under another name")),
-        many => Err(Error::refused(format!(
+        many => Err(Error::refused_for(crate::error::Reason::BadChecksumList, format!(
             "checksum list {what} has {} entries for {} (lines {}): ambiguous",
             many.len(),
             crate::term::sanitize(file_name),

@@ -58,12 +58,81 @@ pub const EXIT_CODES: &[(u8, &str)] = &[
     (128, "+N: `run` only: the payload was killed by signal N"),
 ];
 
-/// A verun error: kind, message and an optional hint.
+/// Why a call was refused, in a stable, machine-readable form: `--json` reports carry it as
+/// `"reason"`, and scripts and tests match on it instead of on the English message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// No signature, pin, lock entry or usable checksum list vouches for the payload.
+    NoTrustAnchor,
+    /// A signature does not verify over the bytes (or the list it signs).
+    BadSignature,
+    /// A key is given or trusted, but its signature file is missing.
+    MissingSignature,
+    /// The signature is by a key nobody trusts for this URL.
+    UntrustedKey,
+    /// The key was revoked.
+    KeyRevoked,
+    /// The key was rotated out in favour of a successor.
+    KeyRotated,
+    /// The store key expired.
+    KeyExpired,
+    /// The store key's scopes do not cover this URL (or this is a local file).
+    KeyOutOfScope,
+    /// The trusted comment's `file:` names another file.
+    FileMismatch,
+    /// A legacy signature without `--allow-legacy`, or one shaped like a relabelled prehash.
+    LegacySignature,
+    /// A pinned or listed digest does not match.
+    ChecksumMismatch,
+    /// The bytes differ from the lockfile's entry.
+    LockDrift,
+    /// `--frozen` and the URL is not locked.
+    NotLocked,
+    /// A signed time older than one already accepted (or missing once one was).
+    Rollback,
+    /// A checksum list that is malformed or ambiguous.
+    BadChecksumList,
+    /// A malformed signature file.
+    MalformedSignature,
+    /// `--capsule` cannot be built on this system.
+    CapsuleUnavailable,
+    /// `--confirm` was declined or had no terminal.
+    NotConfirmed,
+}
+
+impl Reason {
+    /// The stable name (`no-trust-anchor`, `lock-drift`, `rollback`, …).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Reason::NoTrustAnchor => "no-trust-anchor",
+            Reason::BadSignature => "bad-signature",
+            Reason::MissingSignature => "missing-signature",
+            Reason::UntrustedKey => "untrusted-key",
+            Reason::KeyRevoked => "key-revoked",
+            Reason::KeyRotated => "key-rotated",
+            Reason::KeyExpired => "key-expired",
+            Reason::KeyOutOfScope => "key-out-of-scope",
+            Reason::FileMismatch => "file-mismatch",
+            Reason::LegacySignature => "legacy-signature",
+            Reason::ChecksumMismatch => "checksum-mismatch",
+            Reason::LockDrift => "lock-drift",
+            Reason::NotLocked => "not-locked",
+            Reason::Rollback => "rollback",
+            Reason::BadChecksumList => "bad-checksum-list",
+            Reason::MalformedSignature => "malformed-signature",
+            Reason::CapsuleUnavailable => "capsule-unavailable",
+            Reason::NotConfirmed => "not-confirmed",
+        }
+    }
+}
+
+/// A verun error: kind, message, an optional hint and, for refusals, a stable reason.
 #[derive(Debug, Clone)]
 pub struct Error {
     kind: Kind,
     message: String,
     hint: Option<String>,
+    reason: Option<Reason>,
 }
 
 /// Result alias used throughout the library.
@@ -76,6 +145,7 @@ impl Error {
             kind,
             message: message.into(),
             hint: None,
+            reason: None,
         }
     }
 
@@ -104,6 +174,11 @@ impl Error {
         Self::new(Kind::Refused, message)
     }
 
+    /// A refusal (77) with its machine-readable reason.
+    pub fn refused_for(reason: Reason, message: impl Into<String>) -> Self {
+        Self::new(Kind::Refused, message).reason(reason)
+    }
+
     /// A configuration error (78).
     pub fn config(message: impl Into<String>) -> Self {
         Self::new(Kind::Config, message)
@@ -114,6 +189,18 @@ impl Error {
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
+    }
+
+    /// Attach the machine-readable reason of a refusal.
+    #[must_use]
+    pub fn reason(mut self, reason: Reason) -> Self {
+        self.reason = Some(reason);
+        self
+    }
+
+    /// The reason, when one was given.
+    pub fn reason_code(&self) -> Option<Reason> {
+        self.reason
     }
 
     /// The kind of error.

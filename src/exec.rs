@@ -187,7 +187,7 @@ impl PayloadFile {
         }
         let got = crate::checksums::to_hex(&sha.finalize());
         if got != sha256 {
-            return Err(Error::refused(format!(
+            return Err(Error::refused_for(crate::error::Reason::ChecksumMismatch, format!(
                 "the payload changed after it was verified (sha256 {got}, verified {sha256}); nothing was run"
             ))
             .hint("another process wrote to verun's payload file while it was downloading; check for malware running as your user"));
@@ -685,9 +685,11 @@ pub fn exit_code(status: ExitStatus) -> u8 {
 }
 
 fn refuse_confirm(why: &str) -> Error {
-    Error::refused(format!("--confirm: {why}; nothing was run")).hint(
-        "--confirm needs a terminal to ask on; in CI use --show, a lockfile or a pinned --sha256",
+    Error::refused_for(
+        crate::error::Reason::NotConfirmed,
+        format!("--confirm: {why}; nothing was run"),
     )
+    .hint("--confirm needs a terminal to ask on; in CI use --show, a lockfile or a pinned --sha256")
 }
 
 /// The controlling terminal, for `--confirm`; refused (77) when there is none. `run` checks
@@ -718,8 +720,11 @@ pub fn confirm(question: &str) -> Result<()> {
     if answer == "y" || answer == "yes" {
         Ok(())
     } else {
-        Err(Error::refused("--confirm: you declined; nothing was run")
-            .hint("answer y to run it; --show prints the verified script first"))
+        Err(Error::refused_for(
+            crate::error::Reason::NotConfirmed,
+            "--confirm: you declined; nothing was run",
+        )
+        .hint("answer y to run it; --show prints the verified script first"))
     }
 }
 

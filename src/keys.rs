@@ -124,7 +124,7 @@ impl<'s> KeyRing<'s> {
                 given.join(", ")
             )
         };
-        Err(Error::refused(msg)
+        Err(Error::refused_for(crate::error::Reason::UntrustedKey, msg)
             .hint("pass the publisher's key with --key, or trust it with `verun key add`"))
     }
 }

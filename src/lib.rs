@@ -7,13 +7,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod app;
 pub mod atomic;
 pub mod audit;
 pub mod cache;
 pub mod capsule;
 pub mod checksums;
-pub mod cli;
 pub mod diff;
 pub mod error;
 pub mod exec;
@@ -21,7 +19,6 @@ pub mod fetch;
 pub mod keys;
 pub mod location;
 pub mod lock;
-pub mod manpage;
 pub mod minisig;
 pub mod partial;
 pub mod paths;
@@ -30,6 +27,7 @@ pub mod private_fs;
 pub mod progress;
 pub mod pump;
 pub mod rollback;
+pub mod scheme;
 pub mod self_update;
 pub mod store;
 pub mod term;
@@ -37,4 +35,4 @@ pub mod time;
 pub mod verify;
 pub mod write_behind;
 
-pub use error::{Error, Kind, Result};
+pub use error::{Error, Kind, Reason, Result};

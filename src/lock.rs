@@ -13,13 +13,14 @@
 //! ["https://example.com/install.sh"]
 //! sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 //! size = 4096
-//! key_id = "E7620F1842B4E81F"
+//! signer = "minisign:E7620F1842B4E81F"
 //! trusted_comment = "timestamp:1732898527\tfile:install.sh\thashed"
 //! verified_at = 2024-11-29T16:42:07Z
 //! ```
 //!
-//! `key_id` and `trusted_comment` are present when a signature verified (the signer and
-//! what it signed); `checksums_key_id` and `checksums_trusted_comment` when a signed
+//! `signer` (`KIND:ID`, here `minisign:KEYID`; 0.1 lockfiles wrote `key_id = "KEYID"`,
+//! which is still read) and `trusted_comment` are present when a signature verified (the
+//! signer and what it signed); `checksums_signer` and `checksums_trusted_comment` when a signed
 //! checksum list vouched for the bytes (its signer, and its trusted comment with the signed
 //! time); an entry made from a pinned `--sha256` or an unsigned list has none of them.
 //! `verified_at` is when verun recorded the entry (UTC).
@@ -98,9 +99,6 @@ fn lockfile_hint(path: &Path, problem: &Problem) -> String {
 pub const FORMAT_VERSION: i64 = 1;
 /// Largest lockfile read (a lockfile is a list of URLs, not a data store).
 pub const MAX_LOCKFILE_BYTES: u64 = 16 << 20;
-/// How a lock entry's [`Pin::source`] starts; the verifier words a mismatch with such a pin
-/// as lock drift.
-pub const PIN_SOURCE_PREFIX: &str = "lockfile ";
 
 const HEADER: &str = "\
 # verun lockfile: the exact bytes each URL was verified to have.
@@ -115,13 +113,15 @@ pub struct Entry {
     pub sha256: String,
     /// Size in bytes.
     pub size: u64,
-    /// The signer's key id (16 hex digits, as minisign prints it), when a signature verified.
-    pub key_id: Option<String>,
+    /// The signer that verified the payload's signature, as `KIND:ID`
+    /// (`minisign:E7620F1842B4E81F`). 0.1 lockfiles wrote `key_id = "HEX"`, read as
+    /// `minisign:HEX`.
+    pub signer: Option<String>,
     /// The signature's trusted comment, when a signature verified.
     pub trusted_comment: Option<String>,
-    /// The checksum list's signer (key id), when a signed checksum list vouched for the
+    /// The checksum list's signer (`KIND:ID`), when a signed checksum list vouched for the
     /// payload.
-    pub checksums_key_id: Option<String>,
+    pub checksums_signer: Option<String>,
     /// That list signature's trusted comment (with its signed `timestamp:`).
     pub checksums_trusted_comment: Option<String>,
     /// When the entry was recorded (RFC 3339, UTC).
@@ -134,12 +134,12 @@ impl Entry {
         Entry {
             sha256: report.sha256.clone(),
             size: report.size,
-            key_id: report.signature.as_ref().map(|s| s.key_id.clone()),
+            signer: report.signature.as_ref().map(|s| s.signer.clone()),
             trusted_comment: report.signature.as_ref().map(|s| s.trusted_comment.clone()),
-            checksums_key_id: report
+            checksums_signer: report
                 .checksums_signature
                 .as_ref()
-                .map(|s| s.key_id.clone()),
+                .map(|s| s.signer.clone()),
             checksums_trusted_comment: report
                 .checksums_signature
                 .as_ref()
@@ -153,10 +153,28 @@ impl Entry {
         parse_hex32(&self.sha256).unwrap_or([0; 32])
     }
 
-    /// The signer's key id, parsed.
-    pub fn signer(&self) -> Option<KeyId> {
-        self.key_id.as_deref().and_then(KeyId::parse_hex)
+    /// The minisign key that signed the payload, when the signer is one.
+    pub fn minisign_key(&self) -> Option<KeyId> {
+        self.signer
+            .as_deref()
+            .and_then(|s| s.strip_prefix(MINISIGN))
+            .and_then(KeyId::parse_hex)
     }
+}
+
+/// The signer kind prefix of minisign keys in `signer = "KIND:ID"`.
+const MINISIGN: &str = "minisign:";
+
+/// `minisign:KEYID` for a minisign key id (as reports carry it).
+fn signer_id(key_id: &str) -> String {
+    format!("{MINISIGN}{}", key_id.to_ascii_uppercase())
+}
+
+/// A `signer` value, checked: `minisign:` and 16 hex digits (the only kind this verun
+/// verifies); normalised to upper-case hex.
+fn parse_signer(s: &str) -> Option<String> {
+    let (kind, id) = s.split_once(':')?;
+    (kind == "minisign" && KeyId::parse_hex(id).is_some()).then(|| signer_id(id))
 }
 
 /// A parsed lockfile: entries by URL (as written in the file). Lookups go through
@@ -174,9 +192,11 @@ pub struct Lockfile {
 struct RawEntry {
     sha256: String,
     size: u64,
+    signer: Option<String>,
+    /// 0.1's spelling of a minisign `signer`.
     key_id: Option<String>,
     trusted_comment: Option<String>,
-    checksums_key_id: Option<String>,
+    checksums_signer: Option<String>,
     checksums_trusted_comment: Option<String>,
     verified_at: toml::value::Datetime,
 }
@@ -227,20 +247,38 @@ impl Lockfile {
             if parse_hex32(&sha).is_none() {
                 return Err(bad(format!("{}: sha256 is not 64 hex digits", what())));
             }
-            for (field, id) in [
-                ("key_id", &raw.key_id),
-                ("checksums_key_id", &raw.checksums_key_id),
-            ] {
-                if let Some(id) = id
-                    && KeyId::parse_hex(id).is_none()
-                {
-                    return Err(bad(format!(
-                        "{}: {field} {} is not 16 hex digits",
-                        what(),
-                        sanitize(id)
-                    )));
+            if let Some(id) = &raw.key_id
+                && KeyId::parse_hex(id).is_none()
+            {
+                return Err(bad(format!(
+                    "{}: key_id {} is not 16 hex digits",
+                    what(),
+                    sanitize(id)
+                )));
+            }
+            if raw.key_id.is_some() && raw.signer.is_some() {
+                return Err(bad(format!(
+                    "{}: both key_id (0.1) and signer name the signer",
+                    what()
+                )));
+            }
+            let mut signers = [None, None];
+            for (slot, (field, value)) in signers.iter_mut().zip([
+                ("signer", &raw.signer),
+                ("checksums_signer", &raw.checksums_signer),
+            ]) {
+                if let Some(v) = value {
+                    *slot = Some(parse_signer(v).ok_or_else(|| {
+                        bad(format!(
+                            "{}: {field} {} is not KIND:ID (this verun knows minisign:KEYID)",
+                            what(),
+                            sanitize(v)
+                        ))
+                    })?);
                 }
             }
+            let [signer, checksums_signer] = signers;
+            let signer = signer.or_else(|| raw.key_id.as_deref().map(signer_id));
             if raw.verified_at.date.is_none() {
                 return Err(bad(format!("{}: verified_at has no date", what())));
             }
@@ -256,9 +294,9 @@ impl Lockfile {
                 Entry {
                     sha256: sha,
                     size: raw.size,
-                    key_id: raw.key_id.map(|k| k.to_ascii_uppercase()),
+                    signer,
                     trusted_comment: raw.trusted_comment,
-                    checksums_key_id: raw.checksums_key_id.map(|k| k.to_ascii_uppercase()),
+                    checksums_signer,
                     checksums_trusted_comment: raw.checksums_trusted_comment,
                     verified_at: raw.verified_at.to_string(),
                 },
@@ -294,14 +332,14 @@ impl Lockfile {
             out.push_str(&format!("[{}]\n", toml_string(url)));
             out.push_str(&format!("sha256 = {}\n", toml_string(&e.sha256)));
             out.push_str(&format!("size = {}\n", e.size));
-            if let Some(k) = &e.key_id {
-                out.push_str(&format!("key_id = {}\n", toml_string(k)));
+            if let Some(k) = &e.signer {
+                out.push_str(&format!("signer = {}\n", toml_string(k)));
             }
             if let Some(tc) = &e.trusted_comment {
                 out.push_str(&format!("trusted_comment = {}\n", toml_string(tc)));
             }
-            if let Some(k) = &e.checksums_key_id {
-                out.push_str(&format!("checksums_key_id = {}\n", toml_string(k)));
+            if let Some(k) = &e.checksums_signer {
+                out.push_str(&format!("checksums_signer = {}\n", toml_string(k)));
             }
             if let Some(tc) = &e.checksums_trusted_comment {
                 out.push_str(&format!(
@@ -388,7 +426,7 @@ impl LockCheck {
         let file = Lockfile::load(&opts.path)?.unwrap_or_default();
         let entry = file.entry_of(&url).cloned();
         if opts.frozen && entry.is_none() {
-            return Err(Error::refused(format!(
+            return Err(Error::refused_for(crate::error::Reason::NotLocked, format!(
                 "--frozen: {} is not locked in {}; nothing was downloaded",
                 url,
                 opts.path.display()
@@ -425,9 +463,10 @@ impl LockCheck {
     pub fn pin(&self, e: &Entry) -> Pin {
         Pin {
             digest: crate::checksums::Digest::Sha256(e.digest()),
-            source: format!("{PIN_SOURCE_PREFIX}{}", self.opts.path.display()),
+            source: format!("lockfile {}", self.opts.path.display()),
             anchor: true,
             list_origins: Vec::new(),
+            origin: crate::verify::PinOrigin::Lockfile(self.opts.path.clone()),
         }
     }
 
@@ -461,7 +500,7 @@ impl LockCheck {
                 if old.sha256 == new.sha256 {
                     return Ok(Recorded::Unchanged);
                 }
-                return Err(drift_error(
+                return Err(crate::verify::drift_error(
                     self.url.given(),
                     &self.opts.path,
                     &old.sha256,
@@ -484,16 +523,6 @@ impl LockCheck {
     }
 }
 
-/// The refusal for bytes that differ from the locked ones.
-pub fn drift_error(url: &str, lockfile: &Path, locked: &str, got: &str) -> Error {
-    Error::refused(format!(
-        "lock drift: {} changed since it was locked in {}: locked sha256 {locked}, got {got}",
-        sanitize(url),
-        lockfile.display()
-    ))
-    .hint("nothing was run or saved; review the change, then accept it with --update-lock (which still needs a signature or another anchor)")
-}
-
 /// The hidden lock file next to a lockfile: `DIR/.NAME.lck`.
 pub fn lock_path(lockfile: &Path) -> PathBuf {
     let name = lockfile
@@ -514,9 +543,9 @@ mod tests {
             Entry {
                 sha256: "ab".repeat(32),
                 size: 12,
-                key_id: Some("E7620F1842B4E81F".into()),
+                signer: Some("minisign:E7620F1842B4E81F".into()),
                 trusted_comment: Some("timestamp:1\tfile:install.sh \"q\" \\ \u{1}".into()),
-                checksums_key_id: None,
+                checksums_signer: None,
                 checksums_trusted_comment: None,
                 verified_at: "2024-11-29T16:42:07Z".into(),
             },
@@ -526,14 +555,47 @@ mod tests {
             Entry {
                 sha256: "cd".repeat(32),
                 size: 0,
-                key_id: None,
+                signer: None,
                 trusted_comment: None,
-                checksums_key_id: Some("E7620F1842B4E81F".into()),
+                checksums_signer: Some("minisign:E7620F1842B4E81F".into()),
                 checksums_trusted_comment: Some("timestamp:2\tfile:SHA256SUMS".into()),
                 verified_at: "2024-11-29T16:42:08Z".into(),
             },
         );
         f
+    }
+
+    #[test]
+    fn a_0_1_lockfile_is_read_unchanged_and_its_key_id_is_a_minisign_signer() {
+        let text = "version = 1\n\n[\"https://a.example/x.sh\"]\nsha256 = \"".to_string()
+            + &"ab".repeat(32)
+            + "\"\nsize = 3\nkey_id = \"e7620f1842b4e81f\"\nverified_at = 2024-11-29T16:42:07Z\n";
+        let f = Lockfile::parse(&text, Path::new("old.lock")).unwrap();
+        let e = &f.entries["https://a.example/x.sh"];
+        assert_eq!(e.signer.as_deref(), Some("minisign:E7620F1842B4E81F"));
+        assert_eq!(e.minisign_key().unwrap().to_string(), "E7620F1842B4E81F");
+        assert!(
+            f.render()
+                .contains("signer = \"minisign:E7620F1842B4E81F\"")
+        );
+        // Both spellings at once, or an unknown kind: malformed (78).
+        let both = text.replace(
+            "size = 3",
+            "size = 3\nsigner = \"minisign:E7620F1842B4E81F\"",
+        );
+        assert_eq!(
+            Lockfile::parse(&both, Path::new("x"))
+                .unwrap_err()
+                .exit_code(),
+            78
+        );
+        let other = text.replace("key_id = \"e7620f1842b4e81f\"", "signer = \"pgp:1234\"");
+        assert_eq!(
+            Lockfile::parse(&other, Path::new("x"))
+                .unwrap_err()
+                .exit_code(),
+            78
+        );
     }
 
     #[test]

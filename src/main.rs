@@ -4,7 +4,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use verun::cli::Cli;
+mod cli;
+
+use cli::Cli;
 
 fn main() -> ExitCode {
     // verun's internal mode (`run --env-clean` re-executes itself): never seen by clap, so
@@ -12,7 +14,7 @@ fn main() -> ExitCode {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // verun's own launcher for `run --capsule` (internal too; see `capsule`).
     if argv.get(1).is_some_and(|a| a == verun::capsule::LAUNCHER) {
-        return ExitCode::from(verun::capsule::launcher_main(&argv[2..]));
+        return ExitCode::from(cli::launcher::main(&argv[2..]));
     }
     if argv.get(1).is_some_and(|a| a == verun::exec::SEALED_MODE) {
         return match verun::exec::run_sealed(&argv[2..]) {
@@ -50,8 +52,8 @@ fn main() -> ExitCode {
             };
         }
     };
-    let json = verun::app::wants_json(&cli);
-    match verun::app::main(cli) {
+    let json = cli::app::wants_json(&cli);
+    match cli::app::main(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             report(&err, json);
@@ -88,12 +90,24 @@ fn report(err: &verun::Error, json: bool) {
     // One line each, capped, whatever went into them (`term::one_line`).
     let line = verun::term::one_line;
     eprintln!("verun: {red}error:{reset} {}", line(err.message()));
-    if let Some(h) = err.hint_text() {
-        eprintln!("verun: {yellow}hint:{reset} {}", line(h));
-    }
+    eprintln!("verun: {yellow}hint:{reset} {}", line(hint(err)));
     if json {
         report_json(err);
     }
+}
+
+/// The error's own hint, or one for its kind: every error has a `hint:` line.
+fn hint(err: &verun::Error) -> &str {
+    use verun::Kind;
+    err.hint_text().unwrap_or(match err.kind() {
+        Kind::Usage => "see `verun --help`, or `verun COMMAND --help`",
+        Kind::Download => {
+            "check the URL, the network and any proxy; raise --timeout for slow links"
+        }
+        Kind::Io => "check the path named above, its permissions and the free space",
+        Kind::Refused => "nothing was run or saved; the message says which check failed",
+        Kind::Config => "fix or restore the file named above (verun left it untouched)",
+    })
 }
 
 fn report_json(err: &verun::Error) {
@@ -101,7 +115,8 @@ fn report_json(err: &verun::Error) {
         "ok": false,
         "exit_code": err.exit_code(),
         "error": err.message(),
-        "hint": err.hint_text(),
+        "hint": hint(err),
+        "reason": err.reason_code().map(verun::Reason::as_str),
     });
     println!("{v}");
 }

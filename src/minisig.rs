@@ -156,7 +156,7 @@ impl Signature {
     /// Every format problem is a refusal (77): a signature that cannot be read is a bad one.
     pub fn parse(bytes: &[u8], what: &str) -> Result<Signature> {
         let bad = |why: &str| {
-            Error::refused(format!("malformed signature {what}: {why}")).hint(
+            Error::refused_for(crate::error::Reason::MalformedSignature, format!("malformed signature {what}: {why}")).hint(
                 "a minisign signature has 4 lines: untrusted comment, signature, trusted comment, global signature",
             )
         };

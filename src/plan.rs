@@ -6,11 +6,50 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::checksums::{parse_hex32, parse_hex64};
-use crate::cli::VerifyOpts;
 use crate::error::{Error, Result};
 use crate::fetch::NetConfig;
 use crate::location::{HttpUrl, Location};
 use crate::minisig::{MAX_PUBKEY_BYTES, PublicKey};
+
+/// The verification options as plain data: what `run`, `fetch` and `verify` were asked to
+/// check. The CLI fills it from its flags; [`Plan::new`] validates it.
+#[derive(Clone, Debug, Default)]
+pub struct PlanOptions {
+    /// `--key` values (inline keys or paths).
+    pub keys: Vec<String>,
+    /// `--sig LOC`.
+    pub sig: Option<String>,
+    /// `--sha256 HEX`.
+    pub sha256: Option<String>,
+    /// `--sha512 HEX`.
+    pub sha512: Option<String>,
+    /// `--checksums LOC`.
+    pub checksums: Option<String>,
+    /// `--checksums-sig LOC`.
+    pub checksums_sig: Option<String>,
+    /// `--lock FILE`.
+    pub lock: Option<PathBuf>,
+    /// `--frozen`.
+    pub frozen: bool,
+    /// `--update-lock`.
+    pub update_lock: bool,
+    /// `--expect-file NAME`.
+    pub expect_file: Option<String>,
+    /// `--allow-legacy`.
+    pub allow_legacy: bool,
+    /// `--allow-downgrade`.
+    pub allow_downgrade: bool,
+    /// `--allow-http`.
+    pub allow_http: bool,
+    /// `--max-size` as given (`1G`, `200M`, bytes).
+    pub max_size: String,
+    /// `--timeout SECS`.
+    pub timeout: Option<f64>,
+    /// `--cacert PEM`.
+    pub cacert: Option<PathBuf>,
+    /// `--quiet`.
+    pub quiet: bool,
+}
 
 /// Default `--max-size`: 1 GiB.
 pub const DEFAULT_MAX_SIZE: u64 = 1 << 30;
@@ -97,7 +136,7 @@ pub struct LockOpts {
 
 impl Plan {
     /// Validate `opts` for `subject`.
-    pub fn new(subject: Subject, opts: &VerifyOpts) -> Result<Plan> {
+    pub fn new(subject: Subject, opts: &PlanOptions) -> Result<Plan> {
         let keys = opts
             .keys
             .iter()

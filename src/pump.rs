@@ -1,4 +1,6 @@
-//! The download loop: one pass over the payload, with hashing off the critical path.
+//! The download loop: one pass over the payload, with hashing off the critical path. It only
+//! hashes: what to compute comes from the signature scheme's needs (`scheme::Needs`) and the
+//! pins, and the decision is the verifier's.
 //!
 //! The calling thread reads a chunk, writes it to the sink, and hands the same chunk to one
 //! hashing thread per digest (SHA-256; BLAKE2b-512, the prehash of a minisign signature;
@@ -45,23 +47,6 @@ pub struct Pumped {
     pub head: Vec<u8>,
     /// Every byte, when asked for (legacy signatures need the whole message).
     pub all: Option<Vec<u8>>,
-}
-
-impl Pumped {
-    /// Whether `sig` by `key` verifies over the bytes of this pass: through the BLAKE2b
-    /// prehash for a prehashed signature, over the kept bytes for a legacy one. False when
-    /// the pass kept neither (it was not asked to).
-    pub fn signature_holds(
-        &self,
-        sig: &crate::minisig::Signature,
-        key: &crate::minisig::PublicKey,
-    ) -> bool {
-        match (self.blake2b.as_ref(), self.all.as_ref()) {
-            (Some(hash), _) => sig.verify_prehash(key, hash),
-            (None, Some(bytes)) => key.inner().verify(bytes, sig.inner(), true).is_ok(),
-            (None, None) => false,
-        }
-    }
 }
 
 type Chunk = Arc<Vec<u8>>;

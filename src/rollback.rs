@@ -2,7 +2,7 @@
 //!
 //! An attacker who controls a download host but not the signing key can still serve an
 //! *old* release with its genuine signature, one with a known hole. minisign's trusted
-//! comment carries the signing time (`timestamp:N`), so verun remembers, per (signer key id,
+//! comment carries the signing time (`timestamp:N`), so verun remembers, per (signer,
 //! URL), the highest timestamp it has accepted, and refuses (77) a signature older than that
 //! unless `--allow-downgrade` (which warns).
 //!
@@ -51,8 +51,18 @@ const STATE_RULES: Rules<'static> = Rules::new("the rollback state", "refusing t
 #[serde(deny_unknown_fields)]
 struct State {
     version: u32,
-    /// key id → URL → highest accepted timestamp.
+    /// signer (`KIND:ID`, e.g. `minisign:E7620F1842B4E81F`) → URL → highest accepted
+    /// timestamp. 0.1 wrote bare minisign key ids; [`load`] reads them as `minisign:ID`.
     marks: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+/// The state's name for a signer: `KIND:ID` as given, a bare (0.1) key id as `minisign:ID`.
+fn signer_key(id: &str) -> String {
+    if id.contains(':') {
+        id.to_string()
+    } else {
+        format!("minisign:{}", id.to_ascii_uppercase())
+    }
 }
 
 /// A timestamp to remember once the payload is accepted.
@@ -77,7 +87,7 @@ pub struct Checked {
 /// `timestamp:`, if numeric).
 #[derive(Clone, Debug)]
 pub struct Signed {
-    /// The signer's key id.
+    /// The signer: `KIND:ID`, or a bare minisign key id (read as `minisign:ID`).
     pub key_id: String,
     /// The URL of what it signs: the payload's, or the checksum list's.
     pub url: String,
@@ -105,13 +115,13 @@ pub fn check(
     for p in pieces {
         let seen = state
             .marks
-            .get(&p.key_id)
+            .get(&signer_key(&p.key_id))
             .and_then(|m| m.get(&p.url))
             .copied();
         let Some(ts) = p.timestamp else {
             if let Some(seen) = seen {
                 if !allow_downgrade {
-                    return Err(Error::refused(format!(
+                    return Err(Error::refused_for(crate::error::Reason::Rollback, format!(
                         "rollback: the {} by key {} carries no signed timestamp, but one at {seen} ({}) was already accepted for this key and URL",
                         sanitize(&p.what),
                         p.key_id,
@@ -139,7 +149,7 @@ pub fn check(
             && ts < seen
         {
             if !allow_downgrade {
-                return Err(Error::refused(format!(
+                return Err(Error::refused_for(crate::error::Reason::Rollback, format!(
                     "rollback: the {} by key {} is signed at {ts} ({}), older than the signature at {seen} ({}) already accepted for this key and URL",
                     sanitize(&p.what),
                     p.key_id,
@@ -157,7 +167,7 @@ pub fn check(
         }
         out.marks.push(Mark {
             dir: state_dir.to_path_buf(),
-            key_id: p.key_id.clone(),
+            key_id: signer_key(&p.key_id),
             url: p.url.clone(),
             timestamp: ts.min(now.saturating_add(FUTURE_SLACK_SECS)),
         });
@@ -229,7 +239,19 @@ fn load(dir: &Path) -> Result<State> {
             state.version
         )));
     }
-    Ok(state)
+    // 0.1's bare key ids become `minisign:ID`, merged with any newer entries (maximum).
+    let mut marks: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    for (signer, urls) in state.marks {
+        let slot = marks.entry(signer_key(&signer)).or_default();
+        for (url, ts) in urls {
+            let t = slot.entry(url).or_insert(0);
+            *t = (*t).max(ts);
+        }
+    }
+    Ok(State {
+        version: state.version,
+        marks,
+    })
 }
 
 #[cfg(test)]
@@ -297,6 +319,28 @@ mod tests {
         assert_eq!(c.warnings.len(), 1);
         // Another URL is unaffected.
         assert!(check(&dir, &piece("https://x/b", None), false, now).is_ok());
+    }
+
+    #[test]
+    fn a_0_1_state_keyed_by_bare_key_ids_still_holds() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("state");
+        private_fs::ensure_dir(&dir, &STATE_RULES).unwrap();
+        let f = dir.join(STATE_FILE);
+        std::fs::write(
+            &f,
+            br#"{"version":1,"marks":{"E7620F1842B4E81F":{"https://x/a":1000}}}"#,
+        )
+        .unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let e = check(&dir, &piece("https://x/a", Some(999)), false, 2000).unwrap_err();
+        assert_eq!(e.exit_code(), 77);
+        // Saved again, the mark is written under the signer's name.
+        save(check(&dir, &piece("https://x/a", Some(1500)), false, 2000).unwrap());
+        let text = std::fs::read_to_string(&f).unwrap();
+        assert!(text.contains("minisign:E7620F1842B4E81F"), "{text}");
+        assert!(!text.contains("\"E7620F1842B4E81F\""), "{text}");
     }
 
     #[test]

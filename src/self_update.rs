@@ -45,7 +45,6 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::cli::SelfUpdateArgs;
 use crate::error::{Error, Result};
 use crate::fetch::{Net, NetConfig};
 use crate::keys::{KeyRing, KeyStore, StoreVerdict};
@@ -373,13 +372,35 @@ fn parse_requested(v: &str) -> Result<Version> {
     })
 }
 
+/// What `verun self-update` was asked to do (the command line, parsed).
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// `--version V`: this release instead of the latest.
+    pub version: Option<String>,
+    /// `--check`: only report.
+    pub check: bool,
+    /// `--allow-downgrade`.
+    pub allow_downgrade: bool,
+    /// `--timeout SECS`.
+    pub timeout: Option<f64>,
+    /// `--cacert PEM`.
+    pub cacert: Option<PathBuf>,
+}
+
+/// What happened, for the caller to print: the library never prints.
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    /// The line for stdout (`--check`'s answer).
+    pub stdout: Option<String>,
+    /// Notes for stderr (`verun: ...`), in order.
+    pub notes: Vec<String>,
+    /// Warnings for stderr (`verun: warning: ...`), printed even with --quiet.
+    pub warnings: Vec<String>,
+}
+
 /// `verun self-update`.
-pub fn run(a: &SelfUpdateArgs) -> Result<u8> {
-    let note = |text: &str| {
-        if !a.quiet {
-            eprintln!("verun: {text}");
-        }
-    };
+pub fn run(a: &Options) -> Result<Outcome> {
+    let mut out = Outcome::default();
     let requested = a.version.as_deref().map(parse_requested).transpose()?;
     let timeout = a.timeout.map(parse_timeout).transpose()?;
     let target = Target::current().ok_or_else(|| {
@@ -465,13 +486,8 @@ pub fn run(a: &SelfUpdateArgs) -> Result<u8> {
         allow_downgrade: a.allow_downgrade,
         max_size: MAX_BINARY_BYTES,
         net: net_cfg,
-        quiet: a.quiet,
+        quiet: true,
     };
-    if a.allow_downgrade {
-        eprintln!(
-            "verun: warning: --allow-downgrade: older releases are accepted: rollback protection is off"
-        );
-    }
     let paths = Paths::resolve()?;
     let store = Store::open(&paths)?;
     let keys = ReleaseKeys {
@@ -513,6 +529,7 @@ pub fn run(a: &SelfUpdateArgs) -> Result<u8> {
             None,
             Some(list_sig),
             a.allow_downgrade,
+            &mut out.warnings,
         )?;
         let line = match got.cmp(&current) {
             std::cmp::Ordering::Greater => format!(
@@ -527,16 +544,16 @@ pub fn run(a: &SelfUpdateArgs) -> Result<u8> {
                 current.as_str()
             ),
         };
-        println!("{line}");
-        return Ok(0);
+        out.stdout = Some(line);
+        return Ok(out);
     }
     if got == current {
-        note(&format!(
+        out.notes.push(format!(
             "verun {} is up to date ({}); nothing was changed",
             current.as_str(),
             exe.display()
         ));
-        return Ok(0);
+        return Ok(out);
     }
     if older && !a.allow_downgrade {
         return Err(Error::refused(format!(
@@ -563,7 +580,7 @@ pub fn run(a: &SelfUpdateArgs) -> Result<u8> {
     let verified = verify::stream(
         &evidence,
         resp.reader(),
-        staged,
+        crate::write_behind::WriteBehind::new(staged),
         Limits {
             max_size: MAX_BINARY_BYTES,
             declared,
@@ -581,33 +598,35 @@ pub fn run(a: &SelfUpdateArgs) -> Result<u8> {
         report.signature.as_ref(),
         report.checksums_signature.as_ref(),
         a.allow_downgrade,
+        &mut out.warnings,
     )?;
-    let (staged, report) = verified.into_parts();
     let old_meta = std::fs::metadata(&exe)
         .map_err(|e| Error::io_at(format!("cannot read {}", exe.display()), &e))?;
     let mode = old_meta.permissions().mode() & 0o777;
     // Run as root on someone else's binary: the new one keeps the old owner.
     if rustix::process::geteuid().is_root() {
         use std::os::unix::fs::MetadataExt;
-        std::os::unix::fs::fchown(staged.as_file(), Some(old_meta.uid()), Some(old_meta.gid()))
-            .map_err(|e| {
+        let file = verified.payload().get_ref().as_file();
+        std::os::unix::fs::fchown(file, Some(old_meta.uid()), Some(old_meta.gid())).map_err(
+            |e| {
                 Error::io_at(
                     format!("cannot give the new binary {}'s owner", exe.display()),
                     &e,
                 )
-            })?;
+            },
+        )?;
     }
-    crate::partial::persist(staged, &exe, mode)?;
+    let report = verified.persist(&exe, mode)?;
     for m in &marks {
         if let Err(e) = m.save() {
-            eprintln!(
-                "verun: warning: cannot remember the release's timestamp (rollback protection): {}",
+            out.warnings.push(format!(
+                "cannot remember the release's timestamp (rollback protection): {}",
                 e.message()
-            );
+            ));
         }
     }
-    record_uses(&store, &report);
-    note(&format!(
+    record_uses(&store, &report, &mut out.warnings);
+    out.notes.push(format!(
         "verified {} ({} bytes, sha256 {}), {} signed by key {} ({})",
         bin_url,
         report.size,
@@ -616,13 +635,13 @@ pub fn run(a: &SelfUpdateArgs) -> Result<u8> {
         list_sig_key(&report),
         sanitize(&key_name)
     ));
-    note(&format!(
+    out.notes.push(format!(
         "updated {} from verun {} to {} (mode {mode:04o})",
         exe.display(),
         current.as_str(),
         got.as_str()
     ));
-    Ok(0)
+    Ok(out)
 }
 
 fn list_sig_key(r: &Report) -> String {
@@ -632,15 +651,15 @@ fn list_sig_key(r: &Report) -> String {
         .unwrap_or_default()
 }
 
-fn record_uses(store: &Store, r: &Report) {
+fn record_uses(store: &Store, r: &Report, warnings: &mut Vec<String>) {
     for s in [&r.signature, &r.checksums_signature].into_iter().flatten() {
         if let Some(id) = KeyId::parse_hex(&s.key_id)
             && let Err(e) = store.record_use(id)
         {
-            eprintln!(
-                "verun: warning: cannot record the use of the release key in the key store: {}",
+            warnings.push(format!(
+                "cannot record the use of the release key in the key store: {}",
                 e.message()
-            );
+            ));
         }
     }
 }
@@ -672,12 +691,13 @@ fn check_rollback(
     bin_sig: Option<&verify::SigReport>,
     list_sig: Option<&verify::SigReport>,
     allow_downgrade: bool,
+    warnings: &mut Vec<String>,
 ) -> Result<Vec<crate::rollback::Mark>> {
     use crate::rollback::Signed;
     let mut pieces = Vec::new();
     if let Some(s) = bin_sig {
         pieces.push(Signed {
-            key_id: s.key_id.clone(),
+            key_id: s.signer.clone(),
             url: bin_url.as_str().to_string(),
             timestamp: s.timestamp,
             what: format!("signature of {bin_url}"),
@@ -685,14 +705,14 @@ fn check_rollback(
     }
     if let Some(s) = list_sig {
         pieces.push(Signed {
-            key_id: s.key_id.clone(),
+            key_id: s.signer.clone(),
             url: s.signs.clone(),
             timestamp: s.timestamp,
             what: format!("checksum list signature of {}", s.signs),
         });
         let channel = format!("{base}/latest/download/{SUMS}");
         pieces.push(Signed {
-            key_id: s.key_id.clone(),
+            key_id: s.signer.clone(),
             url: channel.clone(),
             timestamp: s.timestamp,
             what: format!("release list signature (channel {channel})"),
@@ -704,9 +724,7 @@ fn check_rollback(
         allow_downgrade,
         crate::time::now_secs(),
     )?;
-    for w in &checked.warnings {
-        eprintln!("verun: warning: {}", sanitize(w));
-    }
+    warnings.extend(checked.warnings.iter().map(|w| sanitize(w)));
     Ok(checked.marks)
 }
 

@@ -17,6 +17,7 @@ use crate::location::{HttpUrl, Location, Origin};
 use crate::minisig::{MAX_SIG_BYTES, Signature};
 use crate::plan::{Plan, read_small_file};
 use crate::pump::{Hashes, PumpError, pump_with};
+use crate::scheme::{Digests, Expect, Scheme, Signer, admit, check_legacy_length};
 use crate::term::sanitize;
 
 /// Bytes of the payload's start kept for shebang / ELF detection.
@@ -37,6 +38,34 @@ pub struct Pin {
     /// no longer independent and stops being an anchor.
     #[serde(skip)]
     pub list_origins: Vec<Origin>,
+    /// Where the pin comes from, as a type: decides how a mismatch is worded.
+    #[serde(skip)]
+    pub origin: PinOrigin,
+}
+
+/// Where a [`Pin`] comes from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum PinOrigin {
+    /// `--sha256` or `--sha512`.
+    #[default]
+    Flag,
+    /// A lockfile's entry (a mismatch is lock drift).
+    Lockfile(std::path::PathBuf),
+    /// A checksum list entry.
+    ChecksumList,
+}
+
+/// The refusal for bytes that differ from the locked ones (lock drift, 77).
+pub fn drift_error(url: &str, lockfile: &std::path::Path, locked: &str, got: &str) -> Error {
+    Error::refused_for(
+        crate::error::Reason::LockDrift,
+        format!(
+            "lock drift: {} changed since it was locked in {}: locked sha256 {locked}, got {got}",
+            sanitize(url),
+            lockfile.display()
+        ),
+    )
+    .hint("nothing was run or saved; review the change, then accept it with --update-lock (which still needs a signature or another anchor)")
 }
 
 struct SigCheck {
@@ -86,6 +115,8 @@ pub struct SigReport {
     /// What it signs: the payload (its URL or path) or the checksum list (the list's URL
     /// or path). Rollback marks are kept per signer and this.
     pub signs: String,
+    /// The signer, `KIND:ID` (`minisign:E7620F1842B4E81F`).
+    pub signer: String,
     /// The key id (minisign's 16 hex digits).
     pub key_id: String,
     /// How the key was trusted (`--key ...`, `store key NAME`).
@@ -124,9 +155,45 @@ impl<T> Verified<T> {
         &self.report
     }
 
-    /// Take the sink out (e.g. to persist it), keeping the report.
-    pub fn into_parts(self) -> (T, Report) {
+    /// Take the sink out, keeping the report: for `exec`, which seals and re-checks the
+    /// payload file itself. Saving goes through [`Verified::persist`] or
+    /// [`Verified::write_to`], never through a raw sink.
+    pub(crate) fn into_parts(self) -> (T, Report) {
         (self.payload, self.report)
+    }
+}
+
+impl Verified<crate::write_behind::WriteBehind<tempfile::NamedTempFile>> {
+    /// Land the verified download at `dest` with `mode`: the only way a payload reaches
+    /// `fetch -o PATH`. It is flushed, renamed into place, and the inode at `dest` must be
+    /// the one that was verified (see `partial::persist`), or nothing is left there.
+    pub fn persist(self, dest: &std::path::Path, mode: u32) -> Result<Report> {
+        crate::partial::persist(self.payload.into_inner(), dest, mode)?;
+        Ok(self.report)
+    }
+}
+
+impl Verified<std::fs::File> {
+    /// Copy the verified bytes (held in a private temporary file) to `out`: the only way a
+    /// payload reaches `fetch -o -`. Returns the report; a short copy is an error.
+    pub fn write_to(mut self, out: &mut dyn Write) -> Result<Report> {
+        use std::io::Seek;
+        self.payload
+            .seek(std::io::SeekFrom::Start(0))
+            .map_err(|e| Error::io_at("cannot read back the verified download", &e))?;
+        let size = self.report.size;
+        let written = std::io::copy(&mut Read::by_ref(&mut self.payload).take(size), out)
+            .and_then(|n| out.flush().map(|()| n))
+            .map_err(|e| {
+                Error::io_at("cannot write the verified bytes to stdout", &e)
+                    .hint("whatever reads verun's stdout stopped early")
+            })?;
+        if written != size {
+            return Err(Error::io(format!(
+                "wrote {written} of {size} verified bytes to stdout: the temporary file was cut short"
+            )));
+        }
+        Ok(self.report)
     }
 }
 
@@ -161,61 +228,11 @@ fn payload_exists(subject: &crate::plan::Subject, net: &Net) -> Result<()> {
     }
 }
 
-/// Check a signature's `file:` field against the expected name.
-fn check_file_binding(sig: &Signature, expected: &str, what: &str) -> Result<()> {
-    match sig.fields().file {
-        Some(f) if f != expected => Err(Error::refused(format!(
-            "{what}: the signed trusted comment names file:{} but the file is {}",
-            sanitize(&f),
-            sanitize(expected)
-        ))
-        .hint("a validly signed file served under another name is refused; if the publisher really renamed it, pass --expect-file NAME")),
-        _ => Ok(()),
-    }
-}
-
-fn check_legacy(sig: &Signature, allow_legacy: bool, what: &str) -> Result<()> {
-    if !sig.is_prehashed() && sig.trusted_comment().split('\t').any(|f| f == "hashed") {
-        // minisign writes `hashed` into the trusted comment of prehashed signatures only:
-        // an `Ed` label under it is a prehashed signature relabelled (review item 11).
-        return Err(relabelled(what));
-    }
-    if sig.is_prehashed() || allow_legacy {
-        Ok(())
-    } else {
-        Err(Error::refused(format!(
-            "{what} is a legacy (non-prehashed) minisign signature"
-        ))
-        .hint(
-            "ask the publisher to sign with a current minisign, or accept it with --allow-legacy",
-        ))
-    }
-}
-
-/// The refusal for a legacy-labelled signature that can be a relabelled prehashed one.
-fn relabelled(what: &str) -> Error {
-    Error::refused(format!(
-        "{what} is a legacy (`Ed`) signature in the shape of a relabelled prehashed one: it may sign the 64-byte BLAKE2b hash of another file, not these bytes"
-    ))
-    .hint("a prehashed signature (`ED`) cannot be turned into a legacy one; ask the publisher for a current minisign signature")
-}
-
-/// A legacy signature is an Ed25519 signature over the message itself; a prehashed one is
-/// the same over the message's 64-byte BLAKE2b-512. Relabel `ED` as `Ed` and the signature
-/// "verifies" a 64-byte message: the hash of the real file. So a legacy signature over
-/// exactly 64 bytes is refused even with `--allow-legacy` (review item 11).
-fn check_legacy_length(sig: &Signature, len: u64, what: &str) -> Result<()> {
-    if !sig.is_prehashed() && len == 64 {
-        Err(relabelled(what))
-    } else {
-        Ok(())
-    }
-}
-
 fn sig_report(sig: &Signature, key: &TrustedKey, location: String, signs: String) -> SigReport {
     SigReport {
         location,
         signs,
+        signer: Signer::Minisign(key.key.clone()).id(),
         key_id: key.key.id().to_string(),
         key_source: key.source.clone(),
         key_name: key.store_name.clone(),
@@ -243,9 +260,16 @@ pub fn gather(plan: &Plan, ring: &KeyRing, net: &Net, extra_pins: Vec<Pin>) -> R
             Some(bytes) => {
                 let what = format!("signature {sig_loc}");
                 let sig = Signature::parse(&bytes, &sig_loc.to_string())?;
-                let key = ring.resolve(sig.key_id(), url, &what)?;
-                check_legacy(&sig, plan.allow_legacy, &what)?;
-                check_file_binding(&sig, &plan.expect_file, &what)?;
+                let key = admit(
+                    &sig,
+                    ring,
+                    url,
+                    &Expect {
+                        what: &what,
+                        file_name: &plan.expect_file,
+                        allow_legacy: plan.allow_legacy,
+                    },
+                )?;
                 Some(SigCheck {
                     sig,
                     key,
@@ -254,7 +278,7 @@ pub fn gather(plan: &Plan, ring: &KeyRing, net: &Net, extra_pins: Vec<Pin>) -> R
             }
             None if explicit || ring.requires_signature(url) => {
                 let who = ring.expecting(url);
-                let err = Error::refused(if explicit || who.is_empty() {
+                let err = Error::refused_for(crate::error::Reason::MissingSignature, if explicit || who.is_empty() {
                     format!("signature {sig_loc} not found")
                 } else {
                     format!("signature {sig_loc} not found, but {who} is trusted for {subject}")
@@ -286,6 +310,7 @@ pub fn gather(plan: &Plan, ring: &KeyRing, net: &Net, extra_pins: Vec<Pin>) -> R
             source: "--sha256".into(),
             anchor: true,
             list_origins: Vec::new(),
+            origin: PinOrigin::Flag,
         });
     }
     if let Some(h) = plan.sha512 {
@@ -294,6 +319,7 @@ pub fn gather(plan: &Plan, ring: &KeyRing, net: &Net, extra_pins: Vec<Pin>) -> R
             source: "--sha512".into(),
             anchor: true,
             list_origins: Vec::new(),
+            origin: PinOrigin::Flag,
         });
     }
 
@@ -317,7 +343,7 @@ pub fn gather(plan: &Plan, ring: &KeyRing, net: &Net, extra_pins: Vec<Pin>) -> R
     };
     if evidence.signature.is_none() && !evidence.pins.iter().any(|p| p.anchor) {
         if evidence.pins.is_empty() {
-            return Err(Error::refused(format!(
+            return Err(Error::refused_for(crate::error::Reason::NoTrustAnchor, format!(
                 "no trust anchor for {}: no signature key, pinned --sha256/--sha512 or checksum list was given",
                 evidence.subject
             ))
@@ -331,7 +357,7 @@ pub fn gather(plan: &Plan, ring: &KeyRing, net: &Net, extra_pins: Vec<Pin>) -> R
         if over_http {
             return Err(plain_http_error(&evidence.subject));
         }
-        return Err(Error::refused(format!(
+        return Err(Error::refused_for(crate::error::Reason::NoTrustAnchor, format!(
             "no trust anchor for {}: an unsigned checksum list from the payload's own origin is no evidence",
             evidence.subject
         ))
@@ -356,8 +382,11 @@ fn checksum_pin(
         Location::Path(_) => (load(list_loc, net, MAX_LIST_BYTES)?, Vec::new()),
     };
     let list = list.ok_or_else(|| {
-        Error::refused(format!("checksum list {list_loc} not found"))
-            .hint("check --checksums; every piece of evidence given must be present and pass")
+        Error::refused_for(
+            crate::error::Reason::BadChecksumList,
+            format!("checksum list {list_loc} not found"),
+        )
+        .hint("check --checksums; every piece of evidence given must be present and pass")
     })?;
     // `--checksums-sig LOC`, or the list's `.minisig` sibling. A signature named
     // explicitly must be there (as for `--sig`); the sibling is looked for when a key is in
@@ -374,27 +403,33 @@ fn checksum_pin(
         None
     };
     if explicit && list_sig.is_none() {
-        return Err(Error::refused(format!(
-            "signature {list_sig_loc} of checksum list {list_loc} not found"
-        ))
+        return Err(Error::refused_for(
+            crate::error::Reason::MissingSignature,
+            format!("signature {list_sig_loc} of checksum list {list_loc} not found"),
+        )
         .hint("check --checksums-sig; every piece of evidence given must be present and pass"));
     }
     if let Some(bytes) = list_sig {
         let what = format!("signature {list_sig_loc}");
         let sig = Signature::parse(&bytes, &list_sig_loc.to_string())?;
-        let key = ring.resolve(sig.key_id(), url, &what)?;
-        check_legacy(&sig, plan.allow_legacy, &what)?;
+        let key = admit(
+            &sig,
+            ring,
+            url,
+            &Expect {
+                what: &what,
+                file_name: &list_loc.file_name(),
+                allow_legacy: plan.allow_legacy,
+            },
+        )?;
         check_legacy_length(&sig, list.len() as u64, &what)?;
-        check_file_binding(&sig, &list_loc.file_name(), &what)?;
-        key.key
-            .inner()
-            .verify(&list, sig.inner(), plan.allow_legacy)
-            .map_err(|_| {
-                Error::refused(format!(
-                    "checksum list {list_loc} does not match its signature {list_sig_loc}"
-                ))
-                .hint("the list or its signature was altered")
-            })?;
+        if !sig.verifies_bytes(&Signer::Minisign(key.key.clone()), &list, plan.allow_legacy) {
+            return Err(Error::refused_for(
+                crate::error::Reason::BadSignature,
+                format!("checksum list {list_loc} does not match its signature {list_sig_loc}"),
+            )
+            .hint("the list or its signature was altered"));
+        }
         signed_by = Some(sig_report(
             &sig,
             &key,
@@ -443,6 +478,7 @@ fn checksum_pin(
             source,
             anchor,
             list_origins: if signed { Vec::new() } else { list_origins },
+            origin: PinOrigin::ChecksumList,
         },
         signed_by,
     ))
@@ -455,7 +491,7 @@ fn plain_http(o: &Origin) -> bool {
 /// The refusal for an unsigned checksum list that is the only evidence, when the list or the
 /// payload travelled over plain http.
 fn plain_http_error(subject: &str) -> Error {
-    Error::refused(format!(
+    Error::refused_for(crate::error::Reason::NoTrustAnchor, format!(
         "no trust anchor for {subject}: an unsigned checksum list is no evidence when it or the payload travels over plain http (anyone on the path rewrites both)"
     ))
     .hint("with --allow-http only a signature (--key), a pinned --sha256 or a lock entry counts; or fetch both over https://")
@@ -493,14 +529,20 @@ pub fn stream<W: Write>(
         Some(u) => read_error(u, e),
         None => Error::io_at(format!("cannot read {}", ev.subject), e),
     };
-    let prehashed = ev.signature.as_ref().is_some_and(|c| c.sig.is_prehashed());
-    let keep_all = ev.signature.as_ref().is_some_and(|c| !c.sig.is_prehashed());
+    // The pass computes what the signature's scheme and the pins need, nothing more.
+    let needs = ev
+        .signature
+        .as_ref()
+        .map(|c| c.sig.needs())
+        .unwrap_or_default();
+    let keep_all = needs.whole;
     let hashes = Hashes {
-        blake2b: prehashed,
-        sha512: ev
-            .pins
-            .iter()
-            .any(|p| matches!(p.digest, Digest::Sha512(_))),
+        blake2b: needs.blake2b512,
+        sha512: needs.sha512
+            || ev
+                .pins
+                .iter()
+                .any(|p| matches!(p.digest, Digest::Sha512(_))),
     };
     let mut pumped = pump_with(
         src,
@@ -540,8 +582,17 @@ pub fn stream<W: Write>(
     let sig_report = match &ev.signature {
         Some(c) => {
             check_legacy_length(&c.sig, total, &format!("signature {}", c.location))?;
-            if !pumped.signature_holds(&c.sig, &c.key.key) {
-                return Err(Error::refused(format!(
+            let digests = Digests {
+                sha256: &pumped.sha256,
+                blake2b512: pumped.blake2b.as_ref(),
+                sha512: pumped.sha512.as_ref(),
+                whole: pumped.all.as_deref(),
+            };
+            if !c
+                .sig
+                .verifies(&Signer::Minisign(c.key.key.clone()), &digests)
+            {
+                return Err(Error::refused_for(crate::error::Reason::BadSignature, format!(
                     "{} does not match its signature {} (key {})",
                     ev.subject,
                     c.location,
@@ -567,24 +618,26 @@ pub fn stream<W: Write>(
         let got = actual(&pin.digest);
         let matches = got == Some(pin.digest);
         let got_hex = got.map(|d| d.hex()).unwrap_or_default();
-        if !matches && let Some(lockfile) = pin.source.strip_prefix(crate::lock::PIN_SOURCE_PREFIX)
-        {
-            return Err(crate::lock::drift_error(
+        if !matches && let PinOrigin::Lockfile(lockfile) = &pin.origin {
+            return Err(drift_error(
                 &ev.subject,
-                std::path::Path::new(lockfile),
+                lockfile,
                 &pin.digest.hex(),
                 &got_hex,
             ));
         }
         if !matches {
-            return Err(Error::refused(format!(
-                "{}: {} mismatch with {}: expected {}, got {}",
-                ev.subject,
-                pin.digest.algorithm(),
-                pin.source,
-                pin.digest.hex(),
-                got_hex
-            ))
+            return Err(Error::refused_for(
+                crate::error::Reason::ChecksumMismatch,
+                format!(
+                    "{}: {} mismatch with {}: expected {}, got {}",
+                    ev.subject,
+                    pin.digest.algorithm(),
+                    pin.source,
+                    pin.digest.hex(),
+                    got_hex
+                ),
+            )
             .hint("the payload changed or the pin is wrong; nothing was run or saved"));
         }
         let redirected_into_list_origin =
@@ -603,7 +656,7 @@ pub fn stream<W: Write>(
     if anchors.is_empty() {
         // gather() saw an anchor; the only way to lose it is a payload redirected to the
         // origin that served the unsigned checksum list, which then is not independent.
-        return Err(Error::refused(format!(
+        return Err(Error::refused_for(crate::error::Reason::NoTrustAnchor, format!(
             "no trust anchor for {}: the payload was served (through a redirect) by the same origin as the unsigned checksum list",
             ev.subject
         ))

@@ -194,7 +194,10 @@ fn json_is_one_document_with_every_entry() {
     assert_eq!(e1["signature"], "verified");
     assert_eq!(e1["locked"]["sha256"], sha256_hex(b"echo one\n"));
     assert_eq!(e1["found"]["sha256"], sha256_hex(b"echo one\n"));
-    assert_eq!(e1["locked"]["key_id"], s.key.key_id_hex());
+    assert_eq!(
+        e1["locked"]["signer"],
+        format!("minisign:{}", s.key.key_id_hex())
+    );
     let e2 = entries.iter().find(|e| e["url"] == b.as_str()).unwrap();
     assert_eq!(e2["status"], "drifted");
     assert_eq!(e2["found"]["sha256"], sha256_hex(b"echo two, changed\n"));

@@ -111,7 +111,11 @@ fn a_new_url_is_recorded_and_the_entry_alone_then_anchors_it() {
     let e = f.entries.get(&url).expect("entry for the URL");
     assert_eq!(e.sha256, sha256_hex(&p));
     assert_eq!(e.size, p.len() as u64);
-    assert_eq!(e.key_id.as_deref(), Some(s.key.key_id_hex().as_str()));
+    assert_eq!(
+        e.signer.as_deref(),
+        Some(format!("minisign:{}", s.key.key_id_hex()).as_str())
+    );
+    assert!(text.contains(&format!("signer = \"minisign:{}\"", s.key.key_id_hex())));
     assert!(
         e.trusted_comment
             .as_deref()

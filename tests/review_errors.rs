@@ -7,20 +7,6 @@ mod common;
 use base64::Engine as _;
 use common::*;
 
-fn https_site() -> (TestEnv, TestServer, Vec<String>) {
-    let env = TestEnv::new();
-    let server = TestServer::https();
-    let cacert = vec![
-        "--cacert".to_string(),
-        server.ca_pem_path().to_str().unwrap().to_string(),
-    ];
-    (env, server, cacert)
-}
-
-fn args(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
-}
-
 #[track_caller]
 fn assert_error_line(out: &std::process::Output, code: i32, needle: &str) {
     assert_exit(out, code);
@@ -256,4 +242,61 @@ fn declining_confirm_says_you_declined() {
     assert!(all.contains("you declined"), "{all}");
     assert!(!all.contains("needs a terminal"), "{all}");
     assert_not_ran(&marker);
+}
+
+#[test]
+fn every_error_has_a_hint_line() {
+    let (env, server, cacert) = https_site();
+    server.route("/x.sh", Reply::bytes("#!/bin/sh\n"));
+    env.write("bad.lock", "this is not toml [");
+    let mut cases: Vec<(i32, Vec<String>)> = vec![
+        (
+            64,
+            args(&["run", "https://localhost/x.sh", "--sha256", "xyz"]),
+        ),
+        (
+            74,
+            args(&["verify", "missing.sh", "--sha256", &"0".repeat(64)]),
+        ),
+        (
+            78,
+            args(&[
+                "fetch",
+                &server.url("/x.sh"),
+                "-o",
+                "o",
+                "--sha256",
+                &"0".repeat(64),
+                "--lock",
+                "bad.lock",
+            ]),
+        ),
+        (
+            69,
+            args(&[
+                "fetch",
+                "https://127.0.0.1:1/x.sh",
+                "-o",
+                "o",
+                "--sha256",
+                &"0".repeat(64),
+            ]),
+        ),
+    ];
+    let mut refused = args(&["fetch", &server.url("/x.sh"), "-o", "o", "--sha256"]);
+    refused.push("0".repeat(64));
+    refused.extend(cacert);
+    cases.push((77, refused));
+    for (code, a) in cases {
+        let out = env.verun(&a);
+        assert_exit(&out, code);
+        let err = stderr(&out);
+        let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("verun: ")).collect();
+        let e = lines.iter().position(|l| l.contains("error:"));
+        let h = lines.iter().position(|l| l.contains("hint:"));
+        assert!(
+            matches!((e, h), (Some(e), Some(h)) if h == e + 1),
+            "{a:?}: an error line followed by a hint line expected:\n{err}"
+        );
+    }
 }

@@ -12,21 +12,6 @@ use common::*;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
-/// A loopback HTTPS server and the flags that make verun trust its test CA.
-fn https_site() -> (TestEnv, TestServer, Vec<String>) {
-    let env = TestEnv::new();
-    let server = TestServer::https();
-    let cacert = vec![
-        "--cacert".to_string(),
-        server.ca_pem_path().to_str().unwrap().to_string(),
-    ];
-    (env, server, cacert)
-}
-
-fn args(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
-}
-
 #[track_caller]
 fn assert_stderr_has(out: &std::process::Output, needle: &str) {
     let err = stderr(out);
@@ -386,7 +371,10 @@ fn a_signed_checksum_lists_time_is_in_the_json_report_and_the_lock_entry() {
         )),
         "{lock}"
     );
-    assert!(lock.contains(&format!("checksums_key_id = \"{}\"", key.key_id_hex())));
+    assert!(lock.contains(&format!(
+        "checksums_signer = \"minisign:{}\"",
+        key.key_id_hex()
+    )));
 }
 
 #[test]

@@ -512,6 +512,23 @@ pub fn bsd_checksums(entries: &[(&str, &[u8])]) -> String {
         .collect()
 }
 
+/// A sandbox and a loopback HTTPS server, with the `--cacert` flags that make verun trust
+/// the server's test CA.
+pub fn https_site() -> (TestEnv, TestServer, Vec<String>) {
+    let env = TestEnv::new();
+    let server = TestServer::https();
+    let cacert = vec![
+        "--cacert".to_string(),
+        server.ca_pem_path().to_str().unwrap().to_string(),
+    ];
+    (env, server, cacert)
+}
+
+/// Owned arguments from string slices.
+pub fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
 /// Serves `payload` at `path` and `key`'s prehashed signature of it (trusted comment
 /// `file:` = the last segment of `path`) at `path.minisig`; returns the payload URL.
 pub fn publish_signed(server: &TestServer, key: &TestKey, path: &str, payload: &[u8]) -> String {

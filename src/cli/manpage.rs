@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use crate::cli::EXIT_HELP;
-use crate::error::{Error, Result};
+use verun::error::{Error, Result};
 
 /// One rendered page: its name (`verun-key-add`) and its roff source.
 #[derive(Debug)]
@@ -135,7 +135,7 @@ pub fn write_all(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
     let mut written = Vec::new();
     for page in pages() {
         let path = dir.join(page.file_name());
-        crate::atomic::write_atomic(&path, page.roff.as_bytes(), 0o644)
+        verun::atomic::write_atomic(&path, page.roff.as_bytes(), 0o644)
             .map_err(|e| e.hint(hint))?;
         written.push(path);
     }

@@ -5,6 +5,17 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub mod app;
+mod audit;
+mod check;
+mod fetch;
+mod key;
+pub mod launcher;
+pub mod manpage;
+mod run;
+mod self_update;
+mod shared;
+
 /// The exit-code table shown at the end of `--help` (kept equal to `error::EXIT_CODES` by a
 /// test).
 pub const EXIT_HELP: &str = "\
@@ -137,6 +148,31 @@ pub struct VerifyOpts {
     pub quiet: bool,
 }
 
+impl VerifyOpts {
+    /// The options as the library takes them.
+    pub fn plan_options(&self) -> verun::plan::PlanOptions {
+        verun::plan::PlanOptions {
+            keys: self.keys.clone(),
+            sig: self.sig.clone(),
+            sha256: self.sha256.clone(),
+            sha512: self.sha512.clone(),
+            checksums: self.checksums.clone(),
+            checksums_sig: self.checksums_sig.clone(),
+            lock: self.lock.clone(),
+            frozen: self.frozen,
+            update_lock: self.update_lock,
+            expect_file: self.expect_file.clone(),
+            allow_legacy: self.allow_legacy,
+            allow_downgrade: self.allow_downgrade,
+            allow_http: self.allow_http,
+            max_size: self.max_size.clone(),
+            timeout: self.timeout,
+            cacert: self.cacert.clone(),
+            quiet: self.quiet,
+        }
+    }
+}
+
 /// `verun run`.
 #[derive(Args, Debug)]
 pub struct RunArgs {
@@ -189,6 +225,13 @@ pub struct RunArgs {
     /// temporary directory, gains no privileges (no_new_privs), and sees only a clean
     /// environment. MODE: strict (default: refused, 77, when the kernel cannot build it) or
     /// best-effort (runs, and says what was skipped).
+    ///
+    /// Linux only: Landlock for files (and --allow-connect), user and network namespaces for
+    /// --no-network. A strict capsule is probed before anything is downloaded. It does not
+    /// stop the payload from reading your files (under --no-network it cannot send them
+    /// anywhere; UDP is not covered by --allow-connect), from writing through descriptors it
+    /// inherited (a redirected stdout), what other processes of your user do for it, or
+    /// kernel bugs.
     #[arg(long, value_name = "MODE", num_args = 0..=1, default_missing_value = "strict", require_equals = true)]
     pub capsule: Option<String>,
     /// With --capsule: a directory the payload may write below; repeatable.
@@ -329,6 +372,19 @@ pub enum KeyCommand {
     },
 }
 
+impl AuditArgs {
+    /// The options as the library takes them.
+    pub fn audit_options(&self) -> verun::audit::AuditOptions {
+        verun::audit::AuditOptions {
+            lockfile: self.lockfile.clone(),
+            keys: self.keys.clone(),
+            timeout: self.timeout,
+            cacert: self.cacert.clone(),
+            allow_http: self.allow_http,
+        }
+    }
+}
+
 /// `verun audit`.
 #[derive(Args, Debug)]
 pub struct AuditArgs {
@@ -349,6 +405,35 @@ pub struct AuditArgs {
     /// Permit http:// URLs in the lockfile.
     #[arg(long)]
     pub allow_http: bool,
+}
+
+impl KeyCommand {
+    /// The key command as the library takes it.
+    pub fn op(self) -> verun::store::KeyOp {
+        use verun::store::KeyOp;
+        match self {
+            KeyCommand::Add {
+                name,
+                pubkey,
+                file,
+                scope,
+                global,
+                expires,
+            } => KeyOp::Add {
+                name,
+                pubkey,
+                file,
+                scope,
+                global,
+                expires,
+            },
+            KeyCommand::List { json } => KeyOp::List { json },
+            KeyCommand::Show { name } => KeyOp::Show { name },
+            KeyCommand::Remove { name } => KeyOp::Remove { name },
+            KeyCommand::Revoke { name } => KeyOp::Revoke { name },
+            KeyCommand::Rotate { name, new, sig } => KeyOp::Rotate { name, new, sig },
+        }
+    }
 }
 
 /// The long help of `verun self-update`.

@@ -1,0 +1,502 @@
+//! The `verun key` commands (add, list, show, remove, revoke, rotate): each returns what to
+//! print, and never prints itself.
+
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+// --- the `verun key` commands -----------------------------------------------------------
+
+/// What a key command prints: `stdout` for the payload of the command (tables, JSON), and
+/// `notes` for stderr (each one line; warnings start with `warning:`).
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Printed to stdout as is.
+    pub stdout: String,
+    /// Printed to stderr, one `verun: ` line each.
+    pub notes: Vec<String>,
+}
+
+/// Run a `verun key` command against the store below `paths.config`.
+/// A `verun key` operation, as plain data (the CLI fills it from its subcommand).
+#[derive(Clone, Debug)]
+pub enum KeyOp {
+    /// Trust a key for URL prefixes (or everywhere).
+    Add {
+        /// The key's name.
+        name: String,
+        /// The key itself (`RW...`).
+        pubkey: Option<String>,
+        /// A `.pub` file.
+        file: Option<PathBuf>,
+        /// URL prefixes.
+        scope: Vec<String>,
+        /// Every URL.
+        global: bool,
+        /// Last day of trust (`YYYY-MM-DD`).
+        expires: Option<String>,
+    },
+    /// List the keys (a table, or one JSON document).
+    List {
+        /// JSON instead of a table.
+        json: bool,
+    },
+    /// One key with its metadata and history.
+    Show {
+        /// The key's name.
+        name: String,
+    },
+    /// Forget a key.
+    Remove {
+        /// The key's name.
+        name: String,
+    },
+    /// Revoke a key: refused everywhere from now on.
+    Revoke {
+        /// The key's name.
+        name: String,
+    },
+    /// Replace a key by a new one signed by it.
+    Rotate {
+        /// The key's name.
+        name: String,
+        /// The new key's `.pub` file.
+        new: PathBuf,
+        /// The current key's signature of that file.
+        sig: PathBuf,
+    },
+}
+
+/// Carry out a `verun key` operation on the store below `paths`; what to print comes back.
+pub fn command(paths: &Paths, cmd: KeyOp) -> Result<Outcome> {
+    let dir = &paths.config;
+    match cmd {
+        KeyOp::Add {
+            name,
+            pubkey,
+            file,
+            scope,
+            global,
+            expires,
+        } => add(dir, &name, pubkey, file, &scope, global, expires.as_deref()),
+        KeyOp::List { json } => {
+            let store = Store::open_dir(dir)?;
+            Ok(Outcome {
+                stdout: if json {
+                    list_json(&store)
+                } else {
+                    list_table(&store)
+                },
+                notes: Vec::new(),
+            })
+        }
+        KeyOp::Show { name } => {
+            validate_name(&name)?;
+            let store = Store::open_dir(dir)?;
+            let k = current(&store.keys, &name).ok_or_else(|| no_such_key(&name))?;
+            Ok(Outcome {
+                stdout: show_text(&store, k),
+                notes: Vec::new(),
+            })
+        }
+        KeyOp::Remove { name } => remove(dir, &name),
+        KeyOp::Revoke { name } => revoke(dir, &name),
+        KeyOp::Rotate { name, new, sig } => rotate(dir, &name, &new, &sig),
+    }
+}
+
+pub(super) fn no_such_key(name: &str) -> Error {
+    Error::usage(format!("no key named {name} in the key store"))
+        .hint("`verun key list` shows the keys and their names")
+}
+
+/// The key a name stands for: its current (not rotated-out) key, else its latest.
+pub(super) fn current<'k>(keys: &'k [StoredKey], name: &str) -> Option<&'k StoredKey> {
+    keys.iter()
+        .find(|k| k.name == name && k.status != Status::RotatedOut)
+        .or_else(|| {
+            keys.iter()
+                .filter(|k| k.name == name)
+                .max_by_key(|k| k.rotated_at)
+        })
+}
+
+pub(super) fn current_index(keys: &[StoredKey], name: &str) -> Option<usize> {
+    let k = current(keys, name)?;
+    keys.iter().position(|o| o.id() == k.id())
+}
+
+pub(super) fn read_arg_file(path: &Path, cap: u64, flag: &str) -> Result<Vec<u8>> {
+    crate::plan::read_small_file(path, cap).map_err(|e| match e.kind() {
+        Kind::Io => Error::usage(format!(
+            "{flag} {}: {}",
+            sanitize(&path.display().to_string()),
+            e.message()
+        ))
+        .hint("give the path of a readable file"),
+        _ => e,
+    })
+}
+
+pub(super) fn parse_pub_file(path: &Path, flag: &str) -> Result<(PublicKey, Vec<u8>)> {
+    let bytes = read_arg_file(path, MAX_PUBKEY_BYTES, flag)?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        Error::usage(format!(
+            "{flag} {}: not a minisign public key file (not UTF-8)",
+            path.display()
+        ))
+    })?;
+    let key = PublicKey::from_file_text(text).map_err(|e| {
+        Error::usage(format!("{flag} {}: {}", path.display(), e.message()))
+            .hint("a minisign .pub file has an untrusted comment line and an RW... key line")
+    })?;
+    Ok((key, bytes))
+}
+
+pub(super) fn add(
+    dir: &Path,
+    name: &str,
+    pubkey: Option<String>,
+    file: Option<PathBuf>,
+    scopes: &[String],
+    global: bool,
+    expires: Option<&str>,
+) -> Result<Outcome> {
+    validate_name(name)?;
+    let (key, source) = match (pubkey, file) {
+        (Some(b64), None) => {
+            let key = PublicKey::from_base64(&b64).map_err(|e| {
+                let hint = if Path::new(b64.trim()).is_file() {
+                    "--pubkey takes the key itself (RW...); to give a .pub file, use --file PATH"
+                } else {
+                    "pass the RW... line of the publisher's minisign .pub file"
+                };
+                Error::usage(format!("--pubkey: {}", e.message())).hint(hint)
+            })?;
+            (key, "--pubkey".to_string())
+        }
+        (None, Some(path))
+            if !path.exists()
+                && crate::plan::looks_like_inline_key(path.to_string_lossy().trim()) =>
+        {
+            return Err(Error::usage(
+                "--file takes the path of a .pub file, and this looks like a key itself",
+            )
+            .hint("to give the key itself, use --pubkey RW..."));
+        }
+        (None, Some(path)) => {
+            let (key, _) = parse_pub_file(&path, "--file")?;
+            let abs = std::path::absolute(&path).unwrap_or(path);
+            (key, format!("--file {}", abs.display()))
+        }
+        _ => {
+            return Err(Error::usage(
+                "give the key with exactly one of --pubkey or --file",
+            ));
+        }
+    };
+    let mut parsed: Vec<Scope> = Vec::new();
+    for s in scopes {
+        let sc = Scope::parse(s)?;
+        if !parsed.contains(&sc) {
+            parsed.push(sc);
+        }
+    }
+    if global && !parsed.is_empty() {
+        return Err(Error::usage("--global and --scope exclude each other"));
+    }
+    if !global && parsed.is_empty() {
+        return Err(
+            Error::usage("say where the key is trusted: --scope URL-PREFIX or --global")
+                .hint("for example --scope https://example.com/releases/"),
+        );
+    }
+    let expires = expires
+        .map(|s| {
+            time::parse_date(s).ok_or_else(|| {
+                Error::usage(format!("--expires {}: not a date", sanitize(s)))
+                    .hint("give the last day the key is trusted as YYYY-MM-DD (UTC)")
+            })
+        })
+        .transpose()?;
+    let id = key.id();
+    let entry = StoredKey {
+        name: name.to_string(),
+        key,
+        status: Status::Active,
+        builtin: false,
+        global,
+        scopes: parsed,
+        source,
+        added_at: None,
+        expires,
+        last_used_at: None,
+        use_count: 0,
+        previous: Vec::new(),
+        rotated_to: None,
+        rotated_at: None,
+        revoked_at: None,
+    };
+    let scope_text = entry.scope_text();
+    let now = modify(dir, |keys, now| {
+        if let Some(k) = keys.iter().find(|k| k.id() == id) {
+            return Err(match k.status {
+                Status::Revoked => Error::refused(format!(
+                    "key {id} was revoked (as {}); a revoked key cannot be trusted again",
+                    k.name
+                ))
+                .hint(format!(
+                    "if the revocation was a mistake, `verun key remove {}` forgets it first",
+                    k.name
+                )),
+                Status::RotatedOut => Error::usage(format!(
+                    "key {id} is already in the store: it was rotated out of {}",
+                    k.name
+                ))
+                .hint(format!("`verun key show {}` shows its history", k.name)),
+                Status::Active => Error::usage(format!(
+                    "key {id} is already in the store as {}{}",
+                    k.name,
+                    if k.builtin { " (built in)" } else { "" }
+                ))
+                .hint(format!("`verun key show {}` shows its scopes", k.name)),
+            });
+        }
+        if let Some(k) = keys.iter().find(|k| k.name.eq_ignore_ascii_case(name)) {
+            return Err(
+                Error::usage(format!("a key named {} is already in the store", k.name)).hint(
+                    format!(
+                        "choose another name; to replace its key, `verun key rotate {}`",
+                        k.name
+                    ),
+                ),
+            );
+        }
+        let mut entry = entry;
+        entry.added_at = Some(now);
+        keys.push(entry);
+        Ok(now)
+    })?;
+    let mut notes = vec![format!("added key {name} ({id}), trusted for {scope_text}")];
+    if global {
+        notes.push(format!(
+            "warning: --global: {name} is trusted for every URL, and every run, fetch and verify \
+             will now expect a signature; prefer --scope URL-PREFIX"
+        ));
+    }
+    if let Some(day) = expires
+        && day < time::day_of(now)
+    {
+        notes.push(format!(
+            "warning: --expires {}: that day has passed; {name} will be refused until renewed",
+            time::format_date(day)
+        ));
+    }
+    Ok(Outcome {
+        stdout: String::new(),
+        notes,
+    })
+}
+
+pub(super) fn remove(dir: &Path, name: &str) -> Result<Outcome> {
+    validate_name(name)?;
+    let notes = modify(dir, |keys, _| {
+        let k = current(keys, name).ok_or_else(|| no_such_key(name))?;
+        if k.builtin {
+            return Err(Error::usage(format!(
+                "{} is built into verun and cannot be removed",
+                k.label()
+            ))
+            .hint(format!("`verun key revoke {name}` stops trusting it")));
+        }
+        let mut notes = vec![format!("removed key {}", k.label())];
+        if k.status == Status::Revoked {
+            notes.push(format!(
+                "warning: its revocation is forgotten too: key {} is no longer refused",
+                k.id()
+            ));
+        }
+        let history = keys
+            .iter()
+            .filter(|o| o.name == name && !o.builtin && o.id() != k.id())
+            .count();
+        if history > 0 {
+            notes.push(format!(
+                "removed its history too ({history} rotated-out key(s))"
+            ));
+        }
+        keys.retain(|o| o.name != name || o.builtin);
+        Ok(notes)
+    })?;
+    Ok(Outcome {
+        stdout: String::new(),
+        notes,
+    })
+}
+
+pub(super) fn revoke(dir: &Path, name: &str) -> Result<Outcome> {
+    validate_name(name)?;
+    let note = modify(dir, |keys, now| {
+        let i = current_index(keys, name).ok_or_else(|| no_such_key(name))?;
+        let k = &mut keys[i];
+        if k.status == Status::Revoked {
+            return Ok(format!(
+                "key {} was already revoked on {}",
+                k.label(),
+                k.revoked_at
+                    .map(time::rfc3339)
+                    .unwrap_or_else(|| "?".into())
+            ));
+        }
+        k.status = Status::Revoked;
+        k.revoked_at = Some(now);
+        Ok(format!(
+            "revoked key {}: it is refused everywhere from now on, even with --key",
+            k.label()
+        ))
+    })?;
+    Ok(Outcome {
+        stdout: String::new(),
+        notes: vec![note],
+    })
+}
+
+pub(super) fn rotate(dir: &Path, name: &str, new_path: &Path, sig_path: &Path) -> Result<Outcome> {
+    validate_name(name)?;
+    let (new_key, new_bytes) = parse_pub_file(new_path, "--new")?;
+    let sig_bytes = read_arg_file(sig_path, MAX_SIG_BYTES, "--sig")?;
+    let sig_what = sig_path.display().to_string();
+    let sig = Signature::parse(&sig_bytes, &sig_what)?;
+    let new_file = new_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let new_id = new_key.id();
+    let (old, scope_text) = modify(dir, |keys, now| {
+        let i = keys
+            .iter()
+            .position(|k| k.name == name && k.status != Status::RotatedOut)
+            .ok_or_else(|| no_such_key(name))?;
+        let cur = &keys[i];
+        let today = time::day_of(now);
+        if cur.status == Status::Revoked {
+            return Err(Error::refused(format!(
+                "{} is revoked: it cannot vouch for a new key",
+                cur.label()
+            ))
+            .hint("check the new key another way, then `verun key add` it under a new name"));
+        }
+        if cur.expired(today) {
+            return Err(Error::refused(format!(
+                "{} expired on {}: it cannot vouch for a new key",
+                cur.label(),
+                cur.expires.map(time::format_date).unwrap_or_default()
+            ))
+            .hint(format!(
+                "check the new key another way, then `verun key remove {name}` and `verun key add` it"
+            )));
+        }
+        // The one signature policy (crate::scheme::admit), with the current key as the only
+        // signer: another key, a legacy signature or a `file:` other than the new key
+        // file's name is refused.
+        let current = crate::keys::KeyRing::new(
+            vec![crate::plan::GivenKey {
+                key: cur.key.clone(),
+                source: format!("{name}'s current key"),
+            }],
+            None,
+        )?;
+        let what = format!("the rotation signature {}", sanitize(&sig_what));
+        crate::scheme::admit(
+            &sig,
+            &current,
+            None,
+            &crate::scheme::Expect {
+                what: &what,
+                file_name: &new_file,
+                allow_legacy: false,
+            },
+        )
+        .map_err(|e| match e.reason_code() {
+            Some(crate::error::Reason::UntrustedKey) => e.hint(format!(
+                "the new .pub must be signed with {name}'s current secret key: minisign -S -s CURRENT.key -m {}",
+                sanitize(&new_file)
+            )),
+            Some(crate::error::Reason::LegacySignature) => {
+                e.hint("sign the new .pub with a current minisign (without -l)")
+            }
+            Some(crate::error::Reason::FileMismatch) => e.hint(
+                "a signature for another file does not vouch for this one; use the file as it was signed",
+            ),
+            _ => e,
+        })?;
+        use crate::scheme::Scheme as _;
+        if !sig.verifies_bytes(
+            &crate::scheme::Signer::Minisign(cur.key.clone()),
+            &new_bytes,
+            false,
+        ) {
+            return Err(Error::refused_for(
+                crate::error::Reason::BadSignature,
+                format!(
+                    "{} does not match the signature {} by {}",
+                    sanitize(&new_path.display().to_string()),
+                    sanitize(&sig_what),
+                    cur.label()
+                ),
+            )
+            .hint("the new key file or its signature was altered; nothing was changed"));
+        }
+        if let Some(k) = keys.iter().find(|k| k.id() == new_id) {
+            return Err(if k.status == Status::Revoked {
+                Error::refused(format!("the new key {new_id} was revoked (as {})", k.name))
+            } else {
+                Error::usage(format!(
+                    "the new key {new_id} is already in the store (as {}, {})",
+                    k.name,
+                    k.state(today)
+                ))
+                .hint("a rotation needs a key the store has never seen")
+            });
+        }
+        let cur = &mut keys[i];
+        let old = cur.id();
+        let mut previous = cur.previous.clone();
+        previous.push(old);
+        let next = StoredKey {
+            name: name.to_string(),
+            key: new_key,
+            status: Status::Active,
+            builtin: false,
+            global: cur.global,
+            scopes: cur.scopes.clone(),
+            source: format!(
+                "rotated from {old} (--new {})",
+                std::path::absolute(new_path)
+                    .unwrap_or_else(|_| new_path.to_path_buf())
+                    .display()
+            ),
+            added_at: Some(now),
+            expires: cur.expires,
+            last_used_at: None,
+            use_count: 0,
+            previous,
+            rotated_to: None,
+            rotated_at: None,
+            revoked_at: None,
+        };
+        cur.status = Status::RotatedOut;
+        cur.rotated_to = Some(new_id);
+        cur.rotated_at = Some(now);
+        let scope_text = next.scope_text();
+        keys.push(next);
+        Ok((old, scope_text))
+    })?;
+    Ok(Outcome {
+        stdout: String::new(),
+        notes: vec![
+            format!("rotated {name}: key {old} is replaced by {new_id}, trusted for {scope_text}"),
+            format!("key {old} is kept in the history as rotated-out and is no longer trusted"),
+        ],
+    })
+}
