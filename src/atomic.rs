@@ -7,7 +7,7 @@
 //! the old or the new file, never half of one. Concurrent writers are serialised, so none
 //! loses another's change.
 //!
-//! The checks, the bounded lock wait and the atomic replace are [`crate::private_fs`]'s;
+//! The checks, the bounded lock wait and the atomic replace are `private_fs`'s;
 //! this module only keeps the older names.
 
 use std::path::Path;
@@ -25,7 +25,7 @@ pub struct FileLock {
 
 impl FileLock {
     /// Open (creating it with `mode` if needed) and lock `path` exclusively, waiting at
-    /// most [`private_fs::LOCK_WAIT`]. The lock file must follow [`private_fs`]'s rules.
+    /// most `private_fs::LOCK_WAIT`. The lock file must follow `private_fs`'s rules.
     pub fn acquire(path: &Path, mode: u32) -> Result<FileLock> {
         let rules = Rules::new("the lock file", "refusing to use it");
         match private_fs::lock(path, LockKind::Exclusive, Some(mode), &rules)? {
@@ -43,13 +43,13 @@ impl FileLock {
     }
 }
 
-/// [`private_fs::ensure_dir`], with `what` naming the directory in errors.
+/// `private_fs::ensure_dir`, with `what` naming the directory in errors.
 pub fn private_dir(dir: &Path, what: &str) -> Result<()> {
     let what = format!("the {what}");
     private_fs::ensure_dir(dir, &Rules::new(&what, "refusing to use it"))
 }
 
-/// [`private_fs::read`], with `what` naming the file in errors.
+/// `private_fs::read`, with `what` naming the file in errors.
 pub fn read_private(path: &Path, cap: u64, what: &str) -> Result<Option<Vec<u8>>> {
     let what = format!("the {what}");
     private_fs::read(path, cap, &Rules::new(&what, "refusing to trust it"))

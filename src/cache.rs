@@ -20,7 +20,7 @@
 //!   no URL points at are deleted when the index is written.
 //! - `--no-cache` writes nothing here (nor rollback state): nothing but the temporary payload
 //!   touches the disk. It may still *read* the cache (`--diff`).
-//! - The cache follows [`crate::private_fs`]'s rules (yours, not writable by others, no
+//! - The cache follows `crate::private_fs`'s rules (yours, not writable by others, no
 //!   symlink, not in a directory everyone may write to without the sticky bit). A cache that
 //!   breaks them is not used, loudly: `--diff` warns and compares nothing, `--offline`
 //!   warns and fails as without a cached copy (69). An index entry whose digest or time is
@@ -53,7 +53,7 @@ const INDEX: &str = "index.json";
 const BLOBS: &str = "blobs";
 const LOCK: &str = ".lck";
 const MAX_INDEX_BYTES: u64 = 16 << 20;
-/// How the cache is named in refusals (the checks are [`private_fs`]'s).
+/// How the cache is named in refusals (the checks are `private_fs`'s).
 const CACHE_RULES: Rules<'static> = Rules::new("the cache", "not using it");
 
 /// Where a URL's last accepted payload is.

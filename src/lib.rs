@@ -1,8 +1,12 @@
 //! verun: download, verify, then run — a safe replacement for `curl -fsSL URL | sh`.
 //!
-//! Data flows one way: `argv → cli::Cli → plan::Plan → verify::Evidence → (fetch, stream) →
-//! verify::Verified → exec / save → exit code`. Only [`verify::stream`] can make a
-//! [`verify::Verified`], so nothing reaches execution or `-o PATH` unverified.
+//! The library behind the `verun` binary: it knows no command-line parser and never prints
+//! (the binary's `src/cli/` does both). Data flows one way: [`plan::PlanOptions`] →
+//! [`plan::Plan`] → [`verify::gather`] (signatures admitted by [`scheme::admit`], pins,
+//! checksum lists) → one streaming pass ([`fetch`], [`pump`]) → [`verify::stream`] →
+//! [`verify::Verified`] → [`exec`] or [`verify::Verified::persist`]. Only `verify::stream`
+//! can make a `Verified`, and running or saving takes one, so nothing reaches execution or
+//! `-o PATH` unverified. New signature kinds plug in at [`scheme`].
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -23,7 +27,7 @@ pub mod minisig;
 pub mod partial;
 pub mod paths;
 pub mod plan;
-pub mod private_fs;
+pub(crate) mod private_fs;
 pub mod progress;
 pub mod pump;
 pub mod rollback;

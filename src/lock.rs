@@ -46,11 +46,11 @@
 //!   Comments other than the header are not preserved when verun rewrites the file; a
 //!   locked URL that still matches never causes a rewrite.
 //! - **Ownership** (issue 11, item 8): the lockfile is a trust anchor, so it and its
-//!   `.NAME.lck` follow [`crate::private_fs`]'s rules: owned by you, not writable by group or
+//!   `.NAME.lck` follow `crate::private_fs`'s rules: owned by you, not writable by group or
 //!   others (0644 is the usual mode), not a symlink (never written through), and not in a
 //!   directory everyone may write to without the sticky bit; otherwise 78 before anything
 //!   is downloaded. A `.NAME.lck` another process keeps locked is waited for at most
-//!   [`crate::private_fs::LOCK_WAIT`] (then 74).
+//!   `crate::private_fs::LOCK_WAIT` (then 74).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -353,7 +353,7 @@ impl Lockfile {
     }
 
     /// Read and parse `path`; `Ok(None)` when it does not exist. The file must follow
-    /// [`crate::private_fs`]'s rules (yours, not writable by others, not a symlink, not in a
+    /// `crate::private_fs`'s rules (yours, not writable by others, not a symlink, not in a
     /// directory everyone may write to without the sticky bit): it is a trust anchor (78).
     pub fn load(path: &Path) -> Result<Option<Lockfile>> {
         let Some(bytes) = private_fs::read(path, MAX_LOCKFILE_BYTES, &LOCKFILE_RULES)? else {

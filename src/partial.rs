@@ -205,7 +205,7 @@ pub fn check_target(dest: &Path) -> Result<()> {
 
 /// Give the verified file its mode, flush it to disk, check `dest` again ([`check_target`]),
 /// rename it to `dest` and make sure the inode now at `dest` is the one verified
-/// ([`private_fs::rename_verified`]: another process that swapped the partial file gets
+/// (`private_fs::rename_verified`: another process that swapped the partial file gets
 /// nothing saved, 77), then flush the directory: `dest` then holds the whole verified file
 /// or what it held before, even after a crash.
 pub fn persist(tmp: NamedTempFile, dest: &Path, mode: u32) -> Result<()> {

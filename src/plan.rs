@@ -49,6 +49,33 @@ pub struct PlanOptions {
     pub cacert: Option<PathBuf>,
     /// `--quiet`.
     pub quiet: bool,
+    /// `fetch -o PATH` (`-` for stdout).
+    pub output: Option<PathBuf>,
+    /// `fetch --mode OCTAL`.
+    pub mode: Option<String>,
+}
+
+/// Where `fetch` saves the verified bytes, checked before anything is downloaded.
+#[derive(Clone, Debug)]
+pub struct Save {
+    /// The destination.
+    pub to: SaveTo,
+    /// `--mode`, parsed (default: 0755 for ELF and `#!` payloads, else 0644).
+    pub mode: Option<u32>,
+}
+
+/// A `fetch` destination.
+#[derive(Clone, Debug)]
+pub enum SaveTo {
+    /// `-o -`: stdout, after every check passed.
+    Stdout,
+    /// `-o PATH`, and the directory the file is created in.
+    File {
+        /// The path given.
+        path: PathBuf,
+        /// Its directory (exists, safe to write in).
+        dir: PathBuf,
+    },
 }
 
 /// Default `--max-size`: 1 GiB.
@@ -121,6 +148,8 @@ pub struct Plan {
     pub net: NetConfig,
     /// `--quiet`.
     pub quiet: bool,
+    /// `fetch`'s destination (validated: not a directory, not a device, a safe directory).
+    pub save: Option<Save>,
 }
 
 /// Lockfile options.
@@ -201,6 +230,11 @@ impl Plan {
                 extra_roots,
             },
             quiet: opts.quiet,
+            save: opts
+                .output
+                .as_deref()
+                .map(|o| save_target(o, opts.mode.as_deref()))
+                .transpose()?,
         })
     }
 
@@ -233,6 +267,85 @@ fn bad_digest(flag: &str, value: &str) -> Error {
         crate::term::sanitize(value)
     ))
     .hint(hint)
+}
+
+/// Parse `--mode` (octal, `755`, `0755` or `0o755`).
+pub fn parse_mode(s: &str) -> Result<u32> {
+    let t = s.trim();
+    let digits = t.strip_prefix("0o").unwrap_or(t);
+    match u32::from_str_radix(digits, 8) {
+        Ok(m) if m <= 0o7777 && !digits.is_empty() => Ok(m),
+        _ => Err(Error::usage(format!(
+            "--mode {}: not an octal file mode",
+            crate::term::sanitize(s)
+        ))
+        .hint("for example --mode 0755")),
+    }
+}
+
+/// `-o PATH [--mode OCTAL]` checked: `-` is stdout (where `--mode` means nothing); a path
+/// must not be a directory or a non-regular file, and its directory must exist and be safe.
+fn save_target(output: &std::path::Path, mode: Option<&str>) -> Result<Save> {
+    let mode = mode.map(parse_mode).transpose()?;
+    if output.as_os_str() == "-" {
+        if mode.is_some() {
+            return Err(
+                Error::usage("--mode applies to a saved file, not to -o - (stdout)")
+                    .hint("drop --mode, or save with -o PATH --mode OCTAL"),
+            );
+        }
+        return Ok(Save {
+            to: SaveTo::Stdout,
+            mode,
+        });
+    }
+    let dir = output_dir(output)?;
+    Ok(Save {
+        to: SaveTo::File {
+            path: output.to_path_buf(),
+            dir,
+        },
+        mode,
+    })
+}
+
+/// The directory `-o PATH` will be written in, checked before anything is downloaded: `-o`
+/// must not be a directory, a device, a FIFO or a symlink to one (64), and the directory
+/// must exist and not be writable by everyone without the sticky bit (74: anyone could
+/// replace the verified file there right after verun saved it).
+fn output_dir(output: &std::path::Path) -> Result<PathBuf> {
+    if output.is_dir() {
+        return Err(
+            Error::usage(format!("-o {} is a directory", output.display()))
+                .hint("give the path of the file to write, e.g. -o ./bin/tool"),
+        );
+    }
+    let dir = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        return Err(Error::io(format!(
+            "cannot write -o {}: directory {} does not exist",
+            output.display(),
+            dir.display()
+        ))
+        .hint("create the directory first"));
+    }
+    crate::partial::check_target(output)?;
+    if let Ok(meta) = std::fs::metadata(&dir) {
+        use std::os::unix::fs::MetadataExt;
+        let m = meta.mode() & 0o7777;
+        if m & 0o002 != 0 && m & 0o1000 == 0 {
+            return Err(Error::io(format!(
+                "cannot save -o {}: everyone may write to {} (mode {m:04o}, no sticky bit), so anyone could replace the verified file",
+                output.display(),
+                dir.display()
+            ))
+            .hint("save into a directory only you (or your group) can write, or make it sticky (chmod +t) as /tmp is"));
+        }
+    }
+    Ok(dir)
 }
 
 /// Parse `--timeout SECS` (fractions allowed, > 0).

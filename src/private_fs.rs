@@ -15,7 +15,7 @@
 //!   `+t`): anyone could rename their own file over it. A sticky directory such as `/tmp`
 //!   is fine: there, only a file's owner can replace it. A group-writable directory is
 //!   allowed (user-private groups make it common); what verun writes there is checked by
-//!   inode after the rename ([`rename_verified`]).
+//!   inode after the rename (`rename_verified`).
 //!
 //! A violation is a configuration error (78), worded `WHAT PATH WHY; REFUSING` plus a hint
 //! (each user of this module names its files through [`Rules`]).
@@ -28,7 +28,7 @@
 //!
 //! Writes ([`write_atomic`]) go to a temporary file in the same directory (0600, `O_EXCL`,
 //! random name), which is flushed, renamed over the target and checked by inode
-//! ([`rename_verified`]): what lands at the path is the inode verun wrote, or the call
+//! (`rename_verified`): what lands at the path is the inode verun wrote, or the call
 //! fails and removes what another process put there. The directory is flushed last.
 
 use std::fs::{File, Metadata, OpenOptions};
@@ -454,8 +454,8 @@ pub fn rename_verified(file: &File, from: &Path, to: &Path) -> Result<()> {
 }
 
 /// Replace `path` with `bytes` atomically: temporary file in the same directory, `mode`,
-/// fsync, [`rename_verified`], fsync of the directory. On error the old file is untouched
-/// (unless another process swapped the file, see [`rename_verified`]) and the temporary
+/// fsync, `rename_verified`, fsync of the directory. On error the old file is untouched
+/// (unless another process swapped the file, see `rename_verified`) and the temporary
 /// file removed.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let dir = parent_of(path);

@@ -8,7 +8,7 @@
 //!
 //! - State: `STATE/rollback.json` (`VERUN_HOME/state` or the platform state directory),
 //!   `{"version":1,"marks":{"<KEY ID>":{"<URL>":<timestamp>}}}`. The directory is 0700 and
-//!   the file 0600; they follow [`crate::private_fs`]'s rules (yours, not writable by
+//!   the file 0600; they follow `crate::private_fs`'s rules (yours, not writable by
 //!   others, no symlink, not in a directory everyone may write to without the sticky bit):
 //!   whenever a signed timestamp is to be checked, a state directory or file that breaks
 //!   them, or a malformed file, is refused (78) before anything is run or saved. Writes are atomic, under an exclusive lock on `STATE/.rollback.lck`, and keep
@@ -44,7 +44,7 @@ pub const FUTURE_SLACK_SECS: u64 = 24 * 3600;
 const STATE_FILE: &str = "rollback.json";
 const LOCK_FILE: &str = ".rollback.lck";
 const MAX_STATE_BYTES: u64 = 64 << 20;
-/// How the rollback state is named in refusals (the checks are [`private_fs`]'s).
+/// How the rollback state is named in refusals (the checks are `private_fs`'s).
 const STATE_RULES: Rules<'static> = Rules::new("the rollback state", "refusing to use it");
 
 #[derive(Debug, Default, Serialize, Deserialize)]

@@ -487,6 +487,8 @@ pub fn run(a: &Options) -> Result<Outcome> {
         max_size: MAX_BINARY_BYTES,
         net: net_cfg,
         quiet: true,
+        // The binary is replaced below, not saved at an -o PATH.
+        save: None,
     };
     let paths = Paths::resolve()?;
     let store = Store::open(&paths)?;

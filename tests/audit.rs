@@ -7,25 +7,7 @@ use std::process::Output;
 
 use common::*;
 
-struct Site {
-    env: TestEnv,
-    server: TestServer,
-    key: TestKey,
-}
-
 impl Site {
-    fn new() -> Site {
-        Site {
-            env: TestEnv::new(),
-            server: TestServer::http(),
-            key: TestKey::generate(),
-        }
-    }
-
-    fn publish(&self, path: &str, payload: &[u8]) -> String {
-        publish_signed(&self.server, &self.key, path, payload)
-    }
-
     /// Lock `url` with `verun fetch --lock verun.lock` (signature under the key).
     fn lock(&self, url: &str) {
         let dest = self.env.path("fetched.bin");

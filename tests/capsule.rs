@@ -68,14 +68,14 @@ fn deny_tool() -> PathBuf {
     bin
 }
 
-struct Site {
+struct CapsuleSite {
     env: TestEnv,
     server: TestServer,
 }
 
-impl Site {
-    fn new() -> Site {
-        Site {
+impl CapsuleSite {
+    fn new() -> CapsuleSite {
+        CapsuleSite {
             env: TestEnv::new(),
             server: TestServer::http(),
         }
@@ -111,7 +111,7 @@ fn a_capsuled_payload_writes_only_below_allow_write() {
     if !capsule_supported("a_capsuled_payload_writes_only_below_allow_write") {
         return;
     }
-    let s = Site::new();
+    let s = CapsuleSite::new();
     let allowed = s.env.path("allowed");
     fs::create_dir(&allowed).unwrap();
     let bashrc = s.env.write("home-bashrc", "# the user's own\n");
@@ -182,7 +182,7 @@ fn under_no_network_a_payload_posting_env_reaches_nothing() {
     if !capsule_supported("under_no_network_a_payload_posting_env_reaches_nothing") {
         return;
     }
-    let s = Site::new();
+    let s = CapsuleSite::new();
     let attacker = TestServer::http();
     attacker.route("/steal", Reply::bytes("thanks"));
     let base = s.script("uploader.sh", &exfiltrating_script(attacker.port()));
@@ -208,7 +208,7 @@ fn allow_connect_lets_tcp_reach_only_the_given_ports() {
     if !capsule_supported("allow_connect_lets_tcp_reach_only_the_given_ports") {
         return;
     }
-    let s = Site::new();
+    let s = CapsuleSite::new();
     let attacker = TestServer::http();
     let allowed = TestServer::http();
     for srv in [&attacker, &allowed] {
@@ -240,7 +240,7 @@ fn a_capsuled_payload_gains_nothing_from_a_setuid_binary() {
         );
         return;
     }
-    let s = Site::new();
+    let s = CapsuleSite::new();
     // A world-accessible directory: the test runs verun as nobody (65534).
     let dir = tempfile::Builder::new()
         .prefix("verun-suid-")
@@ -298,7 +298,7 @@ fn rustix_is_root() -> bool {
 #[test]
 fn a_capsule_that_cannot_be_built_is_refused_before_anything_is_downloaded() {
     let deny = deny_tool();
-    let s = Site::new();
+    let s = CapsuleSite::new();
     let (script, marker) = marker_script(&s.env, "closed");
     s.server.route("/closed.sh", Reply::bytes(&script));
     let base = vec![
@@ -355,7 +355,7 @@ fn a_capsule_that_cannot_be_built_is_refused_before_anything_is_downloaded() {
 
 #[test]
 fn capsule_options_are_checked_before_anything_is_downloaded() {
-    let s = Site::new();
+    let s = CapsuleSite::new();
     let base = s.script("opts.sh", "#!/bin/sh\nexit 0\n");
     for (extra, code) in [
         (vec!["--capsule=paranoid"], 64),
@@ -378,7 +378,7 @@ fn a_capsule_implies_a_clean_environment() {
     if !capsule_supported("a_capsule_implies_a_clean_environment") {
         return;
     }
-    let s = Site::new();
+    let s = CapsuleSite::new();
     let out_dir = s.env.path("out");
     fs::create_dir(&out_dir).unwrap();
     let body = format!("#!/bin/sh\nenv > '{}/env'\n", out_dir.display());

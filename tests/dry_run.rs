@@ -13,37 +13,7 @@ use std::process::Output;
 
 use common::*;
 
-/// One sandbox, one loopback server (plain HTTP: every call passes `--allow-http`), one key.
-struct Site {
-    env: TestEnv,
-    server: TestServer,
-    key: TestKey,
-}
-
 impl Site {
-    fn new() -> Site {
-        Site {
-            env: TestEnv::new(),
-            server: TestServer::http(),
-            key: TestKey::generate(),
-        }
-    }
-
-    fn publish_at(&self, path: &str, payload: &[u8], timestamp: u64) -> String {
-        let name = path.rsplit('/').next().unwrap();
-        self.server.route(path, Reply::bytes(payload));
-        let tc = trusted_comment_at(timestamp, name, false);
-        self.server.route(
-            format!("{path}.minisig"),
-            Reply::bytes(self.key.sign_tc(payload, &tc)),
-        );
-        self.server.url(path)
-    }
-
-    fn publish(&self, path: &str, payload: &[u8]) -> String {
-        self.publish_at(path, payload, now_timestamp())
-    }
-
     /// `verun run URL --allow-http --key K EXTRA...`.
     fn run(&self, url: &str, extra: &[&str]) -> Output {
         let mut args: Vec<String> = vec![

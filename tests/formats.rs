@@ -15,14 +15,14 @@ use common::*;
 use sha2::Digest as _;
 
 /// One sandbox, one HTTPS loopback server.
-struct Site {
+struct ListSite {
     env: TestEnv,
     server: TestServer,
 }
 
-impl Site {
-    fn new() -> Site {
-        Site {
+impl ListSite {
+    fn new() -> ListSite {
+        ListSite {
             env: TestEnv::new(),
             server: TestServer::https(),
         }
@@ -125,7 +125,7 @@ fn assert_refused(out: &Output, marker: &Path, needle: &str) {
 }
 
 /// Every list format the oracles produce: (command, list, whether it is SHA-512).
-fn oracle_lists(s: &Site, name: &str) -> Vec<(String, String, bool)> {
+fn oracle_lists(s: &ListSite, name: &str) -> Vec<(String, String, bool)> {
     let files = ["other.tar.gz", name];
     let mut lists = Vec::new();
     for argv in [
@@ -166,7 +166,7 @@ fn oracle_lists(s: &Site, name: &str) -> Vec<(String, String, bool)> {
 
 #[test]
 fn lists_written_by_the_real_tools_are_accepted_and_enforced() {
-    let s = Site::new();
+    let s = ListSite::new();
     let (url, payload, marker) = s.publish("tool.sh");
     let lists = oracle_lists(&s, "tool.sh");
     assert!(lists.len() >= 5);
@@ -197,7 +197,7 @@ fn lists_written_by_the_real_tools_are_accepted_and_enforced() {
 
 #[test]
 fn a_sha512sums_list_from_another_origin_is_an_anchor() {
-    let s = Site::new();
+    let s = ListSite::new();
     let (url, payload, marker) = s.publish("tool.sh");
     let lists = TestServer::https_with_ca(s.server.ca());
     let text = s.oracle(&["sha512sum"], &["other.tar.gz", "tool.sh"]);
@@ -220,7 +220,7 @@ fn a_sha512sums_list_from_another_origin_is_an_anchor() {
 
 #[test]
 fn a_bare_digest_file_applies_whatever_the_payload_is_called() {
-    let s = Site::new();
+    let s = ListSite::new();
     let (url, payload, marker) = s.publish("install-v2.sh");
     for (argv, file) in [("sha256sum", "tool.sha256"), ("sha512sum", "tool.sha512")] {
         let gnu = s.oracle(&[argv], &["install-v2.sh"]);
@@ -254,7 +254,7 @@ fn a_bare_digest_file_applies_whatever_the_payload_is_called() {
 
 #[test]
 fn malformed_and_mixed_lists_are_refused() {
-    let s = Site::new();
+    let s = ListSite::new();
     let (url, _payload, marker) = s.publish("tool.sh");
     let sha256 = s.oracle(&["sha256sum"], &["tool.sh", "other.tar.gz"]);
     let sha512 = s.oracle(&["sha512sum"], &["other.tar.gz"]);
@@ -301,7 +301,7 @@ fn malformed_and_mixed_lists_are_refused() {
 
 #[test]
 fn sha512_pin_good_bad_and_malformed() {
-    let s = Site::new();
+    let s = ListSite::new();
     let (url, payload, marker) = s.publish("tool.sh");
     let good = sha512_hex(&payload);
     let out = s.verun(
@@ -347,7 +347,7 @@ fn sha512_pin_good_bad_and_malformed() {
 
 #[test]
 fn a_64_mib_payload_with_sha256_and_sha512_pins_is_read_once() {
-    let s = Site::new();
+    let s = ListSite::new();
     let mut data = vec![0u8; 64 << 20];
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     for chunk in data.chunks_mut(8) {

@@ -11,50 +11,9 @@ use std::process::Output;
 
 use common::*;
 
-/// One sandbox, one loopback server (plain HTTP, so every call passes `--allow-http`) and
-/// the publisher's key.
-struct Site {
-    env: TestEnv,
-    server: TestServer,
-    key: TestKey,
-}
-
 impl Site {
-    fn new() -> Site {
-        Site {
-            env: TestEnv::new(),
-            server: TestServer::http(),
-            key: TestKey::generate(),
-        }
-    }
-
     fn lock(&self) -> PathBuf {
         self.env.path("verun.lock")
-    }
-
-    /// Serve `payload` at `path`, signed by the key at `timestamp`; returns the URL.
-    fn publish_at(&self, path: &str, payload: &[u8], timestamp: u64) -> String {
-        let name = path.rsplit('/').next().unwrap();
-        self.server.route(path, Reply::bytes(payload));
-        let tc = trusted_comment_at(timestamp, name, false);
-        self.server.route(
-            format!("{path}.minisig"),
-            Reply::bytes(self.key.sign_tc(payload, &tc)),
-        );
-        self.server.url(path)
-    }
-
-    fn publish(&self, path: &str, payload: &[u8]) -> String {
-        self.publish_at(path, payload, now_timestamp())
-    }
-
-    /// A marker script whose marker is named `name` and which prints `tail` lines.
-    fn script(&self, name: &str, tail: &str) -> (Vec<u8>, PathBuf) {
-        marker_script_with(&self.env, name, tail)
-    }
-
-    fn key_args(&self) -> Vec<String> {
-        vec!["--key".into(), self.key.public_key_base64()]
     }
 
     /// `verun run URL --allow-http --lock verun.lock EXTRA...`.

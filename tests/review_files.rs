@@ -53,34 +53,7 @@ fn chmod(path: &Path, mode: u32) {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
 }
 
-/// One sandbox, a plain-HTTP loopback server, the publisher's key.
-struct Site {
-    env: TestEnv,
-    server: TestServer,
-    key: TestKey,
-}
-
 impl Site {
-    fn new() -> Site {
-        Site {
-            env: TestEnv::new(),
-            server: TestServer::http(),
-            key: TestKey::generate(),
-        }
-    }
-
-    /// Serve `payload` at `path`, signed at `timestamp`; returns the URL.
-    fn publish_at(&self, path: &str, payload: &[u8], timestamp: u64) -> String {
-        let name = path.rsplit('/').next().unwrap();
-        self.server.route(path, Reply::bytes(payload));
-        let tc = trusted_comment_at(timestamp, name, false);
-        self.server.route(
-            format!("{path}.minisig"),
-            Reply::bytes(self.key.sign_tc(payload, &tc)),
-        );
-        self.server.url(path)
-    }
-
     fn run(&self, url: &str, extra: &[&str]) -> Output {
         let key = self.key.public_key_base64();
         let mut args = vec!["run", url, "--allow-http", "--key", &key];

@@ -169,6 +169,8 @@ impl VerifyOpts {
             timeout: self.timeout,
             cacert: self.cacert.clone(),
             quiet: self.quiet,
+            output: None,
+            mode: None,
         }
     }
 }

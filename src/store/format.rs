@@ -299,7 +299,7 @@ pub(super) fn exported(k: &StoredKey) -> bool {
 
 // --- permissions, locking, atomic writes -----------------------------------------------
 
-/// How the key store names its files in refusals (the checks are [`private_fs`]'s).
+/// How the key store names its files in refusals (the checks are `private_fs`'s).
 pub(super) const STORE_RULES: Rules<'static> = Rules {
     what: "the key store",
     refusing: "refusing to load it",
