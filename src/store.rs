@@ -143,6 +143,11 @@ pub struct StoredKey {
 }
 
 impl StoredKey {
+    /// The entry as a signer (`KIND:ID`); every store entry is a minisign key today.
+    pub fn signer(&self) -> crate::scheme::Signer {
+        crate::scheme::Signer::Minisign(self.key.clone())
+    }
+
     /// The key id.
     pub fn id(&self) -> KeyId {
         self.key.id()

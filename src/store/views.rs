@@ -11,6 +11,9 @@ use super::*;
 #[derive(Serialize)]
 pub(super) struct KeyView {
     name: String,
+    /// What kind of signer this entry is, and which: `minisign:KEYID`.
+    kind: &'static str,
+    signer: String,
     key_id: String,
     public_key: String,
     status: &'static str,
@@ -32,6 +35,8 @@ pub(super) struct KeyView {
 pub(super) fn view(store: &Store, k: &StoredKey) -> KeyView {
     KeyView {
         name: k.name.clone(),
+        kind: "minisign",
+        signer: k.signer().id(),
         key_id: k.id().to_string(),
         public_key: k.key.base64().to_string(),
         status: k.state(store.today),
@@ -151,6 +156,7 @@ pub(super) fn show_text(store: &Store, k: &StoredKey) -> String {
         out.push_str(&format!("{:<15} {}\n", format!("{label}:"), value));
     };
     field("name", &v.name);
+    field("signer", &v.signer);
     field("key id", &v.key_id);
     field("public key", &v.public_key);
     field("status", v.status);
