@@ -25,7 +25,11 @@ fn time_tool(tool: &[&str], path: &std::path::Path) -> Option<Duration> {
     let mut runs = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();
-        let out = Command::new(tool[0]).args(&tool[1..]).arg(path).output().ok()?;
+        let out = Command::new(tool[0])
+            .args(&tool[1..])
+            .arg(path)
+            .output()
+            .ok()?;
         if !out.status.success() {
             return None;
         }
@@ -127,16 +131,28 @@ fn main() {
     let sha512sum = time_tool(&["sha512sum"], file.path());
     let tools = [
         ("openssl dgst -sha256", &["openssl", "dgst", "-sha256"][..]),
-        ("openssl dgst -blake2b512", &["openssl", "dgst", "-blake2b512"][..]),
+        (
+            "openssl dgst -blake2b512",
+            &["openssl", "dgst", "-blake2b512"][..],
+        ),
         ("openssl dgst -sha512", &["openssl", "dgst", "-sha512"][..]),
     ]
     .map(|(name, cmd)| (name, time_tool(cmd, file.path())));
 
     println!("verification core, {mib} MiB, medians of 5");
     println!("  CPU: {}", features());
-    println!("  sha2 SHA-256 alone               {}", rate(size, d_sha256));
-    println!("  blake2b_simd BLAKE2b-512 alone   {}", rate(size, d_blake2b));
-    println!("  sha2 SHA-512 alone               {}", rate(size, d_sha512));
+    println!(
+        "  sha2 SHA-256 alone               {}",
+        rate(size, d_sha256)
+    );
+    println!(
+        "  blake2b_simd BLAKE2b-512 alone   {}",
+        rate(size, d_blake2b)
+    );
+    println!(
+        "  sha2 SHA-512 alone               {}",
+        rate(size, d_sha512)
+    );
     println!(
         "  verun pump: SHA-256              {}",
         rate(size, sha_only)
