@@ -9,9 +9,9 @@
 # The floor of a scenario is what no client can beat on this machine: curl's CPU time for
 # the same download plus the CPU time of each digest verun must compute (SHA-256 always;
 # BLAKE2b-512 for a prehashed minisign signature; SHA-512 for a --sha512 pin), each measured
-# alone on the same bytes with the fastest of coreutils and openssl (less what `cat` needs to
-# start and read the file), divided by the cores the client may use, and never less than
-# curl's wall time:
+# alone on the same bytes with the fastest of coreutils, openssl and verun's own (the CPU of
+# `verun verify` with and without that digest), less what `cat` needs to start and read the
+# file, divided by the cores the client may use, and never less than curl's wall time:
 #
 #     floor = max(curl wall, (curl CPU + digest CPU) / cores)
 #
@@ -180,6 +180,11 @@ digest_tools=(
 cat "$payload" > /dev/null
 for i in $(seq "$runs"); do
   measure tool-cat cat "$payload"
+  # verun's own digests (sha2, blake2b_simd) through `verun verify` on the same file:
+  # differences between these rows give each digest alone.
+  VERUN_HOME="$work/home" measure v-sha256 "$verun" verify "$payload" --sha256 "$sha" -q
+  VERUN_HOME="$work/home" measure v-key "$verun" verify "$payload" --key "$pubkey" --sha256 "$sha" -q
+  VERUN_HOME="$work/home" measure v-sha512 "$verun" verify "$payload" --sha512 "$sha512" -q
   for t in "${digest_tools[@]}"; do
     read -r d tool <<<"$t"
     # shellcheck disable=SC2086
@@ -269,6 +274,15 @@ for t in "${digest_tools[@]}"; do
     dcpu[$d]=$c
   fi
 done
+net() { awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; printf "%.3f", (d > 0) ? d : 0 }'; }
+declare -A vcpu=(
+  [sha256]=$(net "$(cpu v-sha256)" "$cat_cpu")
+  [blake2b]=$(net "$(cpu v-key)" "$(cpu v-sha256)")
+  [sha512]=$(net "$(cpu v-sha512)" "$(cpu v-sha256)")
+)
+for d in sha256 blake2b sha512; do
+  if awk -v a="${vcpu[$d]}" -v b="${dcpu[$d]}" 'BEGIN { exit !(a < b) }'; then dcpu[$d]=${vcpu[$d]}; fi
+done
 
 model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(sha_ni|avx2|avx512.*|vaes|vpclmulqdq|aes)$' | tr '\n' ' ')
@@ -286,7 +300,10 @@ for t in "${digest_tools[@]}"; do
   printf '  %-28s %6s s  net %6s s  %5.0f MB/s\n' "$tool" "$c" "$n" \
     "$(awk -v c="$n" -v s="$size_mib" 'BEGIN { print (c > 0) ? s * 1048576 / c / 1e6 : 0 }')"
 done
-echo "  floor uses: sha256 ${dcpu[sha256]} s, blake2b ${dcpu[blake2b]} s, sha512 ${dcpu[sha512]} s"
+printf '  %-28s %6s s  net %6s s  (sha2 SHA-256, less cat)\n' "verun verify --sha256" "$(cpu v-sha256)" "${vcpu[sha256]}"
+printf '  %-28s %6s s  net %6s s  (blake2b_simd BLAKE2b, less the row above)\n' "verun verify --key --sha256" "$(cpu v-key)" "${vcpu[blake2b]}"
+printf '  %-28s %6s s  net %6s s  (sha2 SHA-512, less verify --sha256)\n' "verun verify --sha512" "$(cpu v-sha512)" "${vcpu[sha512]}"
+echo "  floor uses the fastest: sha256 ${dcpu[sha256]} s, blake2b ${dcpu[blake2b]} s, sha512 ${dcpu[sha512]} s"
 
 # floor CURL_NAME DIGEST_SUM CORES: the issue's floor, max(curl wall, (curl CPU + digests) / cores).
 floor() {
