@@ -17,7 +17,9 @@
 #
 # nginx runs on the same two cores, so a second column (+srv) adds the CPU nginx spent
 # serving curl's download to the numerator, and is never less than the slowest single
-# digest (one stream's digest cannot be split between cores): what this machine allows.
+# digest (one stream's digest cannot be split between cores) and, for `-o` to disk, than
+# curl followed by an fsync of its file (verun's file is on disk when it returns, curl's
+# only in the page cache): what this machine allows.
 #
 # Scenarios: `fetch -o` to disk and to tmpfs (/dev/shm), `run` (memfd; the payload is a
 # script that exits at once, followed by the random bytes; the cache already holds it, and
@@ -233,6 +235,11 @@ for i in $(seq "$runs"); do
     if [ "$cores" = pinned ]; then pinned="taskset -c 0"; place_nginx 1; else pinned=""; place_nginx 0,1; fi
     k="$proto-$cores"
     do_curl "$work/out" "$proto" "curl-disk-$k"
+    # verun's `-o` file is on disk when it returns (fsync before the rename); curl's is still
+    # in the page cache. This is curl with the same promise.
+    rm -f "$work/out/curl.bin"
+    measure "curlsync-disk-$k" $pinned sh -c 'curl -sSf --cacert "$1" -o "$2" "$3" && sync "$2"' sh \
+      "$work/ca.pem" "$work/out/curl.bin" "${base[$proto]}/payload.bin"
     do_fetch "$work/out" "$proto" "key-disk-$k" --key "$pubkey" --sha256 "$sha"
     do_fetch "$work/out" "$proto" "pin-disk-$k" --sha256 "$sha"
     do_curl "$shm" "$proto" "curl-tmpfs-$k"
@@ -313,23 +320,26 @@ floor() {
 # floor_srv CURL_NAME DIGEST_SUM DIGEST_MAX CORES SERVER(0/1): the same, with nginx's CPU
 # during curl's download added when nginx shares the client's cores, and never less than
 # the slowest single digest (one stream's digest cannot be split between cores).
+# For `-o disk`, it is also never less than curl's wall with an fsync of its file (DURABLE).
 floor_srv() {
   awk -v cw="$(wall "$1")" -v cc="$(cpu "$1")" -v sc="$(col "$1" 4 | med)" -v d="$2" -v m="$3" \
-    -v k="$4" -v srv="$5" \
-    'BEGIN { f = (cc + srv * sc + d) / k; if (f < cw) f = cw; if (f < m) f = m; printf "%.3f", f }'
+    -v k="$4" -v srv="$5" -v dw="${6:-0}" \
+    'BEGIN { f = (cc + srv * sc + d) / k; if (f < cw) f = cw; if (f < m) f = m; if (f < dw) f = dw
+             printf "%.3f", f }'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 # row NAME LABEL CURL_NAME DIGESTS CORES SERVER: DIGESTS is a list like "sha256 blake2b".
 row() {
-  local n=$1 label=$2 ref=$3 digests=$4 ncores=$5 srv=$6
+  local n=$1 label=$2 ref=$3 digests=$4 ncores=$5 srv=$6 durable=0
   local w sum=0 max=0 d f fs
+  case $n in *-disk-*) [ -n "$digests" ] && durable=$(wall "curlsync-${n#*-}") ;; esac
   w=$(wall "$n")
   for d in $digests; do
     sum=$(awk -v a="$sum" -v b="${dcpu[$d]}" 'BEGIN { print a + b }')
     max=$(awk -v a="$max" -v b="${dcpu[$d]}" 'BEGIN { print (b > a) ? b : a }')
   done
   f=$(floor "$ref" "$sum" "$ncores")
-  fs=$(floor_srv "$ref" "$sum" "$max" "$ncores" "$srv")
+  fs=$(floor_srv "$ref" "$sum" "$max" "$ncores" "$srv" "$durable")
   printf '  %-36s %6s s (%s)  cpu %5s  srv %5s  rss %4s MiB  %5sx curl  floor %5s %5sx  +srv %5s %5sx\n' \
     "$label" "$w" "$(span "$n")" "$(cpu "$n")" "$(col "$n" 4 | med)" "$(rss_mib "$n")" \
     "$(ratio "$w" "$(wall "$ref")")" "$f" "$(ratio "$w" "$f")" "$fs" "$(ratio "$w" "$fs")"
@@ -338,7 +348,8 @@ echo
 echo "columns: wall median (min-max); client CPU; nginx CPU meanwhile; peak RSS; wall / curl's;"
 echo "  floor = max(curl wall, (curl CPU + digest CPU) / cores) and wall / floor;"
 echo "  +srv = the same with nginx's CPU added when it shares the cores, and at least the"
-echo "  slowest single digest, and wall / that"
+echo "  slowest single digest, and for -o disk at least curl's wall with an fsync of its"
+echo "  file (verun's file is on disk when it returns), and wall / that"
 for c in "${combos[@]}"; do
   read -r proto cores <<<"$c"
   k="$proto-$cores"
@@ -346,6 +357,7 @@ for c in "${combos[@]}"; do
   echo
   echo "$proto, $([ "$cores" = pinned ] && echo "client pinned to core 0 (nginx on core 1)" || echo "$ncores cores shared with nginx"):"
   row "curl-disk-$k" "curl -o disk" "curl-disk-$k" "" "$ncores" "$srv"
+  row "curlsync-disk-$k" "curl -o disk && sync FILE" "curl-disk-$k" "" "$ncores" "$srv"
   row "key-disk-$k" "verun fetch -o disk --key --sha256" "curl-disk-$k" "sha256 blake2b" "$ncores" "$srv"
   row "pin-disk-$k" "verun fetch -o disk --sha256" "curl-disk-$k" "sha256" "$ncores" "$srv"
   if [ "$k" = https-both ]; then
