@@ -134,6 +134,7 @@ for _ in $(seq 50); do curl -s -o /dev/null --cacert "$work/ca.pem" "https://127
 declare -A base=([https]="https://127.0.0.1:$port_s" [http]="http://127.0.0.1:$port_h")
 
 # nginx's processes (master and worker) go to core 1 while a pinned client runs on core 0.
+# shellcheck disable=SC2046 # one pid per word
 nginx_pids() { echo "$nginx_pid" $(cat /proc/"$nginx_pid"/task/*/children 2>/dev/null); }
 BENCH_SERVER_PIDS=$(nginx_pids)
 export BENCH_SERVER_PIDS
@@ -195,10 +196,10 @@ for i in $(seq "$runs"); do
 done
 
 # The commands. Each writes a fresh output; the tmpfs ones write to $shm.
-pinned=""
+pinned=()
 do_curl() { # DEST_DIR PROTO
   rm -f "$1/curl.bin"
-  measure "$3" $pinned curl -sSf --cacert "$work/ca.pem" -o "$1/curl.bin" "${base[$2]}/payload.bin"
+  measure "$3" "${pinned[@]}" curl -sSf --cacert "$work/ca.pem" -o "$1/curl.bin" "${base[$2]}/payload.bin"
 }
 verun_args() { # PROTO
   echo --cacert "$work/ca.pem" --max-size 4G -q
@@ -209,15 +210,16 @@ do_fetch() { # DEST_DIR PROTO NAME EVIDENCE...
   local dir=$1 proto=$2 name=$3; shift 3
   rm -f "$dir/verun.bin"
   # shellcheck disable=SC2046
-  VERUN_HOME="$work/home" measure "$name" $pinned "$verun" fetch "${base[$proto]}/payload.bin" \
+  VERUN_HOME="$work/home" measure "$name" "${pinned[@]}" "$verun" fetch "${base[$proto]}/payload.bin" \
     -o "$dir/verun.bin" "$@" $(verun_args "$proto")
 }
 do_run() { # PROTO NAME EVIDENCE...
   local proto=$1 name=$2; shift 2
   # shellcheck disable=SC2046
-  VERUN_HOME="$work/home" measure "$name" $pinned "$verun" run "${base[$proto]}/payload.bin" \
+  VERUN_HOME="$work/home" measure "$name" "${pinned[@]}" "$verun" run "${base[$proto]}/payload.bin" \
     "$@" $(verun_args "$proto")
 }
+# shellcheck disable=SC2154 # base_s: set by the caller, for the exported function
 manual_pipeline() {
   cd "$work/out" && rm -f payload.bin payload.bin.minisig SHA256SUMS &&
     curl -sSf --cacert "$work/ca.pem" -O "$base_s/payload.bin" &&
@@ -232,13 +234,14 @@ combos=("https both" "http both" "https pinned" "http pinned")
 for i in $(seq "$runs"); do
   for c in "${combos[@]}"; do
     read -r proto cores <<<"$c"
-    if [ "$cores" = pinned ]; then pinned="taskset -c 0"; place_nginx 1; else pinned=""; place_nginx 0,1; fi
+    if [ "$cores" = pinned ]; then pinned=(taskset -c 0); place_nginx 1; else pinned=(); place_nginx 0,1; fi
     k="$proto-$cores"
     do_curl "$work/out" "$proto" "curl-disk-$k"
     # verun's `-o` file is on disk when it returns (fsync before the rename); curl's is still
     # in the page cache. This is curl with the same promise.
     rm -f "$work/out/curl.bin"
-    measure "curlsync-disk-$k" $pinned sh -c 'curl -sSf --cacert "$1" -o "$2" "$3" && sync "$2"' sh \
+    # shellcheck disable=SC2016 # the inner sh expands its own arguments
+    measure "curlsync-disk-$k" "${pinned[@]}" sh -c 'curl -sSf --cacert "$1" -o "$2" "$3" && sync "$2"' sh \
       "$work/ca.pem" "$work/out/curl.bin" "${base[$proto]}/payload.bin"
     do_fetch "$work/out" "$proto" "key-disk-$k" --key "$pubkey" --sha256 "$sha"
     do_fetch "$work/out" "$proto" "pin-disk-$k" --sha256 "$sha"
@@ -250,6 +253,7 @@ for i in $(seq "$runs"); do
       # A first `run` of a payload also copies it into the cache (VERUN_HOME/cache); the
       # other runs find it there already.
       rm -rf "$work/home1"
+      # shellcheck disable=SC2046 # verun_args prints one flag per word
       VERUN_HOME="$work/home1" measure "key-run1-$k" "$verun" run "${base[$proto]}/payload.bin" \
         --key "$pubkey" --sha256 "$sha" $(verun_args "$proto")
       do_fetch "$work/out" "$proto" "s512-disk-$k" --sha512 "$sha512"
