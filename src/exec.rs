@@ -168,24 +168,28 @@ impl PayloadFile {
     /// is the verified `sha256` (hex). Until the seal, another process of the same user
     /// could open the memfd through `/proc/<pid>/fd/N` and write to it; what was verified
     /// is the stream, so the sealed copy is checked against it before anything runs.
+    ///
+    /// The re-hash is one more pass over every byte after the last one arrived, so it runs
+    /// through the download loop ([`crate::pump`]): this thread reads while another hashes.
     pub fn check_sealed(&self, sha256: &str) -> Result<()> {
-        use sha2::{Digest, Sha256};
-        use std::os::unix::fs::FileExt;
-        let mut sha = Sha256::new();
-        let mut off = 0u64;
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            let n = self
-                .file
-                .read_at(&mut buf, off)
-                .map_err(|e| Error::io_at("cannot read the sealed payload", &e))?;
-            if n == 0 {
-                break;
-            }
-            sha.update(&buf[..n]);
-            off += n as u64;
-        }
-        let got = crate::checksums::to_hex(&sha.finalize());
+        let mut src = ReadAt {
+            file: &self.file,
+            off: 0,
+        };
+        let pumped = crate::pump::pump(
+            &mut src,
+            &mut std::io::sink(),
+            false,
+            false,
+            0,
+            u64::MAX,
+            &mut |_| {},
+        )
+        .map_err(|e| match e {
+            crate::pump::PumpError::Read(e) => Error::io_at("cannot read the sealed payload", &e),
+            other => Error::io(format!("cannot re-hash the sealed payload: {other:?}")),
+        })?;
+        let got = crate::checksums::to_hex(&pumped.sha256);
         if got != sha256 {
             return Err(Error::refused_for(crate::error::Reason::ChecksumMismatch, format!(
                 "the payload changed after it was verified (sha256 {got}, verified {sha256}); nothing was run"
@@ -212,6 +216,21 @@ impl PayloadFile {
                 .map_err(|e| Error::io_at("cannot copy the payload", &e))?;
             off += n as u64;
         }
+    }
+}
+
+/// Reads a file from its start by offset (`pread`), leaving the descriptor's offset alone.
+struct ReadAt<'a> {
+    file: &'a File,
+    off: u64,
+}
+
+impl Read for ReadAt<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let n = self.file.read_at(buf, self.off)?;
+        self.off += n as u64;
+        Ok(n)
     }
 }
 
