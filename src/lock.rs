@@ -162,13 +162,7 @@ impl Entry {
     }
 }
 
-/// The signer kind prefix of minisign keys in `signer = "KIND:ID"`.
-const MINISIGN: &str = "minisign:";
-
-/// `minisign:KEYID` for a minisign key id (as reports carry it).
-fn signer_id(key_id: &str) -> String {
-    format!("{MINISIGN}{}", key_id.to_ascii_uppercase())
-}
+use crate::scheme::{MINISIGN, minisign_signer_id as signer_id};
 
 /// A `signer` value, checked: `minisign:` and 16 hex digits (the only kind this verun
 /// verifies); normalised to upper-case hex.

@@ -61,7 +61,7 @@ fn signer_key(id: &str) -> String {
     if id.contains(':') {
         id.to_string()
     } else {
-        format!("minisign:{}", id.to_ascii_uppercase())
+        crate::scheme::minisign_signer_id(id)
     }
 }
 

@@ -21,12 +21,21 @@ pub enum Signer {
     Minisign(PublicKey),
 }
 
+/// The kind prefix of minisign signers in `KIND:ID`.
+pub const MINISIGN: &str = "minisign:";
+
+/// `minisign:KEYID` for a minisign key id in its 16-hex-digit form (any case): the one
+/// spelling of a minisign signer's name, for lockfiles, the rollback state and reports.
+pub fn minisign_signer_id(key_id: &str) -> String {
+    format!("{MINISIGN}{}", key_id.to_ascii_uppercase())
+}
+
 impl Signer {
     /// The signer's stable name, `KIND:ID` (`minisign:E7620F1842B4E81F`), as lockfiles,
     /// the rollback state and reports write it.
     pub fn id(&self) -> String {
         match self {
-            Signer::Minisign(k) => format!("minisign:{}", k.id()),
+            Signer::Minisign(k) => minisign_signer_id(&k.id().to_string()),
         }
     }
 }
