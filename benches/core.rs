@@ -97,7 +97,11 @@ fn main() {
             let p = verun::pump::pump_with(
                 &mut &data[..],
                 &mut std::io::sink(),
-                verun::pump::Hashes { blake2b, sha512 },
+                verun::pump::Hashes {
+                    blake2b,
+                    sha512,
+                    feeds: Vec::new(),
+                },
                 false,
                 0,
                 u64::MAX,

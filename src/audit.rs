@@ -42,10 +42,12 @@ use crate::fetch::{Net, NetConfig, check_length, read_error};
 use crate::keys::{KeyRing, KeyStore, StoreVerdict};
 use crate::location::HttpUrl;
 use crate::lock::{Entry, Lockfile};
-use crate::minisig::{KeyId, MAX_SIG_BYTES, PublicKey, Signature, TrustedFields};
+use crate::minisig::TrustedFields;
 use crate::plan::{GivenKey, parse_key_arg, parse_timeout};
-use crate::pump::{PumpError, pump};
-use crate::scheme::{Digests, Expect, Scheme, admit, check_legacy_length};
+use crate::pump::{Hashes, PumpError, pump_with};
+use crate::scheme::{
+    Admitted, Digests, Expect, MAX_SIG_FILE_BYTES, SigFile, admit_file, check_legacy_length,
+};
 use crate::term::sanitize;
 
 /// What `verun audit` was asked to do, as plain data.
@@ -199,7 +201,10 @@ pub fn audit(
         .keys
         .iter()
         .map(|k| parse_key_arg(k))
-        .collect::<Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>();
     let file = match Lockfile::load(&a.lockfile)? {
         Some(f) => f,
         None => {
@@ -270,24 +275,25 @@ fn short(hex: &str) -> &str {
 
 /// How the recorded signer is known here.
 enum Signer {
-    Known(PublicKey, String),
+    Known(crate::scheme::Signer, String),
     Unknown,
     Refused(Error),
 }
 
-fn find_signer(
-    id: KeyId,
-    url: &HttpUrl,
-    keys: &[GivenKey],
-    store: Option<&dyn KeyStore>,
-) -> Signer {
-    if let Some(err) = store.and_then(|s| s.refuses_given(id)) {
+fn find_signer(id: &str, url: &HttpUrl, keys: &[GivenKey], store: Option<&dyn KeyStore>) -> Signer {
+    let given = keys.iter().find(|g| g.key.id() == id);
+    let stored = store.and_then(|s| s.signer(id));
+    if let Some(err) = given
+        .map(|g| &g.key)
+        .or(stored.as_ref())
+        .and_then(|k| store.and_then(|s| s.refuses_given(k)))
+    {
         return Signer::Refused(err);
     }
-    if let Some(g) = keys.iter().find(|g| g.key.id() == id) {
+    if let Some(g) = given {
         return Signer::Known(g.key.clone(), g.source.clone());
     }
-    match store.map(|s| s.lookup(id, Some(url))) {
+    match store.map(|s| s.lookup_signer(id, Some(url))) {
         Some(StoreVerdict::Trusted(k)) => Signer::Known(k.key, k.source),
         // Revoked and rotated-out keys were refused above. A store key that does not cover
         // this URL (another scope, expired) vouches for nothing here: the entry may have
@@ -298,8 +304,9 @@ fn find_signer(
 
 /// A signature fetched and checked up to the point where the payload is needed.
 struct PendingSig {
-    sig: Signature,
-    key: PublicKey,
+    admitted: Admitted,
+    location: HttpUrl,
+    key: crate::scheme::Signer,
     source: String,
 }
 
@@ -328,10 +335,10 @@ fn audit_one(
     // 1. The signature, when the recorded signer is known here.
     let mut pending = None;
     let mut unchecked_why = "no signer recorded; bytes compared only".to_string();
-    if let Some(id) = entry.minisign_key() {
+    if let Some(id) = entry.signer.as_deref() {
         match find_signer(id, url, keys, store) {
             Signer::Unknown => {
-                unchecked_why = format!("key {id} not known here; bytes compared only");
+                unchecked_why = format!("signer {id} not known here; bytes compared only");
             }
             Signer::Refused(e) => {
                 return fail(
@@ -342,7 +349,14 @@ fn audit_one(
                 );
             }
             Signer::Known(key, source) => match fetch_signature(net, url, entry, &key) {
-                Ok(sig) => pending = Some(PendingSig { sig, key, source }),
+                Ok((admitted, location)) => {
+                    pending = Some(PendingSig {
+                        admitted,
+                        location,
+                        key,
+                        source,
+                    })
+                }
                 Err(e) if e.kind() == Kind::Download => {
                     return fail(
                         out,
@@ -383,11 +397,11 @@ fn audit_one(
     };
     let sig_note = match (&pending, sig_ok) {
         (None, _) => unchecked_why,
-        (Some(p), true) => format!("signature by {} ({})", p.key.id(), p.source),
+        (Some(p), true) => format!("signature by {} ({})", p.key.short_id(), p.source),
         (Some(p), false) => format!(
-            "the signature {} does not verify under key {}",
-            url.with_suffix(".minisig"),
-            p.key.id()
+            "the signature {} does not verify under {}",
+            p.location,
+            p.key.describe()
         ),
     };
     out.detail = Some(sanitize(&if drifted {
@@ -414,16 +428,32 @@ fn audit_one(
     out
 }
 
-/// Fetch and check `URL.minisig` as far as it can be checked without the payload.
-fn fetch_signature(net: &Net, url: &HttpUrl, entry: &Entry, key: &PublicKey) -> Result<Signature> {
-    let sig_url = url.with_suffix(".minisig");
-    let bytes = net.get_small(&sig_url, MAX_SIG_BYTES)?.ok_or_else(|| {
-        Error::refused(format!(
-            "signature {sig_url} not found, but the entry was signed by key {}",
-            key.id()
-        ))
-    })?;
-    let sig = Signature::parse(&bytes, &sig_url.to_string())?;
+/// Fetch and check the signature next to `url` (`.minisig`; `.asc`, `.sig`, as the
+/// signer's kind publishes it) as far as it can be checked without the payload.
+fn fetch_signature(
+    net: &Net,
+    url: &HttpUrl,
+    entry: &Entry,
+    key: &crate::scheme::Signer,
+) -> Result<(Admitted, HttpUrl)> {
+    let mut found = None;
+    let mut tried = Vec::new();
+    for suffix in key.kind().sibling_suffixes() {
+        let sig_url = url.with_suffix(suffix);
+        if let Some(bytes) = net.get_small(&sig_url, MAX_SIG_FILE_BYTES)? {
+            found = Some((bytes, sig_url));
+            break;
+        }
+        tried.push(sig_url.to_string());
+    }
+    let Some((bytes, sig_url)) = found else {
+        return Err(Error::refused(format!(
+            "signature {} not found, but the entry was signed by {}",
+            tried.join(" or "),
+            key.describe()
+        )));
+    };
+    let file = SigFile::parse(&bytes, &sig_url.to_string())?;
     // The one signature policy, with the recorded signer as the only key: another signer
     // is refused, and so is a `file:` other than the one recorded (or the URL's name). A
     // legacy signature is allowed: the entry was recorded with --allow-legacy, and audit
@@ -440,8 +470,8 @@ fn fetch_signature(net: &Net, url: &HttpUrl, entry: &Entry, key: &PublicKey) -> 
         }],
         None,
     )?;
-    admit(
-        &sig,
+    let admitted = admit_file(
+        &file,
         &recorded,
         Some(url),
         &Expect {
@@ -450,7 +480,7 @@ fn fetch_signature(net: &Net, url: &HttpUrl, entry: &Entry, key: &PublicKey) -> 
             allow_legacy: true,
         },
     )?;
-    Ok(sig)
+    Ok((admitted, sig_url))
 }
 
 /// Download the payload, reading at most the cap (1 GiB or more), hashing as it goes;
@@ -474,7 +504,7 @@ fn fetch_payload(
     // One pass through the same loop as `run`/`fetch` (hashes on their own threads). A
     // legacy signature covers the raw bytes, which must then be kept: only up to the locked
     // size plus one byte (anything longer has drifted anyway).
-    let needs = sig.map(|p| p.sig.needs()).unwrap_or_default();
+    let needs = sig.map(|p| p.admitted.needs()).unwrap_or_default();
     let legacy = needs.whole;
     let limit = if legacy {
         entry.size.saturating_add(1).min(cap)
@@ -482,10 +512,15 @@ fn fetch_payload(
         cap
     };
     let mut reader = std::io::Read::take(resp.reader(), limit);
-    let pumped = pump(
+    let hashes = Hashes {
+        blake2b: needs.blake2b512,
+        sha512: needs.sha512,
+        feeds: sig.map(|p| p.admitted.feeds()).unwrap_or_default(),
+    };
+    let mut pumped = pump_with(
         &mut reader,
         &mut std::io::sink(),
-        needs.blake2b512,
+        hashes,
         legacy,
         0,
         u64::MAX,
@@ -504,16 +539,24 @@ fn fetch_payload(
         None => true,
         Some(_) if total >= limit => false,
         Some(p) => {
-            check_legacy_length(&p.sig, total, "the signature").is_ok()
-                && p.sig.verifies(
-                    &crate::scheme::Signer::Minisign(p.key.clone()),
-                    &Digests {
-                        sha256: &pumped.sha256,
-                        blake2b512: pumped.blake2b.as_ref(),
-                        sha512: pumped.sha512.as_ref(),
-                        whole: pumped.all.as_deref(),
-                    },
-                )
+            p.admitted
+                .minisign()
+                .is_none_or(|s| check_legacy_length(s, total, "the signature").is_ok())
+                && p.admitted
+                    .decide(
+                        Digests {
+                            sha256: &pumped.sha256,
+                            blake2b512: pumped.blake2b.as_ref(),
+                            sha512: pumped.sha512.as_ref(),
+                            whole: pumped.all.as_deref(),
+                            sha256_state: Some(&pumped.sha256_state),
+                            sha512_state: pumped.sha512_state.as_ref(),
+                            feeds: std::mem::take(&mut pumped.feeds),
+                        },
+                        url.as_str(),
+                        p.location.as_str(),
+                    )
+                    .is_ok()
         }
     };
     Ok((

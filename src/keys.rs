@@ -7,14 +7,14 @@
 
 use crate::error::{Error, Result};
 use crate::location::HttpUrl;
-use crate::minisig::{KeyId, PublicKey};
 use crate::plan::GivenKey;
+use crate::scheme::{Claim, Signer, SignerKind};
 
 /// A key that may verify this call's signatures, and where the trust came from.
 #[derive(Clone, Debug)]
 pub struct TrustedKey {
-    /// The key.
-    pub key: PublicKey,
+    /// The key (any kind).
+    pub key: Signer,
     /// `--key ...` or `store key NAME`, for reports.
     pub source: String,
     /// The store name, when the key came from the store.
@@ -34,17 +34,26 @@ pub enum StoreVerdict {
 
 /// The key store as the verifier sees it. Implemented by `store::Store`.
 pub trait KeyStore {
-    /// Look a key id up for `url` (`None` for local files, where only global keys count).
-    fn lookup(&self, id: KeyId, url: Option<&HttpUrl>) -> StoreVerdict;
+    /// Look the signer a signature claims up for `url` (`None` for local files, where only
+    /// global keys count).
+    fn lookup(&self, claim: &Claim<'_>, url: Option<&HttpUrl>) -> StoreVerdict;
     /// Whether some trusted, in-scope key covers `url`: then a signature is expected.
     fn covers(&self, url: Option<&HttpUrl>) -> bool {
         !self.covering(url).is_empty()
     }
     /// The names of the trusted, in-scope keys that cover `url`, for messages.
     fn covering(&self, url: Option<&HttpUrl>) -> Vec<String>;
-    /// If the key id may not be used even when given with `--key` (revoked, or rotated
-    /// out in favour of a successor), the error to refuse it with.
-    fn refuses_given(&self, id: KeyId) -> Option<Error>;
+    /// If the key may not be used even when given with `--key` (revoked, or rotated out in
+    /// favour of a successor), the error to refuse it with.
+    fn refuses_given(&self, key: &Signer) -> Option<Error>;
+    /// The kinds of the trusted, in-scope keys that cover `url`, and (`all`) of every key
+    /// the store holds: which signature siblings are looked for.
+    fn kinds(&self, url: Option<&HttpUrl>, all: bool) -> Vec<SignerKind>;
+    /// The store key named `signer_id` (`KIND:ID`), whatever its state.
+    fn signer(&self, signer_id: &str) -> Option<Signer>;
+    /// What the store says about the key named `signer_id` for `url` (audit: the signer a
+    /// lock entry records).
+    fn lookup_signer(&self, signer_id: &str, url: Option<&HttpUrl>) -> StoreVerdict;
     /// Whether the store holds any key at all (then signatures are looked for).
     fn is_empty(&self) -> bool;
 }
@@ -61,7 +70,7 @@ impl<'s> KeyRing<'s> {
     pub fn new(given: Vec<GivenKey>, store: Option<&'s dyn KeyStore>) -> Result<KeyRing<'s>> {
         if let Some(store) = store {
             for g in &given {
-                if let Some(err) = store.refuses_given(g.key.id()) {
+                if let Some(err) = store.refuses_given(&g.key) {
                     return Err(err);
                 }
             }
@@ -85,7 +94,7 @@ impl<'s> KeyRing<'s> {
         let mut who: Vec<String> = self
             .given
             .iter()
-            .map(|g| format!("--key {}", g.key.id()))
+            .map(|g| format!("--key {}", g.key.short_id()))
             .collect();
         if let Some(store) = self.store {
             who.extend(
@@ -98,33 +107,136 @@ impl<'s> KeyRing<'s> {
         who.join(", ")
     }
 
-    /// The key for a signature by `id`, or the refusal.
-    pub fn resolve(&self, id: KeyId, url: Option<&HttpUrl>, what: &str) -> Result<TrustedKey> {
-        if let Some(g) = self.given.iter().find(|g| g.key.id() == id) {
-            return Ok(TrustedKey {
+    /// The kinds of signature to look for next to `url`: those of the given keys and of
+    /// the store keys covering it; when none cover it, those of every store key (a
+    /// signature found is then checked, and refused with the reason the store gives).
+    pub fn kinds(&self, url: Option<&HttpUrl>) -> Vec<SignerKind> {
+        let mut kinds: Vec<SignerKind> = self.given.iter().map(|g| g.key.kind()).collect();
+        if let Some(store) = self.store {
+            kinds.extend(store.kinds(url, false));
+            if kinds.is_empty() {
+                kinds.extend(store.kinds(url, true));
+            }
+        }
+        kinds.sort();
+        kinds.dedup();
+        kinds
+    }
+
+    /// What the ring says about the signer `claim` names, for `url`: a given key first,
+    /// then the store.
+    pub fn verdict(&self, claim: &Claim<'_>, url: Option<&HttpUrl>) -> StoreVerdict {
+        if let Some(g) = self.given.iter().find(|g| g.key.answers(claim)) {
+            return StoreVerdict::Trusted(TrustedKey {
                 key: g.key.clone(),
                 source: g.source.clone(),
                 store_name: None,
             });
         }
-        if let Some(store) = self.store {
-            match store.lookup(id, url) {
-                StoreVerdict::Trusted(k) => return Ok(k),
-                StoreVerdict::Refused(e) => return Err(e),
-                StoreVerdict::Unknown => {}
-            }
+        match self.store {
+            Some(store) => store.lookup(claim, url),
+            None => StoreVerdict::Unknown,
         }
-        let given: Vec<String> = self.given.iter().map(|g| g.key.id().to_string()).collect();
+    }
+
+    /// The key for a signature by `claim`, or the refusal.
+    pub fn resolve(
+        &self,
+        claim: &Claim<'_>,
+        url: Option<&HttpUrl>,
+        what: &str,
+    ) -> Result<TrustedKey> {
+        match self.verdict(claim, url) {
+            StoreVerdict::Trusted(k) => Ok(k),
+            StoreVerdict::Refused(e) => Err(e),
+            StoreVerdict::Unknown => Err(self.untrusted(claim, what)),
+        }
+    }
+
+    /// The refusal for a signature by a signer nobody trusts here.
+    pub fn untrusted(&self, claim: &Claim<'_>, what: &str) -> Error {
+        let id = claim.describe();
+        let given: Vec<String> = self.given.iter().map(|g| g.key.short_id()).collect();
         let msg = if given.is_empty() {
-            format!("{what} is signed by key {id}, which is not trusted")
+            format!("{what} is signed by {id}, which is not trusted")
         } else {
             format!(
-                "{what} is signed by key {id}, not by the given key{} {}",
+                "{what} is signed by {id}, not by the given key{} {}",
                 if given.len() > 1 { "s" } else { "" },
                 given.join(", ")
             )
         };
-        Err(Error::refused_for(crate::error::Reason::UntrustedKey, msg)
-            .hint("pass the publisher's key with --key, or trust it with `verun key add`"))
+        Error::refused_for(crate::error::Reason::UntrustedKey, msg)
+            .hint("pass the publisher's key with --key, or trust it with `verun key add`")
     }
+}
+
+/// The keys `plan` gives for this call: the `--key` values, plus the certificates
+/// downloaded from `--key https://...`, narrowed by `--fingerprint` (only OpenPGP
+/// certificates with a pinned primary fingerprint count once one is given; minisign and SSH
+/// keys are not affected). Every pinned fingerprint must name a certificate that was given:
+/// a missing one is refused (77), since the certificate served may have been replaced.
+pub fn given_keys(plan: &crate::plan::Plan, net: &crate::fetch::Net) -> Result<Vec<GivenKey>> {
+    let mut keys = plan.keys.clone();
+    for url in &plan.key_urls {
+        let bytes = net
+            .get_small(url, crate::openpgp::MAX_CERT_BYTES)?
+            .ok_or_else(|| {
+                Error::download(format!(
+                    "--key {url}: the certificate was not found (HTTP 404)"
+                ))
+                .hint("check the URL of the publisher's certificate")
+            })?;
+        if !crate::openpgp::is_certificate(&bytes) {
+            return Err(Error::refused_for(
+                crate::error::Reason::UntrustedKey,
+                format!("--key {url}: the download is not an OpenPGP certificate"),
+            )
+            .hint(
+                "a key downloaded by URL must be an OpenPGP certificate, pinned with --fingerprint",
+            ));
+        }
+        let shown = crate::term::sanitize(&url.to_string());
+        let parsed = crate::plan::parse_key_bytes(&bytes, &shown, &format!("--key {url}"))
+            .map_err(|e| {
+                Error::refused_for(crate::error::Reason::UntrustedKey, e.message().to_string())
+                    .hint("the certificate served is damaged or not what the publisher published")
+            })?;
+        keys.extend(parsed);
+    }
+    if plan.fingerprints.is_empty() {
+        return Ok(keys);
+    }
+    let pinned = |k: &GivenKey| match &k.key {
+        Signer::OpenPgp(c) => plan.fingerprints.contains(c.fingerprint()),
+        _ => true,
+    };
+    for f in &plan.fingerprints {
+        let found = keys
+            .iter()
+            .any(|k| matches!(&k.key, Signer::OpenPgp(c) if c.fingerprint() == f));
+        if !found {
+            let given: Vec<String> = keys
+                .iter()
+                .filter_map(|k| match &k.key {
+                    Signer::OpenPgp(c) => Some(c.fingerprint().to_hex()),
+                    _ => None,
+                })
+                .collect();
+            return Err(Error::refused_for(
+                crate::error::Reason::UntrustedKey,
+                format!(
+                    "--fingerprint {f}: no certificate given with --key has this fingerprint{}",
+                    if given.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (given: {})", given.join(", "))
+                    }
+                ),
+            )
+            .hint("the certificate file or URL does not hold the publisher's pinned key: it may have been replaced; check both against the publisher's documentation"));
+        }
+    }
+    keys.retain(pinned);
+    Ok(keys)
 }

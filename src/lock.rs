@@ -164,11 +164,25 @@ impl Entry {
 
 use crate::scheme::{MINISIGN, minisign_signer_id as signer_id};
 
-/// A `signer` value, checked: `minisign:` and 16 hex digits (the only kind this verun
-/// verifies); normalised to upper-case hex.
-fn parse_signer(s: &str) -> Option<String> {
+/// A `signer` value, checked: `minisign:` and 16 hex digits, `openpgp:` and a 40- or
+/// 64-hex-digit fingerprint (normalised to upper-case hex), or `ssh:SHA256:` and 43
+/// base64 characters.
+pub fn parse_signer(s: &str) -> Option<String> {
     let (kind, id) = s.split_once(':')?;
-    (kind == "minisign" && KeyId::parse_hex(id).is_some()).then(|| signer_id(id))
+    match kind {
+        "minisign" => KeyId::parse_hex(id).is_some().then(|| signer_id(id)),
+        "openpgp" => (matches!(id.len(), 40 | 64) && id.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| format!("openpgp:{}", id.to_ascii_uppercase())),
+        "ssh" => {
+            let b64 = id.strip_prefix("SHA256:")?;
+            (b64.len() == 43
+                && b64
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/'))
+            .then(|| s.to_string())
+        }
+        _ => None,
+    }
 }
 
 /// A parsed lockfile: entries by URL (as written in the file). Lookups go through
@@ -264,7 +278,7 @@ impl Lockfile {
                 if let Some(v) = value {
                     *slot = Some(parse_signer(v).ok_or_else(|| {
                         bad(format!(
-                            "{}: {field} {} is not KIND:ID (this verun knows minisign:KEYID)",
+                            "{}: {field} {} is not KIND:ID (minisign:KEYID, openpgp:FINGERPRINT or ssh:SHA256:...)",
                             what(),
                             sanitize(v)
                         ))

@@ -10,13 +10,18 @@ use crate::error::{Error, Result};
 use crate::fetch::NetConfig;
 use crate::location::{HttpUrl, Location};
 use crate::minisig::{MAX_PUBKEY_BYTES, PublicKey};
+use crate::openpgp::{self, Fingerprint};
+use crate::scheme::Signer;
+use crate::sshsig;
 
 /// The verification options as plain data: what `run`, `fetch` and `verify` were asked to
 /// check. The CLI fills it from its flags; [`Plan::new`] validates it.
 #[derive(Clone, Debug, Default)]
 pub struct PlanOptions {
-    /// `--key` values (inline keys or paths).
+    /// `--key` values (inline keys, paths, or `https://` URLs of OpenPGP certificates).
     pub keys: Vec<String>,
+    /// `--fingerprint HEX` values.
+    pub fingerprints: Vec<String>,
     /// `--sig LOC`.
     pub sig: Option<String>,
     /// `--sha256 HEX`.
@@ -111,8 +116,8 @@ impl Subject {
 /// A key given with `--key`, and how it was given.
 #[derive(Clone, Debug)]
 pub struct GivenKey {
-    /// The key.
-    pub key: PublicKey,
+    /// The key (any kind).
+    pub key: Signer,
     /// `--key RW...` or `--key PATH`, for messages.
     pub source: String,
 }
@@ -122,8 +127,14 @@ pub struct GivenKey {
 pub struct Plan {
     /// What is verified.
     pub subject: Subject,
-    /// `--key` values.
+    /// `--key` values (a keyring or `allowed_signers` file gives several), before
+    /// `--fingerprint` narrows them (see [`crate::keys::given_keys`]).
     pub keys: Vec<GivenKey>,
+    /// `--key https://...`: certificates to download, counted only with `--fingerprint`.
+    pub key_urls: Vec<HttpUrl>,
+    /// `--fingerprint`: only OpenPGP certificates with one of these primary fingerprints
+    /// count.
+    pub fingerprints: Vec<Fingerprint>,
     /// `--sig`, or `None` for the default `<subject>.minisig`.
     pub sig: Option<Location>,
     /// `--sha256`.
@@ -166,11 +177,31 @@ pub struct LockOpts {
 impl Plan {
     /// Validate `opts` for `subject`.
     pub fn new(subject: Subject, opts: &PlanOptions) -> Result<Plan> {
-        let keys = opts
-            .keys
+        let mut keys = Vec::new();
+        let mut key_urls = Vec::new();
+        for k in &opts.keys {
+            match key_url(k)? {
+                Some(u) => key_urls.push(u),
+                None => keys.extend(parse_key_arg(k)?),
+            }
+        }
+        let fingerprints = opts
+            .fingerprints
             .iter()
-            .map(|k| parse_key_arg(k))
+            .map(|f| {
+                Fingerprint::parse_hex(f).map_err(|e| {
+                    Error::usage(format!("--fingerprint {}: {e}", crate::term::sanitize(f)))
+                        .hint("an OpenPGP fingerprint is 40 hex digits (v4) or 64 (v6), as `gpg --fingerprint` or `sq inspect` print it; spaces are allowed")
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
+        if !key_urls.is_empty() && fingerprints.is_empty() {
+            return Err(Error::usage(format!(
+                "--key {}: a key downloaded from a URL counts only with --fingerprint",
+                key_urls[0]
+            ))
+            .hint("whoever serves the key could serve their own: pin the publisher's certificate with --fingerprint HEX (from their documentation, not from the same server)"));
+        }
         let sha256 = opts
             .sha256
             .as_deref()
@@ -210,6 +241,8 @@ impl Plan {
         Ok(Plan {
             subject,
             keys,
+            key_urls,
+            fingerprints,
             sig,
             sha256,
             sha512,
@@ -359,15 +392,42 @@ pub fn parse_timeout(secs: f64) -> Result<Duration> {
     }
 }
 
-/// Parse a `--key` value: an inline key (`RW...`) or the path of a `.pub` file.
+/// A `--key` value that is a URL: `https://` (a certificate to download), or a usage error
+/// for plain `http://`. `None` for everything else.
+fn key_url(arg: &str) -> Result<Option<HttpUrl>> {
+    let value = arg.trim();
+    let lower = value.to_ascii_lowercase();
+    if lower.starts_with("http://") {
+        return Err(Error::usage(format!(
+            "--key {}: a key fetched over plain http proves nothing",
+            crate::term::sanitize(value)
+        ))
+        .hint("fetch the certificate over https:// (and pin it with --fingerprint), or pass a local file"));
+    }
+    if !lower.starts_with("https://") {
+        return Ok(None);
+    }
+    match Location::parse(value)? {
+        Location::Url(u) => Ok(Some(u)),
+        Location::Path(_) => Ok(None),
+    }
+}
+
+/// The hint for a `--key` value that is not a key.
+const KEY_KINDS_HINT: &str = "pass a minisign key (RW..., or its .pub file), an OpenPGP certificate or keyring file (.asc, .gpg), or an SSH key (an `ssh-ed25519 AAAA...` line, a .pub file, or an allowed_signers file)";
+
+/// Parse a `--key` value: an inline key (minisign `RW...`, or one SSH public-key line), or
+/// the path of a key file of any kind (told apart by content): a minisign `.pub` file, an
+/// OpenPGP certificate or keyring (armored or binary: every certificate in it), an SSH
+/// `.pub` or `allowed_signers` file (every key in it).
 ///
 /// The two are never ambiguous (security review, item 1): a value that has the shape of an
-/// inline minisign key (`RW` and 54 more base64 characters, surrounding whitespace ignored,
-/// as CI secrets often end in a newline) is that key and is never looked up as a file, so
-/// a file or directory planted under that name in the working directory changes nothing.
-/// A malformed value of that shape is a usage error. Anything else must be an existing
-/// file (a file whose name looks like a key is given as `./RW...`).
-pub fn parse_key_arg(arg: &str) -> Result<GivenKey> {
+/// inline key (`RW` and 54 more base64 characters; `ssh-ed25519 AAAA...`; surrounding
+/// whitespace ignored, as CI secrets often end in a newline) is that key and is never looked
+/// up as a file, so a file or directory planted under that name in the working directory
+/// changes nothing. A malformed value of that shape is a usage error. Anything else must be
+/// an existing file (a file whose name looks like a key is given as `./RW...`).
+pub fn parse_key_arg(arg: &str) -> Result<Vec<GivenKey>> {
     let value = arg.trim();
     if looks_like_inline_key(value) {
         let key = PublicKey::from_base64(value).map_err(|e| {
@@ -378,10 +438,27 @@ pub fn parse_key_arg(arg: &str) -> Result<GivenKey> {
             ))
             .hint("an inline key is the RW... line of the publisher's minisign .pub file, copied whole")
         })?;
-        return Ok(GivenKey {
-            key,
+        return Ok(vec![GivenKey {
+            key: Signer::Minisign(key),
             source: format!("--key {value}"),
-        });
+        }]);
+    }
+    if sshsig::is_inline_key(value) {
+        let key = sshsig::SshKey::parse_line(value).map_err(|e| {
+            Error::usage(format!("--key {}: {e}", crate::term::sanitize(value)))
+                .hint("an inline SSH key is one line of the publisher's .pub file: `ssh-ed25519 AAAA... [comment]`")
+        })?;
+        let source = format!("--key {}", key.fingerprint());
+        return Ok(vec![GivenKey {
+            key: Signer::Ssh(Box::new(sshsig::Allowed {
+                key,
+                principals: Vec::new(),
+                namespaces: None,
+                valid_after: None,
+                valid_before: None,
+            })),
+            source,
+        }]);
     }
     let path = PathBuf::from(arg);
     let shown = crate::term::sanitize(&path.display().to_string());
@@ -389,34 +466,92 @@ pub fn parse_key_arg(arg: &str) -> Result<GivenKey> {
         Ok(m) if m.is_file() => {}
         Ok(_) => {
             return Err(
-                Error::usage(format!("--key {shown}: not a regular file")).hint(
-                    "pass the key as RW... (56 characters) or the path of a minisign .pub file",
-                ),
+                Error::usage(format!("--key {shown}: not a regular file")).hint(KEY_KINDS_HINT)
             );
         }
         Err(e) => {
             return Err(Error::usage(format!(
-                "--key {shown}: neither an inline key (RW..., 56 characters) nor a readable file ({e})"
+                "--key {shown}: neither an inline key (RW..., 56 characters; ssh-ed25519 AAAA...) nor a readable file ({e})"
             ))
-            .hint("pass the key as RW... (56 characters) or the path of a minisign .pub file"));
+            .hint(KEY_KINDS_HINT));
         }
     }
-    let text = read_small_file(&path, MAX_PUBKEY_BYTES).map_err(|e| {
-        Error::usage(format!("--key {shown}: {}", e.message()))
-            .hint("a minisign .pub file is two short lines: an untrusted comment and the RW... key")
+    let bytes = read_small_file(&path, openpgp::MAX_CERT_BYTES).map_err(|e| {
+        Error::usage(format!("--key {shown}: {}", e.message())).hint(KEY_KINDS_HINT)
     })?;
-    let text = String::from_utf8_lossy(&text);
-    let key = PublicKey::from_file_text(&text).map_err(|e| match what_key_file_is(&text) {
-        Some((what, hint)) => {
-            Error::usage(format!("--key {shown}: this is {what}, not a public key")).hint(hint)
-        }
-        None => Error::usage(format!("--key {shown}: {}", e.message()))
-            .hint("a minisign .pub file has an untrusted comment line and an RW... key line"),
-    })?;
-    Ok(GivenKey {
+    let source = format!("--key {}", path.display());
+    parse_key_bytes(&bytes, &shown, &source)
+}
+
+/// The signers in the bytes of a key file (see [`parse_key_arg`]); `shown` names the file
+/// in errors, `source` in reports.
+pub fn parse_key_bytes(bytes: &[u8], shown: &str, source: &str) -> Result<Vec<GivenKey>> {
+    let given = |key: Signer| GivenKey {
         key,
-        source: format!("--key {}", path.display()),
-    })
+        source: source.to_string(),
+    };
+    if openpgp::is_certificate(bytes) {
+        let certs = openpgp::parse_certs(bytes).map_err(|e| {
+            Error::usage(format!("--key {shown}: not a valid OpenPGP certificate: {e}"))
+                .hint("export the publisher's certificate again (gpg --export --armor FPR, sq cert export)")
+        })?;
+        return Ok(certs
+            .into_iter()
+            .map(|c| given(Signer::OpenPgp(Box::new(c))))
+            .collect());
+    }
+    if openpgp::is_signature(bytes) || openpgp::is_cleartext(bytes) {
+        return Err(Error::usage(format!(
+            "--key {shown}: this is an OpenPGP signature, not a certificate"
+        ))
+        .hint("pass the signature with --sig, and the publisher's certificate with --key"));
+    }
+    if sshsig::is_signature(bytes) {
+        return Err(Error::usage(format!(
+            "--key {shown}: this is an SSH signature, not a public key"
+        ))
+        .hint("pass the signature with --sig, and the signer's public key with --key"));
+    }
+    let text = String::from_utf8_lossy(bytes);
+    if text.len() as u64 <= MAX_PUBKEY_BYTES
+        && let Ok(key) = PublicKey::from_file_text(&text)
+    {
+        return Ok(vec![given(Signer::Minisign(key))]);
+    }
+    if let Some((what, hint)) = what_key_file_is(&text) {
+        return Err(
+            Error::usage(format!("--key {shown}: this is {what}, not a public key")).hint(hint),
+        );
+    }
+    if looks_like_ssh_keys(&text) {
+        let keys = sshsig::parse_keys(&text).map_err(|e| {
+            Error::usage(format!("--key {shown}: {e}"))
+                .hint("an SSH key file holds `ssh-ed25519 AAAA...` lines, or allowed_signers lines (`PRINCIPALS [OPTIONS] KEY`)")
+        })?;
+        return Ok(keys
+            .into_iter()
+            .map(|a| given(Signer::Ssh(Box::new(a))))
+            .collect());
+    }
+    let first = text.lines().next().unwrap_or("");
+    let detail = match PublicKey::from_file_text(&text) {
+        Err(e) if first.starts_with("untrusted comment:") => e.message().to_string(),
+        _ => "not a minisign, OpenPGP or SSH public key".to_string(),
+    };
+    Err(Error::usage(format!("--key {shown}: {detail}")).hint(KEY_KINDS_HINT))
+}
+
+/// Whether a text file looks like SSH public keys or `allowed_signers` lines: some
+/// non-comment line names an SSH key algorithm.
+fn looks_like_ssh_keys(text: &str) -> bool {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .any(|l| {
+            l.split_whitespace().any(|w| {
+                w.starts_with("ssh-") || w.starts_with("ecdsa-sha2-") || w.starts_with("sk-")
+            })
+        })
 }
 
 /// What a file given as a public key really is, when it is a well-known other thing.
@@ -526,9 +661,10 @@ mod tests {
         assert_eq!(parse_key_arg("RWnotakey").unwrap_err().exit_code(), 64);
         // base64 keys may contain `/`
         let k = parse_key_arg("RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3").unwrap();
-        assert_eq!(k.key.id().to_string(), "E7620F1842B4E81F");
+        assert_eq!(k.len(), 1);
+        assert_eq!(k[0].key.id(), "minisign:E7620F1842B4E81F");
         let slash = "RWQ/6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3";
-        assert_eq!(parse_key_arg(slash).unwrap().key.base64(), slash);
+        assert_eq!(parse_key_arg(slash).unwrap()[0].key.public_text(), slash);
         assert_eq!(
             parse_key_arg("/nonexistent/key.pub")
                 .unwrap_err()

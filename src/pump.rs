@@ -43,6 +43,12 @@ pub struct Pumped {
     pub blake2b: Option<[u8; 64]>,
     /// SHA-512 of every byte, when asked for.
     pub sha512: Option<[u8; 64]>,
+    /// The SHA-256 state before finalisation (an OpenPGP signature continues it).
+    pub sha256_state: Sha256,
+    /// The SHA-512 state before finalisation, when SHA-512 was asked for.
+    pub sha512_state: Option<Sha512>,
+    /// The extra hashers (OpenPGP signatures with a salt, SHA-384 or text), fed every byte.
+    pub feeds: Vec<crate::openpgp::Hasher>,
     /// The first `head_len` bytes.
     pub head: Vec<u8>,
     /// Every byte, when asked for (legacy signatures need the whole message).
@@ -68,17 +74,21 @@ pub fn pump(
     let hashes = Hashes {
         blake2b,
         sha512: false,
+        feeds: Vec::new(),
     };
     pump_with(src, sink, hashes, keep_all, head_len, max, progress)
 }
 
 /// The optional digests of a pass (SHA-256 is always computed).
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct Hashes {
     /// BLAKE2b-512, minisign's prehash.
     pub blake2b: bool,
     /// SHA-512.
     pub sha512: bool,
+    /// Hashers of OpenPGP signatures that cannot continue the SHA-256/512 states (v6
+    /// salts, SHA-384, text signatures): each on its own thread.
+    pub feeds: Vec<crate::openpgp::Hasher>,
 }
 
 /// [`pump`], with the optional digests chosen by `hashes`: each on its own thread, fed the
@@ -107,8 +117,9 @@ pub fn pump_with(
         let sha_thread = scope.spawn(move || {
             let mut sha = Sha256::new();
             drain(sha_rx, &sha_free, |c| sha.update(c));
+            let state = sha.clone();
             let out: [u8; 32] = sha.finalize().into();
-            out
+            (out, state)
         });
         let (b2_tx, b2_thread) = if hashes.blake2b {
             let (tx, rx) = sync_channel::<Chunk>(POOL);
@@ -132,16 +143,32 @@ pub fn pump_with(
             let handle = scope.spawn(move || {
                 let mut sha = Sha512::new();
                 drain(rx, &s512_free, |c| sha.update(c));
+                let state = sha.clone();
                 let out: [u8; 64] = sha.finalize().into();
-                out
+                (out, state)
             });
             (Some(tx), Some(handle))
         } else {
             (None, None)
         };
+        let mut feed_txs = Vec::new();
+        let mut feed_threads = Vec::new();
+        for mut hasher in hashes.feeds {
+            let (tx, rx) = sync_channel::<Chunk>(POOL);
+            let free = free_tx.clone();
+            feed_threads.push(scope.spawn(move || {
+                drain(rx, &free, |c| hasher.update(c));
+                hasher
+            }));
+            feed_txs.push(tx);
+        }
         drop(free_tx);
 
-        let extra: Vec<&SyncSender<Chunk>> = b2_tx.iter().chain(s512_tx.iter()).collect();
+        let extra: Vec<&SyncSender<Chunk>> = b2_tx
+            .iter()
+            .chain(s512_tx.iter())
+            .chain(feed_txs.iter())
+            .collect();
         let result = read_loop(
             src, sink, &free_rx, &sha_tx, &extra, keep_all, head_len, max, progress,
         );
@@ -150,17 +177,25 @@ pub fn pump_with(
         drop(extra);
         drop(b2_tx);
         drop(s512_tx);
-        let sha256 = sha_thread
+        drop(feed_txs);
+        let (sha256, sha256_state) = sha_thread
             .join()
             .expect("the SHA-256 thread does not panic");
         let blake2b = b2_thread.map(|h| h.join().expect("the BLAKE2b thread does not panic"));
-        let sha512 = s512_thread.map(|h| h.join().expect("the SHA-512 thread does not panic"));
+        let s512 = s512_thread.map(|h| h.join().expect("the SHA-512 thread does not panic"));
+        let feeds = feed_threads
+            .into_iter()
+            .map(|h| h.join().expect("the OpenPGP hashing threads do not panic"))
+            .collect();
         let (total, head, all) = result?;
         Ok(Pumped {
             total,
             sha256,
             blake2b,
-            sha512,
+            sha512: s512.as_ref().map(|(d, _)| *d),
+            sha256_state,
+            sha512_state: s512.map(|(_, s)| s),
+            feeds,
             head,
             all,
         })
@@ -279,8 +314,18 @@ mod tests {
             let all = Hashes {
                 blake2b: true,
                 sha512: true,
+                feeds: Vec::new(),
             };
-            let p = pump_with(&mut *src, &mut out, all, true, 10, u64::MAX, &mut |_| {}).unwrap();
+            let p = pump_with(
+                &mut *src,
+                &mut out,
+                all.clone(),
+                true,
+                10,
+                u64::MAX,
+                &mut |_| {},
+            )
+            .unwrap();
             assert_eq!(out, data);
             assert_eq!(p.total, data.len() as u64);
             assert_eq!(p.sha256, <[u8; 32]>::from(Sha256::digest(&data)));
@@ -310,6 +355,7 @@ mod tests {
         let only = Hashes {
             blake2b: false,
             sha512: true,
+            feeds: Vec::new(),
         };
         let p = pump_with(
             &mut &data[..],

@@ -11,14 +11,61 @@
 use crate::error::{Error, Reason, Result};
 use crate::keys::{KeyRing, TrustedKey};
 use crate::location::HttpUrl;
-use crate::minisig::{PublicKey, Signature};
+use crate::minisig::{KeyId, PublicKey, Signature};
 use crate::term::sanitize;
+use crate::{openpgp, sshsig};
 
-/// What is trusted to sign: a minisign key today.
+/// What is trusted to sign: a minisign key, an OpenPGP certificate, or an SSH key.
 #[derive(Clone, Debug)]
 pub enum Signer {
     /// A minisign public key.
     Minisign(PublicKey),
+    /// An OpenPGP certificate (its primary key and subkeys), named by its fingerprint.
+    OpenPgp(Box<openpgp::Cert>),
+    /// An SSH public key, with what an `allowed_signers` line says about it.
+    Ssh(Box<sshsig::Allowed>),
+}
+
+/// The kind of a [`Signer`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SignerKind {
+    /// minisign.
+    Minisign,
+    /// OpenPGP.
+    OpenPgp,
+    /// SSH.
+    Ssh,
+}
+
+impl SignerKind {
+    /// `minisign`, `openpgp`, `ssh`: the `KIND` of `KIND:ID`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SignerKind::Minisign => "minisign",
+            SignerKind::OpenPgp => "openpgp",
+            SignerKind::Ssh => "ssh",
+        }
+    }
+
+    /// The conventional detached-signature suffixes of this kind, in the order they are
+    /// looked for: `.minisig`; `.asc`, then `.sig`; `.sig`.
+    pub fn sibling_suffixes(self) -> &'static [&'static str] {
+        match self {
+            SignerKind::Minisign => &[".minisig"],
+            SignerKind::OpenPgp => &[".asc", ".sig"],
+            SignerKind::Ssh => &[".sig"],
+        }
+    }
+
+    /// Parse `minisign` / `openpgp` / `ssh`.
+    pub fn parse(s: &str) -> Option<SignerKind> {
+        match s {
+            "minisign" => Some(SignerKind::Minisign),
+            "openpgp" => Some(SignerKind::OpenPgp),
+            "ssh" => Some(SignerKind::Ssh),
+            _ => None,
+        }
+    }
 }
 
 /// The kind prefix of minisign signers in `KIND:ID`.
@@ -30,13 +77,139 @@ pub fn minisign_signer_id(key_id: &str) -> String {
     format!("{MINISIGN}{}", key_id.to_ascii_uppercase())
 }
 
+/// Who a signature says made it, before anything is checked: what selects the key.
+#[derive(Clone, Copy, Debug)]
+pub enum Claim<'a> {
+    /// A minisign signature's key id.
+    Minisign(KeyId),
+    /// An OpenPGP signature's issuer (fingerprint and/or key id of the primary or a subkey).
+    OpenPgp(&'a openpgp::Sig),
+    /// An SSH signature's embedded public key.
+    Ssh(&'a sshsig::SshKey),
+}
+
+impl Claim<'_> {
+    /// The claimed signer in words, for "signed by ..., which is not trusted".
+    pub fn describe(&self) -> String {
+        match self {
+            Claim::Minisign(id) => format!("key {id}"),
+            Claim::OpenPgp(sig) => match (sig.issuer_fingerprint(), sig.issuer_key_id()) {
+                (Some(f), _) => format!("OpenPGP key {f}"),
+                (None, Some(id)) => format!(
+                    "OpenPGP key id {}",
+                    id.iter().map(|b| format!("{b:02X}")).collect::<String>()
+                ),
+                (None, None) => "an OpenPGP key it does not name".to_string(),
+            },
+            Claim::Ssh(k) => format!("SSH key {}", k.fingerprint()),
+        }
+    }
+}
+
 impl Signer {
-    /// The signer's stable name, `KIND:ID` (`minisign:E7620F1842B4E81F`), as lockfiles,
-    /// the rollback state and reports write it.
+    /// The signer's stable name, `KIND:ID` (`minisign:E7620F1842B4E81F`,
+    /// `openpgp:FINGERPRINT`, `ssh:SHA256:...`), as lockfiles, the rollback state and
+    /// reports write it.
     pub fn id(&self) -> String {
         match self {
             Signer::Minisign(k) => minisign_signer_id(&k.id().to_string()),
+            Signer::OpenPgp(c) => format!("openpgp:{}", c.fingerprint()),
+            Signer::Ssh(a) => format!("ssh:{}", a.key.fingerprint()),
         }
+    }
+
+    /// The ID part of [`Signer::id`] (`E7620F1842B4E81F`, the fingerprint, `SHA256:...`).
+    pub fn short_id(&self) -> String {
+        match self {
+            Signer::Minisign(k) => k.id().to_string(),
+            Signer::OpenPgp(c) => c.fingerprint().to_hex(),
+            Signer::Ssh(a) => a.key.fingerprint(),
+        }
+    }
+
+    /// Its kind.
+    pub fn kind(&self) -> SignerKind {
+        match self {
+            Signer::Minisign(_) => SignerKind::Minisign,
+            Signer::OpenPgp(_) => SignerKind::OpenPgp,
+            Signer::Ssh(_) => SignerKind::Ssh,
+        }
+    }
+
+    /// The signer in words for messages: `key E7620F1842B4E81F`, `OpenPGP certificate FPR
+    /// (user id)`, `SSH key SHA256:... (comment)`; untrusted parts sanitised.
+    pub fn describe(&self) -> String {
+        match self {
+            Signer::Minisign(k) => format!("key {}", k.id()),
+            Signer::OpenPgp(c) => match c.primary_user_id() {
+                Some(u) => format!("OpenPGP certificate {} ({})", c.fingerprint(), sanitize(&u)),
+                None => format!("OpenPGP certificate {}", c.fingerprint()),
+            },
+            Signer::Ssh(a) => match a.key.comment().filter(|c| !c.is_empty()) {
+                Some(c) => format!("SSH key {} ({})", a.key.fingerprint(), sanitize(c)),
+                None => format!("SSH key {}", a.key.fingerprint()),
+            },
+        }
+    }
+
+    /// Whether this signer is the one `claim` names (for OpenPGP: the certificate holds the
+    /// issuer's key, as primary or subkey).
+    pub fn answers(&self, claim: &Claim<'_>) -> bool {
+        match (self, claim) {
+            (Signer::Minisign(k), Claim::Minisign(id)) => k.id() == *id,
+            (Signer::OpenPgp(c), Claim::OpenPgp(sig)) => c.has_key(
+                sig.issuer_fingerprint().as_ref(),
+                sig.issuer_key_id().as_ref(),
+            ),
+            (Signer::Ssh(a), Claim::Ssh(k)) => a.key == **k,
+            _ => false,
+        }
+    }
+
+    /// The key as the key store writes it (`public_key`): minisign's base64 key, the
+    /// certificate's binary packets in base64 (one line), the SSH `ALGO BASE64` line.
+    pub fn public_text(&self) -> String {
+        match self {
+            Signer::Minisign(k) => k.base64().to_string(),
+            Signer::OpenPgp(c) => crate::minisig::encode_base64(&c.to_bytes()),
+            Signer::Ssh(a) => a.key.to_line(),
+        }
+    }
+
+    /// Read a key back from [`Signer::public_text`] for `kind`. OpenPGP: the text must hold
+    /// exactly one certificate.
+    pub fn from_public_text(kind: SignerKind, text: &str) -> std::result::Result<Signer, String> {
+        match kind {
+            SignerKind::Minisign => PublicKey::from_base64(text)
+                .map(Signer::Minisign)
+                .map_err(|e| e.message().to_string()),
+            SignerKind::OpenPgp => {
+                let bytes = crate::minisig::decode_base64(text.trim())
+                    .ok_or("the certificate is not canonical base64")?;
+                let mut certs = openpgp::parse_certs(&bytes)?;
+                if certs.len() != 1 {
+                    return Err(format!(
+                        "{} certificates where one was expected",
+                        certs.len()
+                    ));
+                }
+                Ok(Signer::OpenPgp(Box::new(certs.remove(0))))
+            }
+            SignerKind::Ssh => sshsig::SshKey::parse_line(text).map(|key| {
+                Signer::Ssh(Box::new(sshsig::Allowed {
+                    key,
+                    principals: Vec::new(),
+                    namespaces: None,
+                    valid_after: None,
+                    valid_before: None,
+                }))
+            }),
+        }
+    }
+
+    /// Whether two signers are the same key (same kind and id).
+    pub fn same(&self, other: &Signer) -> bool {
+        self.kind() == other.kind() && self.id() == other.id()
     }
 }
 
@@ -45,15 +218,27 @@ impl Signer {
 pub struct Needs {
     /// BLAKE2b-512 of the payload (a prehashed minisign signature).
     pub blake2b512: bool,
-    /// SHA-512 of the payload.
+    /// SHA-512 of the payload (an SSH signature's default hash; an OpenPGP SHA-512
+    /// signature continues this state).
     pub sha512: bool,
     /// The payload itself, kept in memory (a legacy minisign signature; bounded by
     /// `--max-size`, and only with `--allow-legacy`).
     pub whole: bool,
 }
 
+impl Needs {
+    /// Both sets of needs.
+    pub fn union(self, o: Needs) -> Needs {
+        Needs {
+            blake2b512: self.blake2b512 || o.blake2b512,
+            sha512: self.sha512 || o.sha512,
+            whole: self.whole || o.whole,
+        }
+    }
+}
+
 /// What the pass computed, for a scheme to decide on.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Digests<'a> {
     /// SHA-256 (always computed: pins and reports need it).
     pub sha256: &'a [u8; 32],
@@ -63,6 +248,12 @@ pub struct Digests<'a> {
     pub sha512: Option<&'a [u8; 64]>,
     /// The whole payload, when needed.
     pub whole: Option<&'a [u8]>,
+    /// The SHA-256 state before finalisation (an OpenPGP signature appends its trailer).
+    pub sha256_state: Option<&'a sha2::Sha256>,
+    /// The SHA-512 state before finalisation.
+    pub sha512_state: Option<&'a sha2::Sha512>,
+    /// The OpenPGP hashers asked for by [`Admitted::feeds`], fed the payload, in order.
+    pub feeds: Vec<openpgp::Hasher>,
 }
 
 /// A parsed signature of some scheme.
@@ -88,7 +279,9 @@ impl Scheme for Signature {
     }
 
     fn verifies(&self, signer: &Signer, d: &Digests<'_>) -> bool {
-        let Signer::Minisign(key) = signer;
+        let Signer::Minisign(key) = signer else {
+            return false;
+        };
         match (self.is_prehashed(), d.blake2b512, d.whole) {
             (true, Some(hash), _) => self.verify_prehash(key, hash),
             (false, _, Some(bytes)) => key.inner().verify(bytes, self.inner(), true).is_ok(),
@@ -97,7 +290,9 @@ impl Scheme for Signature {
     }
 
     fn verifies_bytes(&self, signer: &Signer, bytes: &[u8], allow_legacy: bool) -> bool {
-        let Signer::Minisign(key) = signer;
+        let Signer::Minisign(key) = signer else {
+            return false;
+        };
         key.inner()
             .verify(bytes, self.inner(), allow_legacy)
             .is_ok()
@@ -128,7 +323,7 @@ pub fn admit(
     url: Option<&HttpUrl>,
     expect: &Expect<'_>,
 ) -> Result<TrustedKey> {
-    let key = ring.resolve(sig.key_id(), url, expect.what)?;
+    let key = ring.resolve(&Claim::Minisign(sig.key_id()), url, expect.what)?;
     check_legacy(sig, expect.allow_legacy, expect.what)?;
     check_file_binding(sig, expect.file_name, expect.what)?;
     Ok(key)
@@ -193,6 +388,488 @@ fn check_file_binding(sig: &Signature, expected: &str, what: &str) -> Result<()>
     }
 }
 
+/// Largest detached signature file of any kind read: 16 KiB (a `.minisig` is ~300 bytes, an
+/// armored RSA-4096 OpenPGP signature ~900, an SSH signature ~300-1200).
+pub const MAX_SIG_FILE_BYTES: u64 = crate::minisig::MAX_SIG_BYTES;
+
+/// A detached signature file of any kind, told apart by its content.
+#[derive(Clone, Debug)]
+pub enum SigFile {
+    /// A `.minisig`.
+    Minisign(Box<Signature>),
+    /// One or more OpenPGP signatures (binary or armored).
+    OpenPgp(Vec<openpgp::Sig>),
+    /// An SSH signature (`ssh-keygen -Y sign`).
+    Ssh(sshsig::SshSig),
+}
+
+impl SigFile {
+    /// Parse `bytes` (named `what` in errors): OpenPGP, SSH or minisign, by content.
+    pub fn parse(bytes: &[u8], what: &str) -> Result<SigFile> {
+        let malformed = |kind: &str, e: String| {
+            Error::refused_for(
+                Reason::MalformedSignature,
+                format!("malformed signature {what}: not a valid {kind} signature: {e}"),
+            )
+            .hint("the signature file is damaged or is not a signature; check --sig (or the file next to the download)")
+        };
+        if openpgp::is_signature(bytes) {
+            return openpgp::parse_signatures(bytes)
+                .map(SigFile::OpenPgp)
+                .map_err(|e| malformed("OpenPGP", e));
+        }
+        if sshsig::is_signature(bytes) {
+            return sshsig::SshSig::parse(bytes)
+                .map(SigFile::Ssh)
+                .map_err(|e| malformed("SSH", e));
+        }
+        if openpgp::is_cleartext(bytes) {
+            return Err(Error::refused_for(
+                Reason::MalformedSignature,
+                format!("{what} is a cleartext-signed message, not a detached signature"),
+            )
+            .hint("a cleartext-signed file carries its own signature: verify it with `verun verify FILE`, or pass a signed checksum list with --checksums"));
+        }
+        Signature::parse(bytes, what).map(|s| SigFile::Minisign(Box::new(s)))
+    }
+
+    /// Its kind.
+    pub fn kind(&self) -> SignerKind {
+        match self {
+            SigFile::Minisign(_) => SignerKind::Minisign,
+            SigFile::OpenPgp(_) => SignerKind::OpenPgp,
+            SigFile::Ssh(_) => SignerKind::Ssh,
+        }
+    }
+}
+
+/// One signature of an [`Admitted`] file.
+#[derive(Clone, Debug)]
+enum One {
+    Minisign(Box<Signature>),
+    /// The signature and its index in the file (a cleartext message's signatures).
+    OpenPgp(Box<openpgp::Sig>, usize),
+    Ssh(Box<sshsig::SshSig>),
+}
+
+#[derive(Clone, Debug)]
+struct Item {
+    sig: One,
+    key: TrustedKey,
+}
+
+/// A signature that verified.
+#[derive(Clone, Debug)]
+pub struct GoodSig {
+    /// The trusted signer.
+    pub key: TrustedKey,
+    /// The key that signed: a minisign key id, an OpenPGP (sub)key fingerprint, an SSH
+    /// fingerprint.
+    pub key_id: String,
+    /// The signed time: minisign's `timestamp:`, OpenPGP's creation time; none for SSH.
+    pub created: Option<u64>,
+    /// minisign's trusted comment; for OpenPGP the signer's user ID; for SSH the key's
+    /// comment (raw: sanitise before printing).
+    pub trusted_comment: String,
+    /// minisign: prehashed (false: legacy); true for the other kinds.
+    pub prehashed: bool,
+    /// `minisign`, `openpgp`, `ssh`.
+    pub kind: SignerKind,
+    /// The algorithms, for OpenPGP and SSH (`RSA 4096, SHA-256`).
+    pub algorithm: Option<String>,
+}
+
+/// A signature file after the policy ([`admit_file`]): its signatures by trusted signers,
+/// each with its key, waiting for the bytes they sign.
+#[derive(Clone, Debug)]
+pub struct Admitted {
+    items: Vec<Item>,
+    /// The signers of signatures in the file that nobody trusts here: ignored, reported.
+    pub ignored: Vec<String>,
+}
+
+/// [`admit`] for a signature file of any kind. minisign: the one signature must be by a
+/// trusted key (and pass the legacy and `file:` rules). OpenPGP: signatures by keys not
+/// trusted are ignored (and listed); at least one must be by a trusted key, and every one
+/// by a trusted key must use an accepted hash (and, later, verify). SSH: the embedded key
+/// must be trusted and the namespace `file`.
+pub fn admit_file(
+    file: &SigFile,
+    ring: &KeyRing<'_>,
+    url: Option<&HttpUrl>,
+    expect: &Expect<'_>,
+) -> Result<Admitted> {
+    let what = expect.what;
+    match file {
+        SigFile::Minisign(sig) => {
+            let key = admit(sig, ring, url, expect)?;
+            Ok(Admitted {
+                items: vec![Item {
+                    sig: One::Minisign(sig.clone()),
+                    key,
+                }],
+                ignored: Vec::new(),
+            })
+        }
+        SigFile::OpenPgp(sigs) => admit_openpgp(sigs, ring, url, what),
+        SigFile::Ssh(sig) => {
+            let key = ring.resolve(&Claim::Ssh(sig.key()), url, what)?;
+            if sig.namespace() != sshsig::NAMESPACE {
+                return Err(Error::refused_for(
+                    Reason::BadSignature,
+                    format!(
+                        "{what} is an SSH signature for namespace {:?}, not {:?}",
+                        sanitize(sig.namespace()),
+                        sshsig::NAMESPACE
+                    ),
+                )
+                .hint("files are signed with `ssh-keygen -Y sign -n file`; a signature made for another purpose (git, email) does not vouch for a download"));
+            }
+            Ok(Admitted {
+                items: vec![Item {
+                    sig: One::Ssh(Box::new(sig.clone())),
+                    key,
+                }],
+                ignored: Vec::new(),
+            })
+        }
+    }
+}
+
+/// [`admit_file`] for OpenPGP signatures (a detached file's, or a cleartext message's).
+pub fn admit_openpgp(
+    sigs: &[openpgp::Sig],
+    ring: &KeyRing<'_>,
+    url: Option<&HttpUrl>,
+    what: &str,
+) -> Result<Admitted> {
+    let mut items = Vec::new();
+    let mut ignored = Vec::new();
+    let mut refused = None;
+    for (i, sig) in sigs.iter().enumerate() {
+        let claim = Claim::OpenPgp(sig);
+        match ring.verdict(&claim, url) {
+            crate::keys::StoreVerdict::Trusted(key) => {
+                if let Err(why) = sig.hash_algo() {
+                    return Err(Error::refused_for(
+                        Reason::BadSignature,
+                        format!("{what} by {} is refused: {why}", key.key.describe()),
+                    )
+                    .hint("ask the publisher to sign with SHA-256 or stronger (gpg --digest-algo SHA512)"));
+                }
+                items.push(Item {
+                    sig: One::OpenPgp(Box::new(sig.clone()), i),
+                    key,
+                });
+            }
+            crate::keys::StoreVerdict::Refused(e) => {
+                refused.get_or_insert(e);
+                ignored.push(claim.describe());
+            }
+            crate::keys::StoreVerdict::Unknown => ignored.push(claim.describe()),
+        }
+    }
+    if items.is_empty() {
+        if let Some(e) = refused {
+            return Err(e);
+        }
+        let first = sigs.first().map(Claim::OpenPgp);
+        return Err(match (first, sigs.len()) {
+            (Some(c), 1) => ring.untrusted(&c, what),
+            _ => Error::refused_for(
+                Reason::UntrustedKey,
+                format!(
+                    "{what} holds {} signatures, by {}: none of them is trusted",
+                    sigs.len(),
+                    ignored.join(", ")
+                ),
+            )
+            .hint("pass the publisher's certificate with --key, or trust it with `verun key add`"),
+        });
+    }
+    Ok(Admitted { items, ignored })
+}
+
+fn now() -> u64 {
+    u64::try_from(crate::time::now()).unwrap_or(0)
+}
+
+impl Admitted {
+    /// What the pass must compute for these signatures.
+    pub fn needs(&self) -> Needs {
+        self.items.iter().fold(Needs::default(), |n, it| {
+            let more = match &it.sig {
+                One::Minisign(s) => s.needs(),
+                One::OpenPgp(s, _) => Needs {
+                    sha512: s.plain() == Some(openpgp::HashAlgo::Sha512),
+                    ..Needs::default()
+                },
+                One::Ssh(s) => Needs {
+                    sha512: s.hash_algo() == sshsig::HashAlgo::Sha512,
+                    ..Needs::default()
+                },
+            };
+            n.union(more)
+        })
+    }
+
+    /// The OpenPGP hashers the pass must feed (salted v6 signatures, SHA-384, text
+    /// signatures); plain SHA-256/512 signatures continue the pass's own states instead.
+    pub fn feeds(&self) -> Vec<openpgp::Hasher> {
+        self.items
+            .iter()
+            .filter_map(|it| match &it.sig {
+                One::OpenPgp(s, _) if own_feed(s) => s.hasher().ok(),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The signers, in words (`key E762...`, `OpenPGP certificate FPR (uid)`).
+    pub fn signers(&self) -> Vec<String> {
+        self.items.iter().map(|it| it.key.key.describe()).collect()
+    }
+
+    /// The first trusted signer.
+    pub fn first_key(&self) -> &TrustedKey {
+        &self.items[0].key
+    }
+
+    /// Whether a legacy (non-prehashed) minisign signature is among them.
+    pub fn minisign(&self) -> Option<&Signature> {
+        self.items.iter().find_map(|it| match &it.sig {
+            One::Minisign(s) => Some(&**s),
+            _ => None,
+        })
+    }
+
+    /// Decide every signature over the payload the pass hashed: all must verify. `subject`
+    /// and `location` name the payload and the signature in errors.
+    pub fn decide(
+        &self,
+        mut d: Digests<'_>,
+        subject: &str,
+        location: &str,
+    ) -> Result<Vec<GoodSig>> {
+        let mut feeds = std::mem::take(&mut d.feeds).into_iter();
+        let mut good = Vec::new();
+        for it in &self.items {
+            let g = match &it.sig {
+                One::Minisign(sig) => {
+                    if !sig.verifies(&it.key.key, &d) {
+                        return Err(mismatch(subject, location, &it.key));
+                    }
+                    minisign_good(sig, &it.key)
+                }
+                One::OpenPgp(sig, _) => {
+                    let hasher = if own_feed(sig) {
+                        feeds.next()
+                    } else {
+                        match sig.plain() {
+                            Some(openpgp::HashAlgo::Sha256) => d
+                                .sha256_state
+                                .map(|s| openpgp::Hasher::continue_sha256(s.clone())),
+                            Some(openpgp::HashAlgo::Sha512) => d
+                                .sha512_state
+                                .map(|s| openpgp::Hasher::continue_sha512(s.clone())),
+                            _ => None,
+                        }
+                    };
+                    let Some(hasher) = hasher else {
+                        return Err(mismatch(subject, location, &it.key));
+                    };
+                    let certs = certs_of(&it.key);
+                    openpgp_good(
+                        openpgp::verify(sig, hasher, &certs, now()),
+                        &it.key,
+                        subject,
+                        location,
+                    )?
+                }
+                One::Ssh(sig) => {
+                    let digest: Option<&[u8]> = match sig.hash_algo() {
+                        sshsig::HashAlgo::Sha256 => Some(&d.sha256[..]),
+                        sshsig::HashAlgo::Sha512 => d.sha512.map(|h| &h[..]),
+                    };
+                    let Some(digest) = digest else {
+                        return Err(mismatch(subject, location, &it.key));
+                    };
+                    ssh_good(sig, digest, &it.key, subject, location)?
+                }
+            };
+            good.push(g);
+        }
+        Ok(good)
+    }
+
+    /// [`Admitted::decide`] over bytes held in memory (a checksum list). `allow_legacy`
+    /// lets a legacy minisign signature verify.
+    pub fn decide_bytes(
+        &self,
+        bytes: &[u8],
+        allow_legacy: bool,
+        subject: &str,
+        location: &str,
+    ) -> Result<Vec<GoodSig>> {
+        use sha2::Digest as _;
+        let mut good = Vec::new();
+        for it in &self.items {
+            let g = match &it.sig {
+                One::Minisign(sig) => {
+                    if !sig.verifies_bytes(&it.key.key, bytes, allow_legacy) {
+                        return Err(mismatch(subject, location, &it.key));
+                    }
+                    minisign_good(sig, &it.key)
+                }
+                One::OpenPgp(sig, _) => {
+                    let certs = certs_of(&it.key);
+                    openpgp_good(
+                        openpgp::verify_bytes(sig, bytes, &certs, now()),
+                        &it.key,
+                        subject,
+                        location,
+                    )?
+                }
+                One::Ssh(sig) => {
+                    let digest: Vec<u8> = match sig.hash_algo() {
+                        sshsig::HashAlgo::Sha256 => sha2::Sha256::digest(bytes).to_vec(),
+                        sshsig::HashAlgo::Sha512 => sha2::Sha512::digest(bytes).to_vec(),
+                    };
+                    ssh_good(sig, &digest, &it.key, subject, location)?
+                }
+            };
+            good.push(g);
+        }
+        Ok(good)
+    }
+
+    /// [`Admitted::decide`] for the signatures of a cleartext-signed message (admitted with
+    /// [`admit_openpgp`] from `message.sigs`).
+    pub fn decide_cleartext(
+        &self,
+        message: &openpgp::Cleartext,
+        subject: &str,
+    ) -> Result<Vec<GoodSig>> {
+        let mut good = Vec::new();
+        for it in &self.items {
+            let One::OpenPgp(_, index) = &it.sig else {
+                return Err(mismatch(subject, subject, &it.key));
+            };
+            let certs = certs_of(&it.key);
+            good.push(openpgp_good(
+                message.verify(*index, &certs, now()),
+                &it.key,
+                subject,
+                subject,
+            )?);
+        }
+        Ok(good)
+    }
+}
+
+/// Whether an OpenPGP signature needs its own hasher (not a continued plain state).
+fn own_feed(sig: &openpgp::Sig) -> bool {
+    sig.plain().is_none()
+}
+
+fn certs_of(key: &TrustedKey) -> Vec<openpgp::Cert> {
+    match &key.key {
+        Signer::OpenPgp(c) => vec![(**c).clone()],
+        _ => Vec::new(),
+    }
+}
+
+fn mismatch(subject: &str, location: &str, key: &TrustedKey) -> Error {
+    Error::refused_for(
+        Reason::BadSignature,
+        format!(
+            "{subject} does not match its signature {location} ({})",
+            key.key.describe()
+        ),
+    )
+    .hint("the payload or its signature was altered, or the wrong key was given; nothing was run or saved")
+}
+
+fn minisign_good(sig: &Signature, key: &TrustedKey) -> GoodSig {
+    GoodSig {
+        key: key.clone(),
+        key_id: sig.key_id().to_string(),
+        created: sig.fields().timestamp,
+        trusted_comment: sig.trusted_comment().to_string(),
+        prehashed: sig.is_prehashed(),
+        kind: SignerKind::Minisign,
+        algorithm: None,
+    }
+}
+
+fn openpgp_good(
+    outcome: openpgp::Outcome,
+    key: &TrustedKey,
+    subject: &str,
+    location: &str,
+) -> Result<GoodSig> {
+    match outcome {
+        openpgp::Outcome::Good(g) => Ok(GoodSig {
+            key: key.clone(),
+            key_id: g.signing_key.to_hex(),
+            created: Some(g.created),
+            trusted_comment: g.user_id.unwrap_or_default(),
+            prehashed: true,
+            kind: SignerKind::OpenPgp,
+            algorithm: Some(format!("{}, {}", g.algorithm, g.hash)),
+        }),
+        openpgp::Outcome::Bad { reason, .. } => Err(Error::refused_for(
+            Reason::BadSignature,
+            format!(
+                "{subject}: the OpenPGP signature {location} by {} is refused: {}",
+                key.key.describe(),
+                sanitize(&reason)
+            ),
+        )
+        .hint("the payload or its signature was altered, or the key was not valid when it signed; nothing was run or saved")),
+        openpgp::Outcome::Unknown => Err(mismatch(subject, location, key)),
+    }
+}
+
+fn ssh_good(
+    sig: &sshsig::SshSig,
+    digest: &[u8],
+    key: &TrustedKey,
+    subject: &str,
+    location: &str,
+) -> Result<GoodSig> {
+    let Signer::Ssh(allowed) = &key.key else {
+        return Err(mismatch(subject, location, key));
+    };
+    sig.verify(allowed, digest, now()).map_err(|why| {
+        Error::refused_for(
+            Reason::BadSignature,
+            format!(
+                "{subject}: the SSH signature {location} by {} is refused: {}",
+                key.key.describe(),
+                sanitize(&why)
+            ),
+        )
+        .hint("the payload or its signature was altered, or the key is not allowed to sign this; nothing was run or saved")
+    })?;
+    Ok(GoodSig {
+        key: key.clone(),
+        key_id: allowed.key.fingerprint(),
+        created: None,
+        trusted_comment: allowed.key.comment().unwrap_or_default().to_string(),
+        prehashed: true,
+        kind: SignerKind::Ssh,
+        algorithm: Some(format!(
+            "{}, {}",
+            allowed.key.algorithm(),
+            match sig.hash_algo() {
+                sshsig::HashAlgo::Sha256 => "SHA-256",
+                sshsig::HashAlgo::Sha512 => "SHA-512",
+            }
+        )),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,6 +909,9 @@ mod tests {
             blake2b512,
             sha512: None,
             whole,
+            sha256_state: None,
+            sha512_state: None,
+            feeds: Vec::new(),
         };
         // Prehashed: the BLAKE2b alone.
         assert_eq!(

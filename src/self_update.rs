@@ -49,9 +49,9 @@ use crate::error::{Error, Result};
 use crate::fetch::{Net, NetConfig};
 use crate::keys::{KeyRing, KeyStore, StoreVerdict};
 use crate::location::{HttpUrl, Location};
-use crate::minisig::KeyId;
 use crate::paths::Paths;
 use crate::plan::{Plan, Subject, parse_timeout};
+use crate::scheme::{Claim, Signer, SignerKind};
 use crate::store::Store;
 use crate::term::sanitize;
 use crate::verify::{self, Limits, Report};
@@ -221,12 +221,22 @@ struct ReleaseKeys<'a> {
 }
 
 impl KeyStore for ReleaseKeys<'_> {
-    fn lookup(&self, id: KeyId, url: Option<&HttpUrl>) -> StoreVerdict {
-        match self.store.lookup(id, url) {
+    fn lookup(&self, claim: &Claim<'_>, url: Option<&HttpUrl>) -> StoreVerdict {
+        let id = claim.describe();
+        if !matches!(claim, Claim::Minisign(_)) {
+            return StoreVerdict::Refused(
+                Error::refused(format!(
+                    "the release is signed by {id}, not by verun's minisign release key {}",
+                    self.name
+                ))
+                .hint("verun's releases are signed with minisign only; nothing was changed"),
+            );
+        }
+        match self.store.lookup(claim, url) {
             StoreVerdict::Trusted(k) if k.store_name.as_deref() != Some(self.name) => {
                 StoreVerdict::Refused(
                     Error::refused(format!(
-                        "the release is signed by key {id} ({}), not by verun's release key {}",
+                        "the release is signed by {id} ({}), not by verun's release key {}",
                         sanitize(&k.source),
                         self.name
                     ))
@@ -237,7 +247,7 @@ impl KeyStore for ReleaseKeys<'_> {
             }
             StoreVerdict::Unknown => StoreVerdict::Refused(
                 Error::refused(format!(
-                    "the release is signed by key {id}, which is not verun's release key {}",
+                    "the release is signed by {id}, which is not verun's release key {}",
                     self.name
                 ))
                 .hint("the release was altered or signed by someone else; nothing was changed. If verun announced a key rotation, move to the new key first with `verun key rotate verun-release --new NEW.pub --sig NEW.pub.minisig` (keys/README.md)"),
@@ -255,8 +265,20 @@ impl KeyStore for ReleaseKeys<'_> {
         vec![self.name.to_string()]
     }
 
-    fn refuses_given(&self, id: KeyId) -> Option<Error> {
-        self.store.refuses_given(id)
+    fn refuses_given(&self, key: &Signer) -> Option<Error> {
+        self.store.refuses_given(key)
+    }
+
+    fn signer(&self, signer_id: &str) -> Option<Signer> {
+        self.store.signer(signer_id)
+    }
+
+    fn lookup_signer(&self, signer_id: &str, url: Option<&HttpUrl>) -> StoreVerdict {
+        self.store.lookup_signer(signer_id, url)
+    }
+
+    fn kinds(&self, _url: Option<&HttpUrl>, _all: bool) -> Vec<SignerKind> {
+        vec![SignerKind::Minisign]
     }
 
     fn is_empty(&self) -> bool {
@@ -474,6 +496,8 @@ pub fn run(a: &Options) -> Result<Outcome> {
     let plan = Plan {
         subject: Subject::Url(bin_url.clone()),
         keys: Vec::new(),
+        key_urls: Vec::new(),
+        fingerprints: Vec::new(),
         sig: None,
         sha256: None,
         sha512: None,
@@ -655,9 +679,7 @@ fn list_sig_key(r: &Report) -> String {
 
 fn record_uses(store: &Store, r: &Report, warnings: &mut Vec<String>) {
     for s in [&r.signature, &r.checksums_signature].into_iter().flatten() {
-        if let Some(id) = KeyId::parse_hex(&s.key_id)
-            && let Err(e) = store.record_use(id)
-        {
+        if let Err(e) = store.record_use(&s.signer) {
             warnings.push(format!(
                 "cannot record the use of the release key in the key store: {}",
                 e.message()

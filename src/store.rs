@@ -54,6 +54,7 @@ use crate::location::HttpUrl;
 use crate::minisig::{KeyId, MAX_PUBKEY_BYTES, MAX_SIG_BYTES, PublicKey, Signature};
 use crate::paths::Paths;
 use crate::private_fs::{self, LockKind, Problem, Rules, Want};
+use crate::scheme::{Claim, Signer, SignerKind};
 use crate::term::sanitize;
 use crate::time;
 
@@ -112,8 +113,8 @@ pub enum Status {
 pub struct StoredKey {
     /// The name given at `key add` (shared by a rotation lineage).
     pub name: String,
-    /// The public key.
-    pub key: PublicKey,
+    /// The signer: a minisign key, an OpenPGP certificate or an SSH key.
+    pub key: Signer,
     /// Active, revoked or rotated out.
     pub status: Status,
     /// Compiled into verun.
@@ -132,7 +133,7 @@ pub struct StoredKey {
     pub last_used_at: Option<i64>,
     /// How many verifications it made.
     pub use_count: u64,
-    /// The keys it replaced, oldest first.
+    /// The keys it replaced, oldest first (minisign rotations).
     pub previous: Vec<KeyId>,
     /// The key that replaced it.
     pub rotated_to: Option<KeyId>,
@@ -143,14 +144,27 @@ pub struct StoredKey {
 }
 
 impl StoredKey {
-    /// The entry as a signer (`KIND:ID`); every store entry is a minisign key today.
-    pub fn signer(&self) -> crate::scheme::Signer {
-        crate::scheme::Signer::Minisign(self.key.clone())
+    /// The entry as a signer (`KIND:ID`).
+    pub fn signer(&self) -> Signer {
+        self.key.clone()
     }
 
-    /// The key id.
-    pub fn id(&self) -> KeyId {
-        self.key.id()
+    /// The key's id as shown: a minisign key id, an OpenPGP fingerprint, `SHA256:...`.
+    pub fn id(&self) -> String {
+        self.key.short_id()
+    }
+
+    /// The minisign key id, for a minisign entry (rotation lineages are minisign's).
+    pub fn minisign_id(&self) -> Option<KeyId> {
+        match &self.key {
+            Signer::Minisign(k) => Some(k.id()),
+            _ => None,
+        }
+    }
+
+    /// Whether this entry is the key `other` (same kind and id).
+    pub fn is(&self, other: &Signer) -> bool {
+        self.key.same(other)
     }
 
     /// Whether the expiry day has passed (`today` in days since the epoch, UTC).
@@ -182,14 +196,17 @@ impl StoredKey {
         format!("{} ({})", self.name, self.id())
     }
 
-    /// The `.pub` file text exported for this key.
-    fn pub_text(&self) -> String {
-        format!(
+    /// The `.pub` file text exported for this key (minisign keys only).
+    fn pub_text(&self) -> Option<String> {
+        let Signer::Minisign(key) = &self.key else {
+            return None;
+        };
+        Some(format!(
             "untrusted comment: minisign public key {} (verun key {})\n{}\n",
             self.id(),
             self.name,
-            self.key.base64()
-        )
+            key.base64()
+        ))
     }
 }
 
@@ -233,11 +250,12 @@ impl Store {
         &self.keys
     }
 
-    /// Count a verification by key `id` (use count, last used at). Rewrites the store under
-    /// its lock; a key that is no longer there is ignored.
-    pub fn record_use(&self, id: KeyId) -> Result<()> {
+    /// Count a verification by the signer `signer` (`KIND:ID`, as reports name it): use
+    /// count, last used at. Rewrites the store under its lock; a key that is no longer there
+    /// is ignored.
+    pub fn record_use(&self, signer: &str) -> Result<()> {
         modify(&self.dir, |keys, now| {
-            if let Some(k) = keys.iter_mut().find(|k| k.id() == id) {
+            if let Some(k) = keys.iter_mut().find(|k| k.key.id() == signer) {
                 k.use_count = k.use_count.saturating_add(1);
                 k.last_used_at = Some(now);
             }
@@ -246,7 +264,7 @@ impl Store {
     }
 
     fn find(&self, id: KeyId) -> Option<&StoredKey> {
-        self.keys.iter().find(|k| k.id() == id)
+        self.keys.iter().find(|k| k.minisign_id() == Some(id))
     }
 
     /// Why `k` may not verify a signature for `url` (`None` for a local file), if it may not.
@@ -379,22 +397,64 @@ fn revoked_error(k: &StoredKey) -> Error {
 }
 
 impl KeyStore for Store {
-    fn lookup(&self, id: KeyId, url: Option<&HttpUrl>) -> StoreVerdict {
-        let Some(k) = self.find(id) else {
-            return StoreVerdict::Unknown;
-        };
-        match self.refusal(k, url) {
-            Some(err) => StoreVerdict::Refused(err),
-            None => StoreVerdict::Trusted(TrustedKey {
-                key: k.key.clone(),
-                source: if k.builtin {
-                    format!("built-in store key {}", k.name)
-                } else {
-                    format!("store key {}", k.name)
-                },
-                store_name: Some(k.name.clone()),
-            }),
+    fn lookup(&self, claim: &Claim<'_>, url: Option<&HttpUrl>) -> StoreVerdict {
+        // Several entries may hold the key (an OpenPGP certificate added twice under two
+        // names, with different scopes): one that trusts it for `url` wins; otherwise the
+        // first refusal is the answer.
+        let mut refused = None;
+        for k in self.keys.iter().filter(|k| k.key.answers(claim)) {
+            match self.refusal(k, url) {
+                None => return StoreVerdict::Trusted(self.trusted(k)),
+                Some(err) => {
+                    refused.get_or_insert(err);
+                }
+            }
         }
+        match refused {
+            Some(err) => StoreVerdict::Refused(err),
+            None => StoreVerdict::Unknown,
+        }
+    }
+
+    fn signer(&self, signer_id: &str) -> Option<Signer> {
+        self.keys
+            .iter()
+            .find(|k| k.key.id() == signer_id)
+            .map(|k| k.key.clone())
+    }
+
+    fn lookup_signer(&self, signer_id: &str, url: Option<&HttpUrl>) -> StoreVerdict {
+        let mut refused = None;
+        for k in self.keys.iter().filter(|k| k.key.id() == signer_id) {
+            match self.refusal(k, url) {
+                None => return StoreVerdict::Trusted(self.trusted(k)),
+                Some(err) => {
+                    refused.get_or_insert(err);
+                }
+            }
+        }
+        match refused {
+            Some(err) => StoreVerdict::Refused(err),
+            None => StoreVerdict::Unknown,
+        }
+    }
+
+    fn kinds(&self, url: Option<&HttpUrl>, all: bool) -> Vec<SignerKind> {
+        let mut kinds: Vec<SignerKind> = self
+            .keys
+            .iter()
+            .filter(|k| {
+                if all {
+                    !k.builtin
+                } else {
+                    self.refusal(k, url).is_none()
+                }
+            })
+            .map(|k| k.key.kind())
+            .collect();
+        kinds.sort();
+        kinds.dedup();
+        kinds
     }
 
     fn covering(&self, url: Option<&HttpUrl>) -> Vec<String> {
@@ -411,8 +471,8 @@ impl KeyStore for Store {
             .collect()
     }
 
-    fn refuses_given(&self, id: KeyId) -> Option<Error> {
-        let k = self.find(id)?;
+    fn refuses_given(&self, key: &Signer) -> Option<Error> {
+        let k = self.keys.iter().find(|k| k.is(key))?;
         match k.status {
             Status::Revoked => Some(revoked_error(k)),
             Status::RotatedOut => Some(self.rotated_out_given_error(k)),
@@ -424,6 +484,20 @@ impl KeyStore for Store {
     /// (through [`KeyStore::covers`]).
     fn is_empty(&self) -> bool {
         self.keys.iter().all(|k| k.builtin)
+    }
+}
+
+impl Store {
+    fn trusted(&self, k: &StoredKey) -> TrustedKey {
+        TrustedKey {
+            key: k.key.clone(),
+            source: if k.builtin {
+                format!("built-in store key {}", k.name)
+            } else {
+                format!("store key {}", k.name)
+            },
+            store_name: Some(k.name.clone()),
+        }
     }
 }
 
@@ -458,7 +532,7 @@ mod tests {
     fn key(name: &str, scopes: &[&str]) -> StoredKey {
         StoredKey {
             name: name.into(),
-            key: PublicKey::from_base64(PK).unwrap(),
+            key: Signer::Minisign(PublicKey::from_base64(PK).unwrap()),
             status: Status::Active,
             builtin: false,
             global: false,
@@ -512,11 +586,12 @@ mod tests {
 
     #[test]
     fn lookup_honours_scope_status_and_expiry() {
-        let id = PublicKey::from_base64(PK).unwrap().id();
+        let signer = Signer::Minisign(PublicKey::from_base64(PK).unwrap());
+        let id = Claim::Minisign(PublicKey::from_base64(PK).unwrap().id());
         let s = store(vec![key("acme", &["https://acme.test/dl/"])]);
         let inside = url("https://acme.test/dl/x.sh");
         assert!(matches!(
-            s.lookup(id, Some(&inside)),
+            s.lookup(&id, Some(&inside)),
             StoreVerdict::Trusted(_)
         ));
         assert!(s.covers(Some(&inside)));
@@ -526,7 +601,7 @@ mod tests {
             "https://acme.test/dl/../other/x.sh",
         ] {
             let u = url(out);
-            match s.lookup(id, Some(&u)) {
+            match s.lookup(&id, Some(&u)) {
                 StoreVerdict::Refused(e) => {
                     assert_eq!(e.exit_code(), 77);
                     assert!(e.hint_text().unwrap().contains("acme"), "{e:?}");
@@ -536,39 +611,39 @@ mod tests {
             assert!(!s.covers(Some(&u)));
         }
         // Local files: only global keys count.
-        assert!(matches!(s.lookup(id, None), StoreVerdict::Refused(_)));
+        assert!(matches!(s.lookup(&id, None), StoreVerdict::Refused(_)));
         assert!(!s.covers(None));
         let mut g = key("g", &[]);
         g.global = true;
         let sg = store(vec![g]);
-        assert!(matches!(sg.lookup(id, None), StoreVerdict::Trusted(_)));
+        assert!(matches!(sg.lookup(&id, None), StoreVerdict::Trusted(_)));
         assert!(sg.covers(Some(&url("https://anything.test/x"))));
 
         let mut expired = key("old", &["https://acme.test/"]);
         expired.expires = Some(time::day_of(time::now()) - 1);
         let se = store(vec![expired.clone()]);
         assert!(matches!(
-            se.lookup(id, Some(&inside)),
+            se.lookup(&id, Some(&inside)),
             StoreVerdict::Refused(_)
         ));
         assert!(!se.covers(Some(&inside)));
         expired.expires = Some(time::day_of(time::now()));
         let today = store(vec![expired]);
         assert!(matches!(
-            today.lookup(id, Some(&inside)),
+            today.lookup(&id, Some(&inside)),
             StoreVerdict::Trusted(_)
         ));
 
         let mut revoked = key("bad", &["https://acme.test/"]);
         revoked.status = Status::Revoked;
         let sr = store(vec![revoked]);
-        assert!(sr.refuses_given(id).is_some());
+        assert!(sr.refuses_given(&signer).is_some());
         assert!(matches!(
-            sr.lookup(id, Some(&inside)),
+            sr.lookup(&id, Some(&inside)),
             StoreVerdict::Refused(_)
         ));
         assert!(!sr.is_empty());
-        assert!(s.refuses_given(id).is_none());
+        assert!(s.refuses_given(&signer).is_none());
     }
 
     #[test]

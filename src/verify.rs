@@ -14,10 +14,13 @@ use crate::error::{Error, Kind, Result};
 use crate::fetch::{Net, check_length, human, read_error, too_large};
 use crate::keys::{KeyRing, TrustedKey};
 use crate::location::{HttpUrl, Location, Origin};
-use crate::minisig::{MAX_SIG_BYTES, Signature};
+use crate::openpgp;
 use crate::plan::{Plan, read_small_file};
 use crate::pump::{Hashes, PumpError, pump_with};
-use crate::scheme::{Digests, Expect, Scheme, Signer, admit, check_legacy_length};
+use crate::scheme::{
+    Admitted, Digests, Expect, GoodSig, MAX_SIG_FILE_BYTES, Needs, SigFile, SignerKind, admit_file,
+    admit_openpgp, check_legacy_length,
+};
 use crate::term::sanitize;
 
 /// Bytes of the payload's start kept for shebang / ELF detection.
@@ -69,8 +72,7 @@ pub fn drift_error(url: &str, lockfile: &std::path::Path, locked: &str, got: &st
 }
 
 struct SigCheck {
-    sig: Signature,
-    key: TrustedKey,
+    admitted: Admitted,
     location: String,
 }
 
@@ -78,7 +80,7 @@ struct SigCheck {
 pub struct Evidence {
     subject: String,
     name: String,
-    signature: Option<SigCheck>,
+    signatures: Vec<SigCheck>,
     list_signature: Option<SigReport>,
     pins: Vec<Pin>,
 }
@@ -115,20 +117,34 @@ pub struct SigReport {
     /// What it signs: the payload (its URL or path) or the checksum list (the list's URL
     /// or path). Rollback marks are kept per signer and this.
     pub signs: String,
-    /// The signer, `KIND:ID` (`minisign:E7620F1842B4E81F`).
+    /// The signer, `KIND:ID` (`minisign:E7620F1842B4E81F`, `openpgp:FINGERPRINT`,
+    /// `ssh:SHA256:...`).
     pub signer: String,
-    /// The key id (minisign's 16 hex digits).
+    /// `minisign`, `openpgp` or `ssh`.
+    pub kind: String,
+    /// The key that signed: minisign's 16 hex digits, the OpenPGP (sub)key fingerprint, the
+    /// SSH key's `SHA256:` fingerprint.
     pub key_id: String,
     /// How the key was trusted (`--key ...`, `store key NAME`).
     pub key_source: String,
     /// The store name of the key, when it came from the store.
     pub key_name: Option<String>,
-    /// The trusted comment (raw; sanitise before printing).
+    /// The trusted comment (minisign), the signer's user ID (OpenPGP) or the key's comment
+    /// (SSH); raw, sanitise before printing.
     pub trusted_comment: String,
-    /// The trusted comment's `timestamp:`.
+    /// The signed time: the trusted comment's `timestamp:`, the OpenPGP creation time.
     pub timestamp: Option<u64>,
-    /// Whether the signature was prehashed (false: legacy).
+    /// Whether the signature was prehashed (false: legacy minisign).
     pub prehashed: bool,
+    /// Key and hash algorithms (OpenPGP, SSH).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<String>,
+    /// Other trusted signers whose signatures in the same file verified too.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also_signed_by: Vec<String>,
+    /// Signers of signatures in the file that are not trusted here: ignored.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ignored: Vec<String>,
 }
 
 /// A payload that passed verification: the sink it was written to, and the report.
@@ -228,17 +244,110 @@ fn payload_exists(subject: &crate::plan::Subject, net: &Net) -> Result<()> {
     }
 }
 
-fn sig_report(sig: &Signature, key: &TrustedKey, location: String, signs: String) -> SigReport {
+/// The report of the signatures of one file that verified (`good` is never empty).
+fn sig_report_of(
+    good: &[GoodSig],
+    ignored: &[String],
+    location: String,
+    signs: String,
+) -> SigReport {
+    let g = &good[0];
     SigReport {
         location,
         signs,
-        signer: Signer::Minisign(key.key.clone()).id(),
-        key_id: key.key.id().to_string(),
-        key_source: key.source.clone(),
-        key_name: key.store_name.clone(),
-        trusted_comment: sig.trusted_comment().to_string(),
-        timestamp: sig.fields().timestamp,
-        prehashed: sig.is_prehashed(),
+        signer: g.key.key.id(),
+        kind: g.kind.name().to_string(),
+        key_id: g.key_id.clone(),
+        key_source: g.key.source.clone(),
+        key_name: g.key.store_name.clone(),
+        trusted_comment: g.trusted_comment.clone(),
+        timestamp: g.created,
+        prehashed: g.prehashed,
+        algorithm: g.algorithm.clone(),
+        also_signed_by: good[1..].iter().map(|o| o.key.key.id()).collect(),
+        ignored: ignored.to_vec(),
+    }
+}
+
+/// The report of a cleartext-signed file's signatures (`good` is never empty).
+pub fn cleartext_report(good: &[GoodSig], ignored: &[String], file: &str) -> SigReport {
+    sig_report_of(good, ignored, file.to_string(), file.to_string())
+}
+
+/// Load and admit the signature at `loc` (named `what`); `None` when it does not exist.
+fn load_signature(
+    loc: &Location,
+    net: &Net,
+    ring: &KeyRing,
+    url: Option<&HttpUrl>,
+    file_name: &str,
+    allow_legacy: bool,
+) -> Result<Option<SigCheck>> {
+    let Some(bytes) = load(loc, net, MAX_SIG_FILE_BYTES)? else {
+        return Ok(None);
+    };
+    let what = format!("signature {loc}");
+    let file = SigFile::parse(&bytes, &loc.to_string())?;
+    let admitted = admit_file(
+        &file,
+        ring,
+        url,
+        &Expect {
+            what: &what,
+            file_name,
+            allow_legacy,
+        },
+    )?;
+    Ok(Some(SigCheck {
+        admitted,
+        location: loc.to_string(),
+    }))
+}
+
+/// The detached signatures next to `base` for the kinds of key in play: for each kind its
+/// conventional siblings in order (`.minisig`; `.asc`, then `.sig`), the first that exists.
+/// Returns the signatures found and every location tried.
+fn sibling_signatures(
+    base: &Location,
+    kinds: &[SignerKind],
+    net: &Net,
+    ring: &KeyRing,
+    url: Option<&HttpUrl>,
+    file_name: &str,
+    allow_legacy: bool,
+) -> Result<(Vec<SigCheck>, Vec<Location>)> {
+    let mut tried: Vec<(String, bool)> = Vec::new();
+    let mut found = Vec::new();
+    let mut locations = Vec::new();
+    for kind in kinds {
+        for suffix in kind.sibling_suffixes() {
+            if let Some((_, exists)) = tried.iter().find(|(s, _)| s == suffix) {
+                if *exists {
+                    break;
+                }
+                continue;
+            }
+            let loc = base.with_suffix(suffix);
+            locations.push(loc.clone());
+            let check = load_signature(&loc, net, ring, url, file_name, allow_legacy)?;
+            let exists = check.is_some();
+            tried.push((suffix.to_string(), exists));
+            if let Some(c) = check {
+                found.push(c);
+                break;
+            }
+        }
+    }
+    Ok((found, locations))
+}
+
+/// `A`, `A or B`, `A, B or C`.
+fn either(locs: &[Location]) -> String {
+    let v: Vec<String> = locs.iter().map(Location::to_string).collect();
+    match v.len() {
+        0 => String::new(),
+        1 => v[0].clone(),
+        n => format!("{} or {}", v[..n - 1].join(", "), v[n - 1]),
     }
 }
 
@@ -251,57 +360,52 @@ pub fn gather(plan: &Plan, ring: &KeyRing, net: &Net, extra_pins: Vec<Pin>) -> R
     let subject = subject_loc.to_string();
     let mut pins = extra_pins;
 
-    // 1. The payload's signature.
-    let sig_loc = plan.sig_location();
+    // 1. The payload's signatures: `--sig LOC`, or the siblings for the kinds of key in
+    // play (`.minisig`; `.asc`, `.sig`).
     let explicit = plan.sig.is_some();
     let mut missing_sig = None;
-    let signature = if explicit || ring.wants_signature(url) {
-        match load(&sig_loc, net, MAX_SIG_BYTES)? {
-            Some(bytes) => {
-                let what = format!("signature {sig_loc}");
-                let sig = Signature::parse(&bytes, &sig_loc.to_string())?;
-                let key = admit(
-                    &sig,
-                    ring,
-                    url,
-                    &Expect {
-                        what: &what,
-                        file_name: &plan.expect_file,
-                        allow_legacy: plan.allow_legacy,
-                    },
-                )?;
-                Some(SigCheck {
-                    sig,
-                    key,
-                    location: sig_loc.to_string(),
-                })
+    let mut signatures = Vec::new();
+    if explicit || ring.wants_signature(url) {
+        let (found, tried) = match &plan.sig {
+            Some(loc) => (
+                load_signature(loc, net, ring, url, &plan.expect_file, plan.allow_legacy)?
+                    .into_iter()
+                    .collect(),
+                vec![loc.clone()],
+            ),
+            None => sibling_signatures(
+                &subject_loc,
+                &ring.kinds(url),
+                net,
+                ring,
+                url,
+                &plan.expect_file,
+                plan.allow_legacy,
+            )?,
+        };
+        if found.is_empty() && (explicit || ring.requires_signature(url)) {
+            let sig_loc = either(&tried);
+            let who = ring.expecting(url);
+            let err = Error::refused_for(crate::error::Reason::MissingSignature, if explicit || who.is_empty() {
+                format!("signature {sig_loc} not found")
+            } else {
+                format!("signature {sig_loc} not found, but {who} is trusted for {subject}")
+            })
+            .hint(
+                "a signed release publishes FILE.minisig, FILE.asc or FILE.sig (or a signed checksum list); pass --sig LOC if it lives elsewhere",
+            );
+            // The key's signature may be on the checksum list instead (SPEC evidence 3):
+            // decided once the list has been checked.
+            if explicit || plan.checksums.is_none() {
+                // A missing signature next to a missing payload is a wrong URL or path,
+                // not a refusal: say that (69 / 74) instead.
+                payload_exists(&plan.subject, net)?;
+                return Err(err);
             }
-            None if explicit || ring.requires_signature(url) => {
-                let who = ring.expecting(url);
-                let err = Error::refused_for(crate::error::Reason::MissingSignature, if explicit || who.is_empty() {
-                    format!("signature {sig_loc} not found")
-                } else {
-                    format!("signature {sig_loc} not found, but {who} is trusted for {subject}")
-                })
-                .hint(
-                    "a signed release publishes FILE.minisig (or a signed checksum list); pass --sig LOC if it lives elsewhere",
-                );
-                // The key's signature may be on the checksum list instead (SPEC evidence 3):
-                // decided once the list has been checked.
-                if explicit || plan.checksums.is_none() {
-                    // A missing signature next to a missing payload is a wrong URL or path,
-                    // not a refusal: say that (69 / 74) instead.
-                    payload_exists(&plan.subject, net)?;
-                    return Err(err);
-                }
-                missing_sig = Some(err);
-                None
-            }
-            None => None,
+            missing_sig = Some(err);
         }
-    } else {
-        None
-    };
+        signatures = found;
+    }
 
     // 2. A pinned digest.
     if let Some(h) = plan.sha256 {
@@ -337,11 +441,11 @@ pub fn gather(plan: &Plan, ring: &KeyRing, net: &Net, extra_pins: Vec<Pin>) -> R
     let evidence = Evidence {
         subject,
         name: plan.expect_file.clone(),
-        signature,
+        signatures,
         list_signature,
         pins,
     };
-    if evidence.signature.is_none() && !evidence.pins.iter().any(|p| p.anchor) {
+    if evidence.signatures.is_empty() && !evidence.pins.iter().any(|p| p.anchor) {
         if evidence.pins.is_empty() {
             return Err(Error::refused_for(crate::error::Reason::NoTrustAnchor, format!(
                 "no trust anchor for {}: no signature key, pinned --sha256/--sha512 or checksum list was given",
@@ -388,54 +492,98 @@ fn checksum_pin(
         )
         .hint("check --checksums; every piece of evidence given must be present and pass")
     })?;
-    // `--checksums-sig LOC`, or the list's `.minisig` sibling. A signature named
-    // explicitly must be there (as for `--sig`); the sibling is looked for when a key is in
-    // play.
-    let explicit = plan.checksums_sig.is_some();
-    let list_sig_loc = plan
-        .checksums_sig
-        .clone()
-        .unwrap_or_else(|| list_loc.with_suffix(".minisig"));
+    // A cleartext-signed list (`SHASUMS256.txt.asc`) carries its own signatures: checked
+    // here, and the entries come from the signed text only.
     let mut signed_by = None;
-    let list_sig = if explicit || ring.wants_signature(url) {
-        load(&list_sig_loc, net, MAX_SIG_BYTES)?
-    } else {
-        None
+    let mut list = list;
+    if openpgp::is_cleartext(&list) {
+        let what = format!("cleartext-signed checksum list {list_loc}");
+        let message = openpgp::parse_cleartext(&list).map_err(|e| {
+            Error::refused_for(
+                crate::error::Reason::MalformedSignature,
+                format!("malformed {what}: {}", sanitize(&e)),
+            )
+            .hint("the list or its signature was altered, or it is not a cleartext-signed message")
+        })?;
+        let admitted = admit_openpgp(&message.sigs, ring, url, &what)?;
+        let good = admitted.decide_cleartext(&message, &what)?;
+        signed_by = Some(sig_report_of(
+            &good,
+            &admitted.ignored,
+            list_loc.to_string(),
+            list_loc.to_string(),
+        ));
+        list = message.text;
+    }
+    // `--checksums-sig LOC`, or the list's siblings for the kinds of key in play. A
+    // signature named explicitly must be there (as for `--sig`); siblings are looked for
+    // when a key is in play.
+    let explicit = plan.checksums_sig.is_some();
+    let list_file = list_loc.file_name();
+    let (checks, tried) = match &plan.checksums_sig {
+        Some(loc) => (
+            load_signature(loc, net, ring, url, &list_file, plan.allow_legacy)?
+                .into_iter()
+                .collect(),
+            vec![loc.clone()],
+        ),
+        None if signed_by.is_none() && ring.wants_signature(url) => sibling_signatures(
+            list_loc,
+            &ring.kinds(url),
+            net,
+            ring,
+            url,
+            &list_file,
+            plan.allow_legacy,
+        )?,
+        None => (Vec::new(), Vec::new()),
     };
-    if explicit && list_sig.is_none() {
+    if explicit && checks.is_empty() {
         return Err(Error::refused_for(
             crate::error::Reason::MissingSignature,
-            format!("signature {list_sig_loc} of checksum list {list_loc} not found"),
+            format!(
+                "signature {} of checksum list {list_loc} not found",
+                either(&tried)
+            ),
         )
         .hint("check --checksums-sig; every piece of evidence given must be present and pass"));
     }
-    if let Some(bytes) = list_sig {
-        let what = format!("signature {list_sig_loc}");
-        let sig = Signature::parse(&bytes, &list_sig_loc.to_string())?;
-        let key = admit(
-            &sig,
-            ring,
-            url,
-            &Expect {
-                what: &what,
-                file_name: &list_loc.file_name(),
-                allow_legacy: plan.allow_legacy,
-            },
-        )?;
-        check_legacy_length(&sig, list.len() as u64, &what)?;
-        if !sig.verifies_bytes(&Signer::Minisign(key.key.clone()), &list, plan.allow_legacy) {
-            return Err(Error::refused_for(
-                crate::error::Reason::BadSignature,
-                format!("checksum list {list_loc} does not match its signature {list_sig_loc}"),
-            )
-            .hint("the list or its signature was altered"));
+    for c in checks {
+        if let Some(sig) = c.admitted.minisign() {
+            check_legacy_length(sig, list.len() as u64, &format!("signature {}", c.location))?;
         }
-        signed_by = Some(sig_report(
-            &sig,
-            &key,
-            list_sig_loc.to_string(),
-            list_loc.to_string(),
-        ));
+        let good = c
+            .admitted
+            .decide_bytes(
+                &list,
+                plan.allow_legacy,
+                &format!("checksum list {list_loc}"),
+                &c.location,
+            )
+            .map_err(|e| {
+                if e.reason_code() == Some(crate::error::Reason::BadSignature)
+                    && e.message().contains("does not match its signature")
+                {
+                    Error::refused_for(
+                        crate::error::Reason::BadSignature,
+                        format!(
+                            "checksum list {list_loc} does not match its signature {}",
+                            c.location
+                        ),
+                    )
+                    .hint("the list or its signature was altered")
+                } else {
+                    e
+                }
+            })?;
+        if signed_by.is_none() {
+            signed_by = Some(sig_report_of(
+                &good,
+                &c.admitted.ignored,
+                c.location.clone(),
+                list_loc.to_string(),
+            ));
+        }
     }
     let what = list_loc.to_string();
     let entries = checksums::parse(&list, &what)?;
@@ -529,12 +677,11 @@ pub fn stream<W: Write>(
         Some(u) => read_error(u, e),
         None => Error::io_at(format!("cannot read {}", ev.subject), e),
     };
-    // The pass computes what the signature's scheme and the pins need, nothing more.
+    // The pass computes what the signatures' schemes and the pins need, nothing more.
     let needs = ev
-        .signature
-        .as_ref()
-        .map(|c| c.sig.needs())
-        .unwrap_or_default();
+        .signatures
+        .iter()
+        .fold(Needs::default(), |n, c| n.union(c.admitted.needs()));
     let keep_all = needs.whole;
     let hashes = Hashes {
         blake2b: needs.blake2b512,
@@ -543,7 +690,17 @@ pub fn stream<W: Write>(
                 .pins
                 .iter()
                 .any(|p| matches!(p.digest, Digest::Sha512(_))),
+        feeds: ev
+            .signatures
+            .iter()
+            .flat_map(|c| c.admitted.feeds())
+            .collect(),
     };
+    let feed_counts: Vec<usize> = ev
+        .signatures
+        .iter()
+        .map(|c| c.admitted.feeds().len())
+        .collect();
     let mut pumped = pump_with(
         src,
         &mut sink,
@@ -579,41 +736,38 @@ pub fn stream<W: Write>(
 
     // Decide. Every piece must pass.
     let mut anchors = Vec::new();
-    let sig_report = match &ev.signature {
-        Some(c) => {
-            check_legacy_length(&c.sig, total, &format!("signature {}", c.location))?;
-            let digests = Digests {
-                sha256: &pumped.sha256,
-                blake2b512: pumped.blake2b.as_ref(),
-                sha512: pumped.sha512.as_ref(),
-                whole: pumped.all.as_deref(),
-            };
-            if !c
-                .sig
-                .verifies(&Signer::Minisign(c.key.key.clone()), &digests)
-            {
-                return Err(Error::refused_for(crate::error::Reason::BadSignature, format!(
-                    "{} does not match its signature {} (key {})",
-                    ev.subject,
-                    c.location,
-                    c.key.key.id()
-                ))
-                .hint("the payload or its signature was altered, or the wrong key was given; nothing was run or saved"));
-            }
+    let mut feeds = std::mem::take(&mut pumped.feeds).into_iter();
+    let mut sig_report = None;
+    for (c, n) in ev.signatures.iter().zip(feed_counts) {
+        if let Some(sig) = c.admitted.minisign() {
+            check_legacy_length(sig, total, &format!("signature {}", c.location))?;
+        }
+        let digests = Digests {
+            sha256: &pumped.sha256,
+            blake2b512: pumped.blake2b.as_ref(),
+            sha512: pumped.sha512.as_ref(),
+            whole: pumped.all.as_deref(),
+            sha256_state: Some(&pumped.sha256_state),
+            sha512_state: pumped.sha512_state.as_ref(),
+            feeds: feeds.by_ref().take(n).collect(),
+        };
+        let good = c.admitted.decide(digests, &ev.subject, &c.location)?;
+        for g in &good {
             anchors.push(format!(
                 "signature by {} ({})",
-                c.key.key.id(),
-                c.key.source
+                g.key.key.short_id(),
+                g.key.source
             ));
-            Some(sig_report(
-                &c.sig,
-                &c.key,
+        }
+        if sig_report.is_none() {
+            sig_report = Some(sig_report_of(
+                &good,
+                &c.admitted.ignored,
                 c.location.clone(),
                 ev.subject.clone(),
-            ))
+            ));
         }
-        None => None,
-    };
+    }
     for pin in &ev.pins {
         let got = actual(&pin.digest);
         let matches = got == Some(pin.digest);
@@ -680,9 +834,9 @@ pub fn stream<W: Write>(
 }
 
 impl Evidence {
-    /// The signature's key, when a signature will be checked.
+    /// The first signature's key, when a signature will be checked.
     pub fn signer(&self) -> Option<&TrustedKey> {
-        self.signature.as_ref().map(|c| &c.key)
+        self.signatures.first().map(|c| c.admitted.first_key())
     }
 
     /// The checksum list's signature, when the list was signed and its signature verified

@@ -38,10 +38,10 @@ HTTPS_PROXY/HTTP_PROXY/NO_PROXY, SSL_CERT_FILE (extra root certificates).";
 #[command(
     name = "verun",
     version,
-    about = "Download, verify (minisign signature and/or SHA-256/SHA-512), then run: a safe `curl | sh`",
-    long_about = "Download a script or binary together with its detached minisign signature \
-and/or checksum, refuse anything whose verification fails, and run (or save) exactly the \
-verified bytes.\n\nAt least one trust anchor is required: a signature under a key given with \
+    about = "Download, verify (minisign, OpenPGP or SSH signature and/or SHA-256/SHA-512), then run: a safe `curl | sh`",
+    long_about = "Download a script or binary together with its detached signature (minisign, \
+OpenPGP or SSH) and/or checksum, refuse anything whose verification fails, and run (or save) \
+exactly the verified bytes.\n\nAt least one trust anchor is required: a signature under a key given with \
 --key (or a trusted key from `verun key`), a pinned --sha256 or --sha512, a lockfile entry, a signed \
 checksum list, or an unsigned checksum list from another origin. Every piece of evidence \
 supplied or found must pass.",
@@ -92,11 +92,20 @@ pub enum Command {
 /// Options shared by run, fetch and verify.
 #[derive(Args, Debug, Clone, Default)]
 pub struct VerifyOpts {
-    /// Trust this minisign public key for this call: inline (RW..., never read as a file
-    /// name) or the path of a .pub file; repeatable.
+    /// Trust this public key for this call; repeatable. Any kind, told apart by content:
+    /// minisign (inline RW..., never read as a file name, or a .pub file), OpenPGP (a
+    /// certificate or keyring file, armored or binary: any certificate in it may sign), SSH
+    /// (an inline `ssh-ed25519 AAAA...` line, a .pub or an allowed_signers file), or an
+    /// https:// URL of an OpenPGP certificate (counted only with --fingerprint).
     #[arg(short = 'k', long = "key", value_name = "KEY")]
     pub keys: Vec<String>,
-    /// Where the signature is (URL or path); default <URL>.minisig (verify: <FILE>.minisig).
+    /// OpenPGP: only certificates with this primary-key fingerprint count (40 hex digits
+    /// for v4, 64 for v6; spaces allowed); repeatable.
+    #[arg(long = "fingerprint", value_name = "HEX")]
+    pub fingerprints: Vec<String>,
+    /// Where the payload's detached signature is (URL or path): minisign, OpenPGP (binary
+    /// or armored) or SSH, told apart by content; default: for each kind of key in play its
+    /// sibling, <URL>.minisig, <URL>.asc then <URL>.sig (verify: next to FILE).
     #[arg(long, value_name = "LOC")]
     pub sig: Option<String>,
     /// Pinned SHA-256 of the payload (64 hex digits, any case).
@@ -110,7 +119,9 @@ pub struct VerifyOpts {
     /// the entry is chosen by the payload's file name.
     #[arg(long, value_name = "LOC")]
     pub checksums: Option<String>,
-    /// The checksum list's detached signature (URL or path); default <LIST>.minisig.
+    /// The checksum list's detached signature (URL or path); default: the list's siblings
+    /// as for --sig. A cleartext-signed list (-----BEGIN PGP SIGNED MESSAGE-----) carries
+    /// its own.
     #[arg(long, value_name = "LOC", requires = "checksums")]
     pub checksums_sig: Option<String>,
     /// Lockfile (TOML): record new URLs, refuse locked URLs whose bytes changed.
@@ -153,6 +164,7 @@ impl VerifyOpts {
     pub fn plan_options(&self) -> verun::plan::PlanOptions {
         verun::plan::PlanOptions {
             keys: self.keys.clone(),
+            fingerprints: self.fingerprints.clone(),
             sig: self.sig.clone(),
             sha256: self.sha256.clone(),
             sha512: self.sha512.clone(),
@@ -280,11 +292,16 @@ pub struct VerifyArgs {
     /// Print one JSON report on stdout.
     #[arg(long)]
     pub json: bool,
+    /// For a cleartext-signed FILE (-----BEGIN PGP SIGNED MESSAGE-----): write the signed
+    /// text, once verified, to PATH (atomically; `-` for stdout).
+    #[arg(short = 'o', long = "output", value_name = "PATH")]
+    pub output: Option<PathBuf>,
 }
 
 /// The long help of `verun key`.
 pub const KEY_HELP: &str = "\
-Manage the store of trusted minisign keys, so that `verun run URL` needs no --key.
+Manage the store of trusted signers, so that `verun run URL` needs no --key: minisign keys, \
+OpenPGP certificates (pinned by fingerprint) and SSH keys.
 
 A store key counts only for URLs under one of its scopes: a URL prefix with scheme, host, \
 port and a path that ends on a segment boundary (https://example.com/dl covers \
@@ -297,7 +314,7 @@ verun's own release key is built in, trusted for \
 https://github.com/verun-dev/verun/releases/download/; it cannot be removed, only revoked.
 
 The store lives in VERUN_HOME/config (or the platform's config directory): store.toml with \
-every key and its metadata, and keys/NAME.pub for use with `minisign -p`. It must be private \
+every key and its metadata, and keys/NAME.pub (minisign keys) for use with `minisign -p`. It must be private \
 to you (directories 0700, files 0600, no symlinks), or verun refuses to load it (78).";
 
 /// `verun key`.
@@ -315,17 +332,22 @@ pub enum KeyCommand {
     Add {
         /// A name for the key (letters, digits, `-`, `_`, `.`).
         name: String,
-        /// The public key, base64 (RW...).
+        /// The public key itself: minisign base64 (RW...) or one SSH public-key line.
         #[arg(
             long,
-            value_name = "BASE64",
+            value_name = "KEY",
             conflicts_with = "file",
             required_unless_present = "file"
         )]
         pubkey: Option<String>,
-        /// The public key file (.pub).
-        #[arg(long, value_name = "PUBFILE")]
+        /// The key file: a minisign .pub, an OpenPGP certificate or keyring (.asc, .gpg),
+        /// an SSH .pub.
+        #[arg(long, value_name = "KEYFILE")]
         file: Option<PathBuf>,
+        /// OpenPGP: the primary-key fingerprint of the certificate to trust (required when
+        /// the file holds several).
+        #[arg(long, value_name = "HEX", requires = "file")]
+        fingerprint: Option<String>,
         /// URL prefix the key is trusted for (https://host[:port]/path/; http:// only for
         /// localhost); repeatable.
         #[arg(long, value_name = "URL-PREFIX", num_args = 1.., required_unless_present = "global", conflicts_with = "global")]
@@ -392,7 +414,8 @@ impl AuditArgs {
 pub struct AuditArgs {
     /// The lockfile to audit.
     pub lockfile: PathBuf,
-    /// A signer's public key (base64 RW... or .pub file), besides the key store; repeatable.
+    /// A signer's public key (any kind, as for `run --key`), besides the key store;
+    /// repeatable.
     #[arg(short = 'k', long = "key", value_name = "KEY")]
     pub keys: Vec<String>,
     /// One JSON document on stdout.
@@ -418,6 +441,7 @@ impl KeyCommand {
                 name,
                 pubkey,
                 file,
+                fingerprint,
                 scope,
                 global,
                 expires,
@@ -425,6 +449,7 @@ impl KeyCommand {
                 name,
                 pubkey,
                 file,
+                fingerprint,
                 scope,
                 global,
                 expires,

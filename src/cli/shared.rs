@@ -37,9 +37,11 @@ impl Session {
         })
     }
 
+    /// The keys for this call: `--key` (with certificates downloaded from `--key
+    /// https://...`, narrowed by `--fingerprint`) and the store.
     pub(super) fn ring(&self, plan: &Plan) -> Result<KeyRing<'_>> {
         KeyRing::new(
-            plan.keys.clone(),
+            verun::keys::given_keys(plan, &self.net)?,
             self.store.as_ref().map(|s| s as &dyn KeyStore),
         )
     }
@@ -60,10 +62,7 @@ impl Session {
             let Some(name) = &sig.key_name else {
                 continue;
             };
-            let Some(id) = verun::minisig::KeyId::parse_hex(&sig.key_id) else {
-                continue;
-            };
-            if let Err(e) = store.record_use(id) {
+            if let Err(e) = store.record_use(&sig.signer) {
                 warn(&format!(
                     "cannot record the use of key {name} in the key store: {}",
                     e.message()
@@ -135,22 +134,63 @@ pub(super) fn report_notes(quiet: bool, r: &Report) {
         ),
     );
     let signature_notes = |s: &verun::verify::SigReport, signed: &str, comment: &str| {
-        note(
-            false,
-            &format!(
-                "  {signed} by key {} ({}){}",
-                s.key_id,
-                sanitize(&s.key_source),
-                if s.prehashed { "" } else { ", legacy" }
-            ),
-        );
-        note(
-            false,
-            &format!(
-                "  {comment}: {}",
-                sanitize(&s.trusted_comment.replace('\t', "  "))
-            ),
-        );
+        if s.kind == "minisign" {
+            note(
+                false,
+                &format!(
+                    "  {signed} by key {} ({}){}",
+                    s.key_id,
+                    sanitize(&s.key_source),
+                    if s.prehashed { "" } else { ", legacy" }
+                ),
+            );
+            note(
+                false,
+                &format!(
+                    "  {comment}: {}",
+                    sanitize(&s.trusted_comment.replace('\t', "  "))
+                ),
+            );
+        } else {
+            let who = if s.trusted_comment.is_empty() {
+                String::new()
+            } else {
+                format!(" \"{}\"", sanitize(&s.trusted_comment))
+            };
+            let key = if s.signer.ends_with(&s.key_id) {
+                String::new()
+            } else {
+                format!(", subkey {}", s.key_id)
+            };
+            note(
+                false,
+                &format!(
+                    "  {signed} by {}{who} ({}{key}{}{})",
+                    s.signer,
+                    sanitize(&s.key_source),
+                    s.algorithm
+                        .as_deref()
+                        .map(|a| format!(", {a}"))
+                        .unwrap_or_default(),
+                    s.timestamp
+                        .map(|t| format!(", made {}", verun::time::rfc3339(t as i64)))
+                        .unwrap_or_default()
+                ),
+            );
+            for other in &s.also_signed_by {
+                note(false, &format!("  also signed by {other}"));
+            }
+            if !s.ignored.is_empty() {
+                note(
+                    false,
+                    &format!(
+                        "  ignored: signature{} by {} (not trusted here)",
+                        if s.ignored.len() == 1 { "" } else { "s" },
+                        s.ignored.join(", ")
+                    ),
+                );
+            }
+        }
     };
     if let Some(s) = &r.signature {
         signature_notes(s, "signature", "trusted comment");

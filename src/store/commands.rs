@@ -25,10 +25,13 @@ pub enum KeyOp {
     Add {
         /// The key's name.
         name: String,
-        /// The key itself (`RW...`).
+        /// The key itself (`RW...`, or one SSH public-key line).
         pubkey: Option<String>,
-        /// A `.pub` file.
+        /// A key file of any kind: minisign `.pub`, OpenPGP certificate or keyring, SSH
+        /// `.pub`.
         file: Option<PathBuf>,
+        /// `--fingerprint`: the OpenPGP certificate (of the file's) to trust.
+        fingerprint: Option<String>,
         /// URL prefixes.
         scope: Vec<String>,
         /// Every URL.
@@ -75,10 +78,20 @@ pub fn command(paths: &Paths, cmd: KeyOp) -> Result<Outcome> {
             name,
             pubkey,
             file,
+            fingerprint,
             scope,
             global,
             expires,
-        } => add(dir, &name, pubkey, file, &scope, global, expires.as_deref()),
+        } => add(
+            dir,
+            &name,
+            pubkey,
+            file,
+            fingerprint,
+            &scope,
+            global,
+            expires.as_deref(),
+        ),
         KeyOp::List { json } => {
             let store = Store::open_dir(dir)?;
             Ok(Outcome {
@@ -153,39 +166,145 @@ pub(super) fn parse_pub_file(path: &Path, flag: &str) -> Result<(PublicKey, Vec<
     Ok((key, bytes))
 }
 
+/// The one signer a `key add --file` names: a minisign `.pub`; the OpenPGP certificate
+/// `fingerprint` picks (or the only one); the only SSH key (without `allowed_signers`
+/// options, which a store entry does not keep: scopes and `--expires` do that job).
+fn key_from_file(path: &Path, fingerprint: Option<&str>) -> Result<Signer> {
+    let shown = sanitize(&path.display().to_string());
+    let bytes = read_arg_file(path, crate::openpgp::MAX_CERT_BYTES, "--file")?;
+    let mut keys = crate::plan::parse_key_bytes(&bytes, &shown, "--file").map_err(|e| {
+        Error::usage(e.message().replacen("--key", "--file", 1)).hint(
+            "give a minisign .pub file, an OpenPGP certificate (.asc, .gpg) or an SSH .pub file",
+        )
+    })?;
+    let kind = keys[0].key.kind();
+    if kind == SignerKind::OpenPgp {
+        let certs: Vec<String> = keys.iter().map(|k| k.key.short_id()).collect();
+        let pick = match fingerprint {
+            Some(f) => {
+                let want = crate::openpgp::Fingerprint::parse_hex(f).map_err(|e| {
+                    Error::usage(format!("--fingerprint {}: {e}", sanitize(f)))
+                        .hint("an OpenPGP fingerprint is 40 hex digits (v4) or 64 (v6); spaces are allowed")
+                })?;
+                keys.iter()
+                    .position(|k| matches!(&k.key, Signer::OpenPgp(c) if *c.fingerprint() == want))
+                    .ok_or_else(|| {
+                        Error::refused_for(
+                            crate::error::Reason::UntrustedKey,
+                            format!("--file {shown} holds no certificate with fingerprint {want} (it holds {})", certs.join(", ")),
+                        )
+                        .hint("the file does not hold the publisher's pinned key: check both against the publisher's documentation")
+                    })?
+            }
+            None if keys.len() == 1 => 0,
+            None => {
+                return Err(Error::usage(format!(
+                    "--file {shown} holds {} certificates ({}): pick one with --fingerprint",
+                    keys.len(),
+                    certs.join(", ")
+                ))
+                .hint("add each signer you trust under its own name, e.g. verun key add NAME --file KEYS.asc --fingerprint HEX --scope URL-PREFIX"));
+            }
+        };
+        let key = keys.swap_remove(pick).key;
+        if let Signer::OpenPgp(c) = &key
+            && c.is_revoked()
+        {
+            return Err(Error::refused_for(
+                crate::error::Reason::KeyRevoked,
+                format!(
+                    "--file {shown}: certificate {} is revoked by its owner",
+                    c.fingerprint()
+                ),
+            )
+            .hint("ask the publisher for their current certificate"));
+        }
+        return Ok(key);
+    }
+    if fingerprint.is_some() {
+        return Err(Error::usage(format!(
+            "--fingerprint is for OpenPGP certificates, and --file {shown} holds a {} key",
+            kind.name()
+        )));
+    }
+    if keys.len() != 1 {
+        return Err(Error::usage(format!(
+            "--file {shown} holds {} keys: a store entry is one key",
+            keys.len()
+        ))
+        .hint("add each key under its own name (copy its line into a file of its own, or use --pubkey)"));
+    }
+    let key = keys.remove(0).key;
+    if let Signer::Ssh(a) = &key
+        && (a.namespaces.is_some() || a.valid_after.is_some() || a.valid_before.is_some())
+    {
+        return Err(Error::usage(format!(
+            "--file {shown}: allowed_signers options (namespaces=, valid-after=, valid-before=) are not kept in the store"
+        ))
+        .hint("add the plain key (--pubkey 'ssh-ed25519 AAAA...'), with --scope and --expires; or pass the allowed_signers file with --key for each call"));
+    }
+    Ok(key)
+}
+
+#[allow(clippy::too_many_arguments)]
 pub(super) fn add(
     dir: &Path,
     name: &str,
     pubkey: Option<String>,
     file: Option<PathBuf>,
+    fingerprint: Option<String>,
     scopes: &[String],
     global: bool,
     expires: Option<&str>,
 ) -> Result<Outcome> {
     validate_name(name)?;
+    if fingerprint.is_some() && file.is_none() {
+        return Err(
+            Error::usage("--fingerprint picks an OpenPGP certificate of --file")
+                .hint("verun key add NAME --file CERT.asc --fingerprint HEX --scope URL-PREFIX"),
+        );
+    }
     let (key, source) = match (pubkey, file) {
+        (Some(line), None) if crate::sshsig::is_inline_key(line.trim()) => {
+            let key = crate::sshsig::SshKey::parse_line(line.trim()).map_err(|e| {
+                Error::usage(format!("--pubkey: {}", sanitize(&e))).hint(
+                    "pass one line of the signer's SSH .pub file: `ssh-ed25519 AAAA... [comment]`",
+                )
+            })?;
+            (
+                Signer::Ssh(Box::new(crate::sshsig::Allowed {
+                    key,
+                    principals: Vec::new(),
+                    namespaces: None,
+                    valid_after: None,
+                    valid_before: None,
+                })),
+                "--pubkey".to_string(),
+            )
+        }
         (Some(b64), None) => {
             let key = PublicKey::from_base64(&b64).map_err(|e| {
                 let hint = if Path::new(b64.trim()).is_file() {
-                    "--pubkey takes the key itself (RW...); to give a .pub file, use --file PATH"
+                    "--pubkey takes the key itself (RW... or an `ssh-ed25519 AAAA...` line); to give a key file, use --file PATH"
                 } else {
-                    "pass the RW... line of the publisher's minisign .pub file"
+                    "pass the RW... line of the publisher's minisign .pub file, or an SSH public-key line"
                 };
                 Error::usage(format!("--pubkey: {}", e.message())).hint(hint)
             })?;
-            (key, "--pubkey".to_string())
+            (Signer::Minisign(key), "--pubkey".to_string())
         }
         (None, Some(path))
             if !path.exists()
-                && crate::plan::looks_like_inline_key(path.to_string_lossy().trim()) =>
+                && (crate::plan::looks_like_inline_key(path.to_string_lossy().trim())
+                    || crate::sshsig::is_inline_key(path.to_string_lossy().trim())) =>
         {
             return Err(Error::usage(
-                "--file takes the path of a .pub file, and this looks like a key itself",
+                "--file takes the path of a key file, and this looks like a key itself",
             )
-            .hint("to give the key itself, use --pubkey RW..."));
+            .hint("to give the key itself, use --pubkey KEY"));
         }
         (None, Some(path)) => {
-            let (key, _) = parse_pub_file(&path, "--file")?;
+            let key = key_from_file(&path, fingerprint.as_deref())?;
             let abs = std::path::absolute(&path).unwrap_or(path);
             (key, format!("--file {}", abs.display()))
         }
@@ -219,7 +338,8 @@ pub(super) fn add(
             })
         })
         .transpose()?;
-    let id = key.id();
+    let id = key.short_id();
+    let signer = key.clone();
     let entry = StoredKey {
         name: name.to_string(),
         key,
@@ -239,7 +359,7 @@ pub(super) fn add(
     };
     let scope_text = entry.scope_text();
     let now = modify(dir, |keys, now| {
-        if let Some(k) = keys.iter().find(|k| k.id() == id) {
+        if let Some(k) = keys.iter().find(|k| k.is(&signer)) {
             return Err(match k.status {
                 Status::Revoked => Error::refused(format!(
                     "key {id} was revoked (as {}); a revoked key cannot be trusted again",
@@ -379,6 +499,16 @@ pub(super) fn rotate(dir: &Path, name: &str, new_path: &Path, sig_path: &Path) -
             .ok_or_else(|| no_such_key(name))?;
         let cur = &keys[i];
         let today = time::day_of(now);
+        let Some(cur_id) = cur.minisign_id() else {
+            return Err(Error::usage(format!(
+                "{} is a {} signer: `key rotate` moves a minisign key to a successor it signed",
+                cur.label(),
+                cur.key.kind().name()
+            ))
+            .hint(format!(
+                "for OpenPGP or SSH, add the new key under a new name (`verun key add`), then `verun key revoke {name}` or `verun key remove {name}`"
+            )));
+        };
         if cur.status == Status::Revoked {
             return Err(Error::refused(format!(
                 "{} is revoked: it cannot vouch for a new key",
@@ -431,11 +561,7 @@ pub(super) fn rotate(dir: &Path, name: &str, new_path: &Path, sig_path: &Path) -
             _ => e,
         })?;
         use crate::scheme::Scheme as _;
-        if !sig.verifies_bytes(
-            &crate::scheme::Signer::Minisign(cur.key.clone()),
-            &new_bytes,
-            false,
-        ) {
+        if !sig.verifies_bytes(&cur.key, &new_bytes, false) {
             return Err(Error::refused_for(
                 crate::error::Reason::BadSignature,
                 format!(
@@ -447,7 +573,7 @@ pub(super) fn rotate(dir: &Path, name: &str, new_path: &Path, sig_path: &Path) -
             )
             .hint("the new key file or its signature was altered; nothing was changed"));
         }
-        if let Some(k) = keys.iter().find(|k| k.id() == new_id) {
+        if let Some(k) = keys.iter().find(|k| k.minisign_id() == Some(new_id)) {
             return Err(if k.status == Status::Revoked {
                 Error::refused(format!("the new key {new_id} was revoked (as {})", k.name))
             } else {
@@ -460,12 +586,12 @@ pub(super) fn rotate(dir: &Path, name: &str, new_path: &Path, sig_path: &Path) -
             });
         }
         let cur = &mut keys[i];
-        let old = cur.id();
+        let old = cur_id;
         let mut previous = cur.previous.clone();
         previous.push(old);
         let next = StoredKey {
             name: name.to_string(),
-            key: new_key,
+            key: Signer::Minisign(new_key),
             status: Status::Active,
             builtin: false,
             global: cur.global,

@@ -23,6 +23,9 @@ pub(super) struct FileDoc {
 #[serde(deny_unknown_fields)]
 pub(super) struct Record {
     pub(super) name: String,
+    /// `openpgp` or `ssh`; absent for minisign (so 0.1 stores read unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) kind: Option<String>,
     pub(super) key_id: String,
     pub(super) public_key: String,
     pub(super) status: Status,
@@ -67,7 +70,7 @@ pub(super) fn builtin_keys() -> Vec<StoredKey> {
             let key = PublicKey::from_file_text(b.text).ok()?;
             Some(StoredKey {
                 name: b.name.to_string(),
-                key,
+                key: Signer::Minisign(key),
                 status: Status::Active,
                 builtin: true,
                 global: false,
@@ -106,13 +109,22 @@ pub(super) fn record_to_key(
     builtins: &[StoredKey],
 ) -> std::result::Result<StoredKey, String> {
     validate_name(&r.name).map_err(|e| e.message().to_string())?;
-    let key = PublicKey::from_base64(&r.public_key)
-        .map_err(|e| format!("public_key: {}", e.message()))?;
-    if key.id().to_string() != r.key_id {
+    let kind = match r.kind.as_deref() {
+        None => SignerKind::Minisign,
+        Some(k) => match SignerKind::parse(k) {
+            Some(SignerKind::Minisign) | None => {
+                return Err(format!("kind {:?} is not openpgp or ssh", sanitize(k)));
+            }
+            Some(kind) => kind,
+        },
+    };
+    let key = Signer::from_public_text(kind, &r.public_key)
+        .map_err(|e| format!("public_key: {}", sanitize(&e)))?;
+    if key.short_id() != r.key_id {
         return Err(format!(
             "key_id {} does not match the public key (whose id is {})",
             sanitize(&r.key_id),
-            key.id()
+            key.short_id()
         ));
     }
     let ts = |field: &str, v: &Option<String>| -> std::result::Result<Option<i64>, String> {
@@ -131,14 +143,17 @@ pub(super) fn record_to_key(
         .iter()
         .map(|s| Scope::parse(s).map_err(|e| e.message().to_string()))
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    let builtin = builtins.iter().find(|b| b.id() == key.id());
+    let builtin = builtins.iter().find(|b| b.id() == key.short_id());
     if let Some(b) = builtin
-        && b.key.base64() != key.base64()
+        && b.key.public_text() != key.public_text()
     {
         return Err("the public key differs from the built-in key with the same id".into());
     }
     if builtin.is_none() && !r.global && scopes.is_empty() {
         return Err("the key has no scopes and is not global".into());
+    }
+    if kind != SignerKind::Minisign && (!r.previous.is_empty() || r.rotated_to.is_some()) {
+        return Err("only minisign keys have rotation history".into());
     }
     Ok(StoredKey {
         name: r.name,
@@ -181,8 +196,12 @@ pub(super) fn record_to_key(
 pub(super) fn key_to_record(k: &StoredKey) -> Record {
     Record {
         name: k.name.clone(),
-        key_id: k.id().to_string(),
-        public_key: k.key.base64().to_string(),
+        kind: match k.key.kind() {
+            SignerKind::Minisign => None,
+            other => Some(other.name().to_string()),
+        },
+        key_id: k.id(),
+        public_key: k.key.public_text(),
         status: k.status,
         global: k.global,
         scopes: if k.builtin {
@@ -271,7 +290,7 @@ pub(super) fn load_dir(dir: &Path) -> Result<Vec<StoredKey>> {
             .ok()
             .and_then(|t| PublicKey::from_file_text(t).ok());
         match found {
-            Some(f) if f.base64() == k.key.base64() => {}
+            Some(f) if f.base64() == k.key.public_text() => {}
             // Left over from a rotation interrupted between the two writes: rewritten on the
             // next change.
             Some(f) if k.previous.contains(&f.id()) => {}
@@ -292,9 +311,10 @@ pub(super) fn load_dir(dir: &Path) -> Result<Vec<StoredKey>> {
     Ok(keys)
 }
 
-/// Whether `k` has a `keys/NAME.pub` export: the trusted keys the user added.
+/// Whether `k` has a `keys/NAME.pub` export: the trusted minisign keys the user added
+/// (OpenPGP and SSH entries live in `store.toml` only).
 pub(super) fn exported(k: &StoredKey) -> bool {
-    !k.builtin && k.status == Status::Active
+    !k.builtin && k.status == Status::Active && k.key.kind() == SignerKind::Minisign
 }
 
 // --- permissions, locking, atomic writes -----------------------------------------------
@@ -432,7 +452,9 @@ pub(super) fn save(dir: &Path, keys: &[StoredKey]) -> Result<()> {
     for k in keys.iter().filter(|k| exported(k)) {
         let file = format!("{}.pub", k.name);
         let path = keys_dir.join(&file);
-        let text = k.pub_text();
+        let Some(text) = k.pub_text() else {
+            continue;
+        };
         if read_private(&path, MAX_PUBKEY_BYTES)?.as_deref() != Some(text.as_bytes()) {
             private_fs::write_atomic(&path, text.as_bytes(), 0o600)?;
         }

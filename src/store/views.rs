@@ -11,9 +11,13 @@ use super::*;
 #[derive(Serialize)]
 pub(super) struct KeyView {
     name: String,
-    /// What kind of signer this entry is, and which: `minisign:KEYID`.
+    /// What kind of signer this entry is (`minisign`, `openpgp`, `ssh`), and which:
+    /// `minisign:KEYID`, `openpgp:FINGERPRINT`, `ssh:SHA256:...`.
     kind: &'static str,
     signer: String,
+    /// The signer in words: for OpenPGP the primary user ID, for SSH the key's comment
+    /// (sanitised).
+    description: String,
     key_id: String,
     public_key: String,
     status: &'static str,
@@ -35,10 +39,11 @@ pub(super) struct KeyView {
 pub(super) fn view(store: &Store, k: &StoredKey) -> KeyView {
     KeyView {
         name: k.name.clone(),
-        kind: "minisign",
+        kind: k.key.kind().name(),
         signer: k.signer().id(),
+        description: k.key.describe(),
         key_id: k.id().to_string(),
-        public_key: k.key.base64().to_string(),
+        public_key: k.key.public_text(),
         status: k.state(store.today),
         builtin: k.builtin,
         global: k.global,
@@ -156,9 +161,23 @@ pub(super) fn show_text(store: &Store, k: &StoredKey) -> String {
         out.push_str(&format!("{:<15} {}\n", format!("{label}:"), value));
     };
     field("name", &v.name);
+    field("kind", v.kind);
     field("signer", &v.signer);
+    if v.kind != "minisign" {
+        field("describes", &v.description);
+    }
     field("key id", &v.key_id);
-    field("public key", &v.public_key);
+    if v.kind == "openpgp" {
+        field(
+            "public key",
+            &format!(
+                "an OpenPGP certificate ({} bytes)",
+                v.public_key.len() * 3 / 4
+            ),
+        );
+    } else {
+        field("public key", &v.public_key);
+    }
     field("status", v.status);
     field("built in", if v.builtin { "yes" } else { "no" });
     if k.global {
