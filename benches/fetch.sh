@@ -30,8 +30,12 @@
 # (perf_counter_ns around posix_spawn + wait4's rusage), so the 10 ms steps of GNU time do
 # not blur them; GNU time (forked by the wrapper, forking the command) gives the peak RSS.
 #
-# Needs: nginx (nginx-light), curl, openssl, minisign, python3, GNU time, coreutils; installed when
-# missing. Not part of CI: its figures depend on the machine and its load.
+# OpenPGP (https, both cores, to disk): a payload vouched for by a SHA256SUMS with a detached
+# gpg signature, and a payload with its own SHA-512 gpg signature, each against bare curl and
+# the manual `curl && gpgv && sha256sum -c` pipeline in the same run.
+#
+# Needs: nginx (nginx-light), curl, openssl, minisign, gnupg, gpgv, python3, GNU time,
+# coreutils; installed when missing. Not part of CI: its figures depend on the machine and its load.
 set -euo pipefail
 
 size_mib=${1:-256}
@@ -45,6 +49,8 @@ need minisign || missing+=(minisign)
 need openssl || missing+=(openssl)
 need curl || missing+=(curl)
 need python3 || missing+=(python3)
+need gpg || missing+=(gnupg)
+need gpgv || missing+=(gpgv)
 [ -x /usr/bin/time ] || missing+=(time)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}" >&2
@@ -87,6 +93,19 @@ minisign -G -W -p "$work/key.pub" -s "$work/key.sec" >/dev/null
 minisign -S -s "$work/key.sec" -m "$payload" >/dev/null
 chmod 644 "$payload.minisig"
 pubkey=$(tail -n1 "$work/key.pub")
+
+# OpenPGP: an Ed25519 signing key made here; SHA256SUMS signed (detached, binary), and the
+# payload itself signed with SHA-512 (as `gpg --digest-algo SHA512 -b` makes it). Both are
+# checked by verun in the same single pass as the download; the manual pipeline runs gpgv.
+gnupg=$work/gnupg
+mkdir -m 700 "$gnupg"
+gpg_q() { gpg --batch --quiet --homedir "$gnupg" --pinentry-mode loopback --passphrase '' "$@" 2>/dev/null; }
+gpg_q --quick-gen-key 'verun bench <bench@example.invalid>' ed25519 sign never
+gpg_q --armor --export > "$work/cert.asc"
+gpg_q --export > "$work/keyring.gpg"
+gpg_q --digest-algo SHA256 --detach-sign -o "$work/www/SHA256SUMS.sig" "$work/www/SHA256SUMS"
+gpg_q --digest-algo SHA512 --detach-sign -o "$work/www/payload.bin.sig" "$payload"
+chmod 644 "$work/www/SHA256SUMS.sig" "$work/www/payload.bin.sig" "$work/cert.asc" "$work/keyring.gpg"
 
 # A throwaway CA and server certificate for 127.0.0.1.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
@@ -229,6 +248,23 @@ manual_pipeline() {
     minisign -Vq -p "$work/key.pub" -m payload.bin
 }
 export -f manual_pipeline
+# The same care for OpenPGP publishers: a signed SHA256SUMS (curl, gpgv, sha256sum -c), and a
+# payload signed with SHA-512 (curl, gpgv).
+manual_gpg_list() {
+  cd "$work/out" && rm -f payload.bin SHA256SUMS SHA256SUMS.sig &&
+    curl -sSf --cacert "$work/ca.pem" -O "$base_s/payload.bin" &&
+    curl -sSf --cacert "$work/ca.pem" -O "$base_s/SHA256SUMS" &&
+    curl -sSf --cacert "$work/ca.pem" -O "$base_s/SHA256SUMS.sig" &&
+    gpgv -q --keyring "$work/keyring.gpg" SHA256SUMS.sig SHA256SUMS 2>/dev/null &&
+    sha256sum -c --quiet SHA256SUMS
+}
+manual_gpg_payload() {
+  cd "$work/out" && rm -f payload.bin payload.bin.sig &&
+    curl -sSf --cacert "$work/ca.pem" -O "$base_s/payload.bin" &&
+    curl -sSf --cacert "$work/ca.pem" -O "$base_s/payload.bin.sig" &&
+    gpgv -q --keyring "$work/keyring.gpg" payload.bin.sig payload.bin 2>/dev/null
+}
+export -f manual_gpg_list manual_gpg_payload
 
 combos=("https both" "http both" "https pinned" "http pinned")
 for i in $(seq "$runs"); do
@@ -258,6 +294,11 @@ for i in $(seq "$runs"); do
         --key "$pubkey" --sha256 "$sha" $(verun_args "$proto")
       do_fetch "$work/out" "$proto" "s512-disk-$k" --sha512 "$sha512"
       work="$work" base_s="${base[https]}" measure "manual-$k" bash -c manual_pipeline
+      do_fetch "$work/out" "$proto" "pgplist-disk-$k" --key "$work/cert.asc" \
+        --checksums "${base[$proto]}/SHA256SUMS" --checksums-sig "${base[$proto]}/SHA256SUMS.sig"
+      do_fetch "$work/out" "$proto" "pgp512-disk-$k" --key "$work/cert.asc"
+      work="$work" base_s="${base[https]}" measure "manualpgplist-$k" bash -c manual_gpg_list
+      work="$work" base_s="${base[https]}" measure "manualpgp512-$k" bash -c manual_gpg_payload
     fi
   done
   echo "run $i/$runs done" >&2
@@ -366,6 +407,8 @@ for c in "${combos[@]}"; do
   row "pin-disk-$k" "verun fetch -o disk --sha256" "curl-disk-$k" "sha256" "$ncores" "$srv"
   if [ "$k" = https-both ]; then
     row "s512-disk-$k" "verun fetch -o disk --sha512" "curl-disk-$k" "sha256 sha512" "$ncores" "$srv"
+    row "pgplist-disk-$k" "verun fetch -o disk, OpenPGP-signed list" "curl-disk-$k" "sha256" "$ncores" "$srv"
+    row "pgp512-disk-$k" "verun fetch -o disk, OpenPGP SHA-512 sig" "curl-disk-$k" "sha256 sha512" "$ncores" "$srv"
   fi
   row "curl-tmpfs-$k" "curl -o tmpfs" "curl-tmpfs-$k" "" "$ncores" "$srv"
   row "key-tmpfs-$k" "verun fetch -o tmpfs --key --sha256" "curl-tmpfs-$k" "sha256 blake2b" "$ncores" "$srv"
@@ -381,6 +424,12 @@ for c in "${combos[@]}"; do
     printf '  %-36s %6s s (%s)  cpu %5s  = %sx verun fetch -o disk --key --sha256\n' \
       "manual: 3x curl, sha256sum, minisign" "$(wall "manual-$k")" "$(span "manual-$k")" \
       "$(cpu "manual-$k")" "$(ratio "$(wall "manual-$k")" "$(wall "key-disk-$k")")"
+    printf '  %-36s %6s s (%s)  cpu %5s  = %sx verun (OpenPGP-signed list)\n' \
+      "manual: 3x curl, gpgv, sha256sum -c" "$(wall "manualpgplist-$k")" "$(span "manualpgplist-$k")" \
+      "$(cpu "manualpgplist-$k")" "$(ratio "$(wall "manualpgplist-$k")" "$(wall "pgplist-disk-$k")")"
+    printf '  %-36s %6s s (%s)  cpu %5s  = %sx verun (OpenPGP SHA-512 signature)\n' \
+      "manual: 2x curl, gpgv" "$(wall "manualpgp512-$k")" "$(span "manualpgp512-$k")" \
+      "$(cpu "manualpgp512-$k")" "$(ratio "$(wall "manualpgp512-$k")" "$(wall "pgp512-disk-$k")")"
   fi
 done
 
@@ -391,6 +440,7 @@ echo
 awk -v kw="$(wall "key-disk-$k")" -v pw="$(wall "pin-disk-$k")" -v cw="$(wall "curl-disk-$k")" \
   -v f="$(floor "curl-disk-$k" "$sb" "$(nproc)")" -v mw="$(wall "manual-$k")" \
   -v rw="$(wall "key-run-$k")" -v tw="$(wall "key-tmpfs-$k")" \
+  -v gl="$(wall "pgplist-disk-$k")" -v gp="$(wall "pgp512-disk-$k")" \
   -v rss="$(for n in key-disk pin-disk key-tmpfs key-run; do col "$n-$k" 3; done | hi)" '
   function v(ok) { return ok ? "met" : "NOT met" }
   BEGIN {
@@ -402,4 +452,6 @@ awk -v kw="$(wall "key-disk-$k")" -v pw="$(wall "pin-disk-$k")" -v cw="$(wall "c
     printf "  peak RSS <= 16 MiB:             %.1f MiB  %s\n", rss / 1024, v(rss <= 16384)
     printf "  run within 10%% of fetch -o:     %.2fx disk, %.2fx tmpfs  %s\n", rw / kw, rw / tw,
       v(rw / kw <= 1.1 && rw / tw <= 1.1)
+    printf "  OpenPGP-signed list <= 1.4x curl:  %.2fx  %s\n", gl / cw, v(gl / cw <= 1.4)
+    printf "  OpenPGP SHA-512 sig <= 1.4x curl:  %.2fx  %s\n", gp / cw, v(gp / cw <= 1.4)
   }'
