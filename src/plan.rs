@@ -270,13 +270,6 @@ impl Plan {
                 .transpose()?,
         })
     }
-
-    /// The default or given signature location.
-    pub fn sig_location(&self) -> Location {
-        self.sig
-            .clone()
-            .unwrap_or_else(|| self.subject.location().with_suffix(".minisig"))
-    }
 }
 
 /// The usage error for a `--sha256`/`--sha512` value that is not a digest of that length;

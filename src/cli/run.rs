@@ -199,7 +199,7 @@ pub(super) fn offline(
         ))
         .hint("run it once online with --lock FILE to lock and cache it")
     })?;
-    if !plan.keys.is_empty() {
+    if !plan.keys.is_empty() || !plan.key_urls.is_empty() {
         note(
             plan.quiet,
             "--offline: --key is not used: the lock entry pins the bytes that verified before",

@@ -101,6 +101,7 @@ pub(super) fn list_json(store: &Store) -> String {
 pub(super) fn list_table(store: &Store) -> String {
     let header = [
         "NAME",
+        "KIND",
         "KEY ID",
         "STATUS",
         "USES",
@@ -108,7 +109,7 @@ pub(super) fn list_table(store: &Store) -> String {
         "EXPIRES",
         "TRUSTED FOR",
     ];
-    let mut rows: Vec<[String; 7]> = Vec::new();
+    let mut rows: Vec<[String; 8]> = Vec::new();
     for k in sorted(store) {
         let mut status = k.state(store.today).to_string();
         if k.builtin {
@@ -116,6 +117,7 @@ pub(super) fn list_table(store: &Store) -> String {
         }
         rows.push([
             k.name.clone(),
+            k.key.kind().name().to_string(),
             k.id().to_string(),
             status,
             k.use_count.to_string(),
