@@ -281,6 +281,14 @@ fn verify_agrees_with_ssh_keygen_for_every_key_type() {
                 true,
             ),
             (
+                "valid-after in a second",
+                line("valid-after=\"20260101000001Z\""),
+                &good,
+                MESSAGE,
+                NOW,
+                false,
+            ),
+            (
                 "valid-before a second ago",
                 line("valid-before=\"20251231235959Z\""),
                 &good,
@@ -616,6 +624,13 @@ fn allowed_signers_lines_parse_strictly() {
     for text in bad {
         assert!(parse_keys(text).is_err(), "{text:?}");
     }
+    let err = parse_keys(&format!("a@b Cert-Authority,namespaces=\"file\" {key}")).unwrap_err();
+    assert!(
+        err.contains("cert-authority") && err.contains("certificates"),
+        "{err}"
+    );
+    let err = parse_keys(&format!("a@b valid-after=\"2024\" {key}")).unwrap_err();
+    assert!(err.starts_with("line 1: invalid valid-after time"), "{err}");
     let huge = "#".repeat(MAX_KEYS_BYTES as usize + 1);
     assert!(parse_keys(&huge).is_err());
 }
