@@ -86,13 +86,14 @@ fn sign(key: &Kp, namespace: &str, hashalg: Option<&str>) -> Vec<u8> {
     std::fs::read(file.with_extension("msg.sig")).unwrap()
 }
 
-/// `ssh-keygen -Y verify` at `time` (`-O verify-time=`): whether it accepts.
+/// `ssh-keygen -Y verify` at `time` (`-O verify-time=`), in TZ=UTC: whether it accepts.
 fn oracle(allowed: &str, sig: &[u8], message: &[u8], time: Option<&str>) -> bool {
     use std::io::Write;
     let (a, s) = (fresh("allowed"), fresh("sig"));
     std::fs::write(&a, allowed).unwrap();
     std::fs::write(&s, sig).unwrap();
     let mut cmd = Command::new("ssh-keygen");
+    cmd.env("TZ", "UTC");
     cmd.args(["-Y", "verify", "-I", PRINCIPAL, "-n", NAMESPACE, "-f"])
         .arg(&a)
         .arg("-s")
@@ -279,6 +280,23 @@ fn verify_agrees_with_ssh_keygen_for_every_key_type() {
                 MESSAGE,
                 NOW,
                 true,
+            ),
+            // Without `Z`, ssh-keygen reads local time and verun UTC: the same in TZ=UTC.
+            (
+                "valid-after at now, no Z",
+                line("valid-after=\"202601010000\""),
+                &good,
+                MESSAGE,
+                NOW,
+                true,
+            ),
+            (
+                "valid-after in a minute, no Z",
+                line("valid-after=\"202601010001\""),
+                &good,
+                MESSAGE,
+                NOW,
+                false,
             ),
             (
                 "valid-after in a second",
