@@ -119,3 +119,60 @@ fn the_debian_keyring_parses_whole_and_each_certificate_round_trips() {
     assert_eq!(again[0].fingerprint(), certs[3].fingerprint());
     assert!(is_certificate(&bin) && !is_signature(&bin));
 }
+
+/// RFC 9580 Appendix A.3: the sample v6 certificate (Ed25519 primary, X25519 subkey).
+const A3_V6_CERT: &str = "-----BEGIN PGP PUBLIC KEY BLOCK-----
+
+xioGY4d/4xsAAAAg+U2nu0jWCmHlZ3BqZYfQMxmZu52JGggkLq2EVD34laPCsQYf
+GwoAAABCBYJjh3/jAwsJBwUVCg4IDAIWAAKbAwIeCSIhBssYbE8GCaaX5NUt+mxy
+KwwfHifBilZwj2Ul7Ce62azJBScJAgcCAAAAAK0oIBA+LX0ifsDm185Ecds2v8lw
+gyU2kCcUmKfvBXbAf6rhRYWzuQOwEn7E/aLwIwRaLsdry0+VcallHhSu4RN6HWaE
+QsiPlR4zxP/TP7mhfVEe7XWPxtnMUMtf15OyA51YBM4qBmOHf+MZAAAAIIaTJINn
++eUBXbki+PSAld2nhJh/LVmFsS+60WyvXkQ1wpsGGBsKAAAALAWCY4d/4wKbDCIh
+BssYbE8GCaaX5NUt+mxyKwwfHifBilZwj2Ul7Ce62azJAAAAAAQBIKbpGG2dWTX8
+j+VjFM21J0hqWlEg+bdiojWnKfA5AQpWUWtnNwDEM0g12vYxoWM8Y81W+bHBw805
+I8kWVkXU6vFOi+HWvv/ira7ofJu16NnoUkhclkUrk0mXubZvyl4GBg==
+-----END PGP PUBLIC KEY BLOCK-----
+";
+
+/// RFC 9580 Appendix A.6: a v6 cleartext-signed message by the A.3 key.
+const A6_CLEARTEXT: &str = "-----BEGIN PGP SIGNED MESSAGE-----
+
+What we need from the grocery store:
+
+- - tofu
+- - vegetables
+- - noodles
+
+-----BEGIN PGP SIGNATURE-----
+
+wpgGARsKAAAAKQWCY5ijYyIhBssYbE8GCaaX5NUt+mxyKwwfHifBilZwj2Ul7Ce6
+2azJAAAAAGk2IHZJX1AhiJD39eLuPBgiUU9wUA9VHYblySHkBONKU/usJ9BvuAqo
+/FvLFuGWMbKAdA+epq7V4HOtAPlBWmU8QOd6aud+aSunHQaaEJ+iTFjP2OMW0KBr
+NK2ay45cX1IVAQ==
+-----END PGP SIGNATURE-----
+";
+
+#[test]
+fn the_rfc9580_v6_sample_cleartext_verifies_and_a_changed_byte_fails() {
+    let certs = parse_certs(A3_V6_CERT.as_bytes()).unwrap();
+    assert_eq!(certs.len(), 1);
+    assert_eq!(certs[0].version(), 6);
+    assert_eq!(
+        certs[0].fingerprint().to_hex(),
+        "CB186C4F0609A697E4D52DFA6C722B0C1F1E27C18A56708F6525EC27BAD9ACC9"
+    );
+    assert_eq!(certs[0].algorithm(), "Ed25519");
+    assert_eq!(certs[0].primary_user_id(), None);
+    let mut c = parse_cleartext(A6_CLEARTEXT.as_bytes()).unwrap();
+    assert_eq!(
+        c.text,
+        b"What we need from the grocery store:\n\n- tofu\n- vegetables\n- noodles\n\n"
+    );
+    assert_eq!(c.sigs[0].version(), 6);
+    assert_eq!(c.sigs[0].plain(), None, "a v6 signature is salted");
+    let o = c.verify(0, &certs, NOW);
+    assert!(good(&o), "{o:?}");
+    c.text[5] ^= 0x20;
+    assert!(matches!(c.verify(0, &certs, NOW), Outcome::Bad { .. }));
+}
