@@ -176,3 +176,460 @@ fn the_rfc9580_v6_sample_cleartext_verifies_and_a_changed_byte_fails() {
     c.text[5] ^= 0x20;
     assert!(matches!(c.verify(0, &certs, NOW), Outcome::Bad { .. }));
 }
+
+// ---- GnuPG-made keys and signatures (generated at test time, one home per run) ----
+
+use std::collections::HashMap;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+/// Ten days ago: keys are made then, with `--faked-system-time`, so histories fit before now.
+fn t0() -> u64 {
+    crate::time::now_secs() - 10 * 86_400
+}
+
+struct Gpg {
+    home: tempfile::TempDir,
+    /// name → primary fingerprint; "NAME.sub" → signing subkey fingerprint.
+    fpr: HashMap<String, String>,
+    /// Signatures made during setup, before the key's later history (expiry, revocation).
+    sigs: HashMap<&'static str, Vec<u8>>,
+}
+
+const DOC: &[u8] = b"#!/bin/sh\necho verified\n";
+
+impl Gpg {
+    fn run_in(&self, at: Option<u64>, args: &[&str], stdin: &[u8]) -> Vec<u8> {
+        let mut cmd = Command::new("gpg");
+        cmd.arg("--homedir").arg(self.home.path());
+        cmd.args([
+            "--batch",
+            "--quiet",
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            "",
+        ]);
+        if let Some(t) = at {
+            cmd.arg("--faked-system-time").arg(format!("{t}!"));
+        }
+        let mut child = cmd
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "gpg {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
+    fn fpr_of(&self, uid: &str) -> Vec<String> {
+        let out = self.run_in(None, &["--with-colons", "--list-keys", uid], b"");
+        let out = String::from_utf8(out).unwrap();
+        out.lines()
+            .filter_map(|l| l.strip_prefix("fpr:::::::::"))
+            .map(|f| f.trim_end_matches(':').to_string())
+            .collect()
+    }
+
+    fn keygen(&mut self, name: &str, algo: &str, at: Option<u64>) {
+        let uid = format!("{name} <{name}@verun.test>");
+        self.run_in(at, &["--quick-gen-key", &uid, algo, "sign", "never"], b"");
+        let f = self.fpr_of(&uid).remove(0);
+        self.fpr.insert(name.into(), f);
+    }
+
+    fn add_sub(&mut self, name: &str, at: u64) {
+        let p = self.fpr[name].clone();
+        self.run_in(
+            Some(at),
+            &["--quick-add-key", &p, "ed25519", "sign", "never"],
+            b"",
+        );
+        let f = self.fpr_of(&p).pop().unwrap();
+        self.fpr.insert(format!("{name}.sub"), f);
+    }
+
+    /// Revoke subkey 1 of `name` at `at` with gpg's menu reason (1 compromised, 3 retired).
+    fn revoke_sub(&self, name: &str, reason: &str, at: u64) {
+        let script = format!("key 1\nrevkey\ny\n{reason}\n\ny\nsave\n");
+        self.run_in(
+            Some(at),
+            &["--command-fd", "0", "--edit-key", &self.fpr[name]],
+            script.as_bytes(),
+        );
+    }
+
+    /// A detached signature of `data` by `key` (a name, or "NAME.sub"), made at `at`.
+    fn sign(&self, key: &str, extra: &[&str], data: &[u8], at: Option<u64>) -> Vec<u8> {
+        let u = format!("{}!", self.fpr[key]);
+        let mut args = vec!["--local-user", &u, "--detach-sign", "--output", "-"];
+        args.extend_from_slice(extra);
+        self.run_in(at, &args, data)
+    }
+
+    fn cert(&self, name: &str) -> Vec<Cert> {
+        parse_certs(&self.run_in(None, &["--export", "--armor", &self.fpr[name]], b"")).unwrap()
+    }
+
+    /// What gpgv says (exit 0 or not) of `sig` over `data` with `name`'s certificate.
+    fn gpgv(&self, name: &str, sig: &[u8], data: &[u8]) -> bool {
+        let d = self.home.path().join("gpgv");
+        std::fs::create_dir_all(&d).unwrap();
+        let kr = self.run_in(None, &["--export", &self.fpr[name]], b"");
+        std::fs::write(d.join("k.gpg"), kr).unwrap();
+        std::fs::write(d.join("s.sig"), sig).unwrap();
+        std::fs::write(d.join("data"), data).unwrap();
+        Command::new("gpgv")
+            .arg("--keyring")
+            .arg(d.join("k.gpg"))
+            .arg(d.join("s.sig"))
+            .arg(d.join("data"))
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    }
+}
+
+fn gpg() -> Option<&'static Gpg> {
+    static G: OnceLock<Option<Gpg>> = OnceLock::new();
+    G.get_or_init(|| {
+        if Command::new("gpg")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+            .is_err()
+        {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI is set and gpg is missing"
+            );
+            eprintln!("skipped: gpg is not installed");
+            return None;
+        }
+        let mut g = Gpg {
+            home: tempfile::tempdir().unwrap(),
+            fpr: HashMap::new(),
+            sigs: HashMap::new(),
+        };
+        let t = t0();
+        for (name, algo) in [
+            ("rsa2048", "rsa2048"),
+            ("rsa3072", "rsa3072"),
+            ("rsa4096", "rsa4096"),
+        ] {
+            g.keygen(name, algo, None);
+        }
+        for (name, algo) in [
+            ("rsa1024", "rsa1024"),
+            ("p256", "nistp256"),
+            ("p384", "nistp384"),
+            ("ed", "ed25519"),
+        ] {
+            g.keygen(name, algo, Some(t));
+        }
+        g.add_sub("ed", t + 3600);
+        // Expiry set after the fact: signatures at t+1d and t+5d, then (by a self-signature
+        // dated t+2h) an expiry at t+2d+2h. The later signature was made after it.
+        g.keygen("exp", "ed25519", Some(t));
+        g.sigs
+            .insert("exp.before", g.sign("exp", &[], DOC, Some(t + 86_400)));
+        g.sigs
+            .insert("exp.after", g.sign("exp", &[], DOC, Some(t + 5 * 86_400)));
+        let f = g.fpr["exp"].clone();
+        g.run_in(Some(t + 7200), &["--quick-set-expire", &f, "2d"], b"");
+        // A subkey retired (soft) at t+3d, and one revoked as compromised (hard) at t+3d.
+        for (name, reason) in [("soft", "3"), ("hard", "1")] {
+            g.keygen(name, "ed25519", Some(t));
+            g.add_sub(name, t + 3600);
+            let sub = format!("{name}.sub");
+            g.sigs.insert(
+                if name == "soft" {
+                    "soft.before"
+                } else {
+                    "hard.before"
+                },
+                g.sign(&sub, &[], DOC, Some(t + 2 * 86_400)),
+            );
+            g.sigs.insert(
+                if name == "soft" {
+                    "soft.after"
+                } else {
+                    "hard.after"
+                },
+                g.sign(&sub, &[], DOC, Some(t + 4 * 86_400)),
+            );
+            g.revoke_sub(name, reason, t + 3 * 86_400);
+        }
+        // A primary key revoked by the revocation certificate gpg made with it (no reason).
+        g.keygen("revoked", "ed25519", Some(t));
+        g.sigs.insert(
+            "revoked.before",
+            g.sign("revoked", &[], DOC, Some(t + 86_400)),
+        );
+        let rev = std::fs::read_to_string(
+            g.home
+                .path()
+                .join(format!("openpgp-revocs.d/{}.rev", g.fpr["revoked"])),
+        )
+        .unwrap();
+        g.run_in(
+            Some(t + 2 * 86_400),
+            &["--import"],
+            rev.replace(":-----BEGIN", "-----BEGIN").as_bytes(),
+        );
+        Some(g)
+    })
+    .as_ref()
+}
+
+fn one(sig: &[u8]) -> Sig {
+    let mut v = parse_signatures(sig).unwrap();
+    assert_eq!(v.len(), 1);
+    v.remove(0)
+}
+
+fn reason(o: Outcome) -> String {
+    match o {
+        Outcome::Bad { reason, .. } => reason,
+        o => panic!("expected Bad, got {o:?}"),
+    }
+}
+
+#[test]
+fn gpg_signatures_by_rsa_ed25519_and_ecdsa_keys_verify_as_gpgv_says_and_tampering_fails() {
+    let Some(g) = gpg() else { return };
+    let now = crate::time::now_secs();
+    let cases = [
+        ("rsa2048", "RSA 2048", "SHA256", "SHA-256"),
+        ("rsa3072", "RSA 3072", "SHA384", "SHA-384"),
+        ("rsa4096", "RSA 4096", "SHA512", "SHA-512"),
+        ("ed", "Ed25519", "SHA256", "SHA-256"),
+        ("ed.sub", "Ed25519", "SHA512", "SHA-512"),
+        ("p256", "ECDSA P-256", "SHA256", "SHA-256"),
+        ("p384", "ECDSA P-384", "SHA384", "SHA-384"),
+        ("p384", "ECDSA P-384", "SHA512", "SHA-512"),
+    ];
+    let other = g.cert("rsa2048");
+    for (key, algo, digest, hash) in cases {
+        let name = key.trim_end_matches(".sub");
+        let certs = g.cert(name);
+        for armor in [false, true] {
+            let mut extra = vec!["--digest-algo", digest];
+            if armor {
+                extra.push("--armor");
+            }
+            let raw = g.sign(key, &extra, DOC, None);
+            assert!(g.gpgv(name, &raw, DOC), "gpgv refused {key} {digest}");
+            assert_eq!(
+                is_signature(&raw),
+                !armor || raw.starts_with(b"-----BEGIN PGP SIGNATURE-----")
+            );
+            let sig = one(&raw);
+            match verify_bytes(&sig, DOC, &certs, now) {
+                Outcome::Good(gd) => {
+                    assert_eq!(gd.primary.to_hex(), g.fpr[name]);
+                    assert_eq!(gd.signing_key.to_hex(), g.fpr[key]);
+                    assert_eq!((gd.algorithm.as_str(), gd.hash), (algo, hash));
+                    assert_eq!(
+                        gd.user_id.as_deref(),
+                        Some(format!("{name} <{name}@verun.test>").as_str())
+                    );
+                }
+                o => panic!("{key} {digest}: {o:?}"),
+            }
+            let mut bad = DOC.to_vec();
+            bad[3] ^= 1;
+            assert!(!g.gpgv(name, &raw, &bad));
+            assert_eq!(
+                reason(verify_bytes(&sig, &bad, &certs, now)),
+                "the signature does not match the data"
+            );
+            if name != "rsa2048" {
+                assert!(matches!(
+                    verify_bytes(&sig, DOC, &other, now),
+                    Outcome::Unknown
+                ));
+            }
+        }
+    }
+}
+
+#[test]
+fn sha1_and_rsa1024_signatures_are_refused() {
+    let Some(g) = gpg() else { return };
+    let now = crate::time::now_secs();
+    let sig = one(&g.sign("rsa2048", &["--digest-algo", "SHA1"], DOC, None));
+    assert_eq!(sig.hash_algo().unwrap_err(), "SHA-1 is refused");
+    assert_eq!(
+        reason(verify_bytes(&sig, DOC, &g.cert("rsa2048"), now)),
+        "SHA-1 is refused"
+    );
+    let sig = one(&g.sign("rsa1024", &["--digest-algo", "SHA256"], DOC, None));
+    let certs = g.cert("rsa1024");
+    assert_eq!(certs[0].algorithm(), "RSA 1024");
+    assert_eq!(
+        reason(verify_bytes(&sig, DOC, &certs, now)),
+        "RSA 1024 is too weak"
+    );
+}
+
+#[test]
+fn validity_is_judged_at_the_signature_time_expiry_and_revocations() {
+    let Some(g) = gpg() else { return };
+    let now = crate::time::now_secs();
+    let check = |name: &str, sig: &str| verify_bytes(&one(&g.sigs[sig]), DOC, &g.cert(name), now);
+    assert!(good(&check("exp", "exp.before")));
+    assert!(reason(check("exp", "exp.after")).starts_with("made after the key expired on "));
+    assert!(g.cert("exp")[0].expires().is_some());
+    // Retired (soft): what was signed before still holds; hard: nothing does.
+    assert!(good(&check("soft", "soft.before")));
+    assert!(reason(check("soft", "soft.after")).contains("retired"));
+    assert!(reason(check("hard", "hard.before")).contains("compromised"));
+    assert!(reason(check("hard", "hard.after")).contains("compromised"));
+    let revoked = g.cert("revoked");
+    assert!(revoked[0].is_revoked());
+    assert!(reason(check("revoked", "revoked.before")).contains("revoked"));
+    // A fresh signature by the (unrevoked) primary of the subkey-revoked cert is fine.
+    let sig = one(&g.sign("hard", &[], DOC, None));
+    assert!(good(&verify_bytes(&sig, DOC, &g.cert("hard"), now)));
+}
+
+#[test]
+fn signatures_from_the_future_or_expired_are_refused() {
+    let Some(g) = gpg() else { return };
+    let now = crate::time::now_secs();
+    let certs = g.cert("ed");
+    let future = one(&g.sign("ed", &[], DOC, Some(now + 3 * 86_400)));
+    assert_eq!(
+        reason(verify_bytes(&future, DOC, &certs, now)),
+        "created more than a day in the future"
+    );
+    let soon = one(&g.sign("ed", &[], DOC, Some(now + 3600)));
+    assert!(good(&verify_bytes(&soon, DOC, &certs, now)));
+    let expired = one(&g.sign(
+        "ed",
+        &["--default-sig-expire", "1d"],
+        DOC,
+        Some(t0() + 86_400),
+    ));
+    assert!(
+        reason(verify_bytes(&expired, DOC, &certs, now)).starts_with("the signature expired on ")
+    );
+}
+
+#[test]
+fn text_mode_signatures_hash_canonical_line_endings_across_chunks() {
+    let Some(g) = gpg() else { return };
+    let now = crate::time::now_secs();
+    let certs = g.cert("ed");
+    let doc = b"line one\nline two \r\n\r\nlast\nx\n";
+    let sig = one(&g.sign("ed", &["--textmode"], doc, None));
+    assert!(sig.is_text() && sig.plain().is_none());
+    assert!(g.gpgv("ed", &g.sign("ed", &["--textmode"], doc, None), doc));
+    assert!(good(&verify_bytes(&sig, doc, &certs, now)));
+    // Fed one byte at a time (a CR at a chunk's end is carried over).
+    let mut h = sig.hasher().unwrap();
+    doc.iter().for_each(|b| h.update(std::slice::from_ref(b)));
+    assert!(good(&verify(&sig, h, &certs, now)));
+    // The same text with other line endings is the same canonical document.
+    let lf = b"line one\nline two \n\nlast\nx\n";
+    assert!(good(&verify_bytes(&sig, lf, &certs, now)));
+    // A bare CR ends a line too, as sqv has it (gpg 2.2 hashes it as a character).
+    assert!(good(&verify_bytes(
+        &sig,
+        b"line one\rline two \r\rlast\r\nx\r",
+        &certs,
+        now
+    )));
+    assert!(!good(&verify_bytes(
+        &sig,
+        b"line one\nline two\n\nlast\nx\n",
+        &certs,
+        now
+    )));
+}
+
+#[test]
+fn a_plain_sha256_or_sha512_state_can_be_continued() {
+    let Some(g) = gpg() else { return };
+    let now = crate::time::now_secs();
+    let certs = g.cert("rsa2048");
+    for (d, want) in [("SHA256", HashAlgo::Sha256), ("SHA512", HashAlgo::Sha512)] {
+        let sig = one(&g.sign("rsa2048", &["--digest-algo", d], DOC, None));
+        assert_eq!(sig.plain(), Some(want));
+        let h = if want == HashAlgo::Sha256 {
+            let mut s = sha2::Sha256::new();
+            s.update(DOC);
+            Hasher::continue_sha256(s)
+        } else {
+            let mut s = sha2::Sha512::new();
+            s.update(DOC);
+            Hasher::continue_sha512(s)
+        };
+        assert!(good(&verify(&sig, h, &certs, now)));
+    }
+}
+
+#[test]
+fn gpg_clearsigned_text_verifies_and_one_changed_byte_fails() {
+    let Some(g) = gpg() else { return };
+    let now = crate::time::now_secs();
+    let text = b"Hash list\n-dash line\n--\nfrom trailing  \t\nabc  file.tar.gz\n";
+    for (key, digest) in [("rsa4096", "SHA512"), ("ed.sub", "SHA256")] {
+        let name = key.trim_end_matches(".sub");
+        let u = format!("{}!", g.fpr[key]);
+        let signed = g.run_in(
+            None,
+            &["--local-user", &u, "--digest-algo", digest, "--clearsign"],
+            text,
+        );
+        assert!(is_cleartext(&signed) && !is_signature(&signed));
+        let mut c = parse_cleartext(&signed).unwrap();
+        assert_eq!(
+            c.text,
+            b"Hash list\n-dash line\n--\nfrom trailing\nabc  file.tar.gz\n"
+        );
+        let certs = g.cert(name);
+        let o = c.verify(0, &certs, now);
+        assert!(good(&o), "{key}: {o:?}");
+        c.text[2] ^= 1;
+        assert_eq!(
+            reason(c.verify(0, &certs, now)),
+            "the signature does not match the data"
+        );
+    }
+}
+
+#[test]
+fn any_certificate_of_a_keyring_may_sign() {
+    let Some(g) = gpg() else { return };
+    let now = crate::time::now_secs();
+    let (a, b) = (&g.fpr["p256"], &g.fpr["rsa3072"]);
+    let armored = g.run_in(None, &["--export", "--armor", a], b"");
+    let mut two = armored.clone();
+    two.extend(g.run_in(None, &["--export", "--armor", b], b""));
+    let certs = parse_certs(&two).unwrap();
+    assert_eq!(certs.len(), 2);
+    let ring = parse_certs(&g.run_in(None, &["--export", a, b], b"")).unwrap();
+    assert_eq!(ring.len(), 2);
+    for key in ["p256", "rsa3072"] {
+        let sig = one(&g.sign(key, &[], DOC, None));
+        assert!(good(&verify_bytes(&sig, DOC, &certs, now)));
+        assert!(good(&verify_bytes(&sig, DOC, &ring, now)));
+    }
+    // Two signatures in one file, one per key.
+    let mut both = g.sign("p256", &[], DOC, None);
+    both.extend(g.sign("rsa3072", &[], DOC, None));
+    let sigs = parse_signatures(&both).unwrap();
+    assert_eq!(sigs.len(), 2);
+    assert!(sigs.iter().all(|s| good(&verify_bytes(s, DOC, &ring, now))));
+}
