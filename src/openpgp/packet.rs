@@ -82,12 +82,17 @@ impl<'a> R<'a> {
             .iter()
             .fold(0, |a, &b| (a << 8) | u64::from(b)))
     }
-    /// A multiprecision integer, leading zero octets dropped.
+    /// A multiprecision integer whose bit count is exact (as Sequoia requires: the count
+    /// is not covered by the signature, so a lax reader would accept altered packets).
     fn mpi(&mut self) -> Result<&'a [u8], String> {
         let bits = self.be(2)? as usize;
         let v = self.take(bits.div_ceil(8))?;
-        let z = v.iter().take_while(|&&b| b == 0).count();
-        Ok(&v[z..])
+        if v.first()
+            .is_some_and(|&b| 8 - b.leading_zeros() as usize != bits - 8 * (v.len() - 1))
+        {
+            return Err("malformed MPI (wrong bit count)".into());
+        }
+        Ok(v)
     }
 }
 
@@ -161,7 +166,7 @@ pub(super) fn parse_key(body: &[u8]) -> Result<Option<Key>, String> {
                 (22, OID_ED25519) if p.len() == 33 && p[0] == 0x40 => Mat::Ed(p[1..].to_vec()),
                 (19, OID_P256) => Mat::P256(p.to_vec()),
                 (19, OID_P384) => Mat::P384(p.to_vec()),
-                _ => Mat::Other(format!("{} on an unsupported curve", algo_name(algo))),
+                _ => Mat::Other(format!("{} (unsupported curve)", algo_name(algo))),
             }
         }
         27 => Mat::Ed(r.take(32)?.to_vec()),

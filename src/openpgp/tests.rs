@@ -633,3 +633,316 @@ fn any_certificate_of_a_keyring_may_sign() {
     assert_eq!(sigs.len(), 2);
     assert!(sigs.iter().all(|s| good(&verify_bytes(s, DOC, &ring, now))));
 }
+
+// ---- Framing, armor and malformed inputs ----
+
+fn armor(kind: &str, data: &[u8], crc: bool) -> Vec<u8> {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let enc = |d: &[u8]| -> String {
+        let mut s = String::new();
+        for c in d.chunks(3) {
+            let v = c
+                .iter()
+                .enumerate()
+                .fold(0u32, |v, (i, &b)| v | u32::from(b) << (16 - 8 * i));
+            for i in 0..4 {
+                s.push(if i <= c.len() {
+                    A[(v >> (18 - 6 * i) & 63) as usize] as char
+                } else {
+                    '='
+                });
+            }
+        }
+        s
+    };
+    let mut out = format!("-----BEGIN PGP {kind}-----\nComment: test\n\n");
+    for l in enc(data).as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(l).unwrap());
+        out.push('\n');
+    }
+    if crc {
+        out.push('=');
+        out.push_str(&enc(&armor::crc24(data).to_be_bytes()[1..]));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END PGP {kind}-----\n"));
+    out.into_bytes()
+}
+
+fn v6_cert_bin() -> Vec<u8> {
+    armor::blocks(A3_V6_CERT.as_bytes(), "PUBLIC KEY BLOCK")
+        .unwrap()
+        .remove(0)
+}
+
+#[test]
+fn armor_is_strict_base64_with_its_crc_checked_when_present() {
+    assert_eq!(armor::crc24(b""), 0xb704ce);
+    let bin = v6_cert_bin();
+    for crc in [false, true] {
+        let a = armor("PUBLIC KEY BLOCK", &bin, crc);
+        assert_eq!(parse_certs(&a).unwrap()[0].to_bytes(), bin);
+        // CRLF line endings and text around the block are fine.
+        let mut crlf = b"some words first\r\n".to_vec();
+        crlf.extend(
+            String::from_utf8(a.clone())
+                .unwrap()
+                .replace('\n', "\r\n")
+                .into_bytes(),
+        );
+        assert_eq!(parse_certs(&crlf).unwrap().len(), 1);
+    }
+    let a = String::from_utf8(armor("PUBLIC KEY BLOCK", &bin, true)).unwrap();
+    let crc_line = a.lines().find(|l| l.starts_with('=')).unwrap().to_string();
+    let bad_crc = a.replace(
+        &crc_line,
+        if crc_line == "=AAAA" {
+            "=AAAB"
+        } else {
+            "=AAAA"
+        },
+    );
+    assert_eq!(
+        parse_certs(bad_crc.as_bytes()).unwrap_err(),
+        "armor checksum (CRC-24) mismatch"
+    );
+    for (from, to) in [
+        ("xioG", "x!oG"),
+        ("xioG", "xio"),
+        ("-----END PGP PUBLIC KEY BLOCK-----", ""),
+    ] {
+        assert!(
+            parse_certs(a.replacen(from, to, 1).as_bytes()).is_err(),
+            "{from} -> {to}"
+        );
+    }
+    assert!(
+        armor::decode(b"QQ==").is_ok() && armor::decode(b"QR==").is_err(),
+        "non-canonical trailing bits"
+    );
+    assert!(armor::decode(b"QQ==QUJD").is_err() && armor::decode(b"Q===").is_err());
+    assert!(parse_certs(b"no armor here").is_err() && parse_certs(b"").is_err());
+    // Two blocks in one file: two certificates.
+    let mut two = armor("PUBLIC KEY BLOCK", &bin, false);
+    two.extend(armor("PUBLIC KEY BLOCK", &bin, true));
+    assert_eq!(parse_certs(&two).unwrap().len(), 2);
+    // A signature block where a certificate is expected is refused.
+    let mut mixed = armor("PUBLIC KEY BLOCK", &bin, false);
+    mixed.extend(armor("SIGNATURE", &bin, false));
+    assert!(parse_certs(&mixed).is_err());
+}
+
+#[test]
+fn packet_lengths_old_and_new_formats_and_refused_framings() {
+    // A marker packet (tag 10, body "PGP") in each length encoding.
+    for p in [
+        &[0xca, 0x03, b'P', b'G', b'P'][..],
+        &[0xca, 0xff, 0, 0, 0, 3, b'P', b'G', b'P'],
+        &[0xa8, 0x03, b'P', b'G', b'P'],
+        &[0xa9, 0, 3, b'P', b'G', b'P'],
+        &[0xaa, 0, 0, 0, 3, b'P', b'G', b'P'],
+    ] {
+        let v = packet::packets(p).unwrap();
+        assert_eq!(
+            (v.len(), v[0].tag, v[0].body),
+            (1, 10, &b"PGP"[..]),
+            "{p:02x?}"
+        );
+    }
+    // Two-octet new-format length: 192..8383.
+    let mut p = vec![0xca, 0xc0, 0x00];
+    p.extend(vec![0u8; 192]);
+    assert_eq!(packet::packets(&p).unwrap()[0].body.len(), 192);
+    for (bad, why) in [
+        (
+            &[0xca, 0xe1, 1, 2][..],
+            "partial body lengths are not accepted here",
+        ),
+        (
+            &[0xab, 1, 2, 3][..],
+            "indeterminate packet lengths are not accepted here",
+        ),
+        (&[0xca, 0x05, 1][..], "truncated packet"),
+        (&[0xca][..], "truncated packet"),
+        (
+            &[0xca, 0xff, 0xff, 0xff, 0xff, 0xff][..],
+            "truncated packet",
+        ),
+        (&[0x4a, 0][..], "not an OpenPGP packet (header octet 0x4a)"),
+    ] {
+        assert_eq!(
+            packet::packets(bad).err().as_deref(),
+            Some(why),
+            "{bad:02x?}"
+        );
+    }
+    // A signature file of only markers has no signature; a lone marker is skipped.
+    assert_eq!(
+        parse_signatures(&[0xca, 0x03, b'P', b'G', b'P']).unwrap_err(),
+        "no signature"
+    );
+}
+
+#[test]
+fn certificate_streams_skip_what_the_rfc_allows_and_refuse_the_rest() {
+    let bin = v6_cert_bin();
+    let marker = [0xca, 0x03, b'P', b'G', b'P'];
+    let trust = [0xcc, 0x02, 0, 0];
+    let mut with = marker.to_vec();
+    with.extend(&bin);
+    with.extend(trust);
+    with.extend(&bin);
+    let certs = parse_certs(&with).unwrap();
+    assert_eq!(certs.len(), 2);
+    assert_eq!(
+        certs[0].to_bytes(),
+        bin,
+        "trust and marker packets are not kept"
+    );
+    assert!(is_certificate(&bin) && !is_signature(&bin) && !is_cleartext(&bin));
+    // A stream starting with a user ID, or holding a secret key, is refused.
+    assert!(parse_certs(&[0xcd, 0x01, b'a']).is_err());
+    let mut secret = bin.clone();
+    secret[0] = 0xc5;
+    assert!(
+        parse_certs(&secret)
+            .unwrap_err()
+            .starts_with("secret key material")
+    );
+    // Truncating the stream anywhere never panics and never yields a different key.
+    for n in 0..bin.len() {
+        if let Ok(c) = parse_certs(&bin[..n]) {
+            assert_eq!(
+                c[0].fingerprint(),
+                parse_certs(&bin).unwrap()[0].fingerprint()
+            );
+        }
+    }
+    assert!(
+        Fingerprint::parse_hex(
+            "cb18 6c4f 0609a697e4d52dfa6c722b0c1f1e27c18a56708f6525ec27bad9acc9"
+        )
+        .is_ok()
+    );
+    assert!(Fingerprint::parse_hex("0xAC530D520F2F3269F5E98313A48449044AAD5C5D").is_ok());
+    assert!(Fingerprint::parse_hex("AC530D520F2F3269F5E98313A48449044AAD5C5").is_err());
+    assert!(Fingerprint::parse_hex("AC530D520F2F3269F5E98313A48449044AAD5C5G").is_err());
+    let f = Fingerprint::parse_hex("AC530D520F2F3269F5E98313A48449044AAD5C5D").unwrap();
+    assert_eq!(f.key_id(), [0xa4, 0x84, 0x49, 0x04, 0x4a, 0xad, 0x5c, 0x5d]);
+    assert_eq!(
+        certs[0].fingerprint().key_id(),
+        [0xcb, 0x18, 0x6c, 0x4f, 0x06, 0x09, 0xa6, 0x97]
+    );
+}
+
+#[test]
+fn an_unknown_critical_subpacket_invalidates_a_signature() {
+    let certs = parse_certs(A3_V6_CERT.as_bytes()).unwrap();
+    let c = parse_cleartext(A6_CLEARTEXT.as_bytes()).unwrap();
+    let mut s = c.sigs[0].clone();
+    s.0.bad_critical = Some(100);
+    let o = verify_bytes(&s, &cleartext::canonical(&c.text), &certs, NOW);
+    assert_eq!(
+        reason(o),
+        "the signature has an unknown critical subpacket (type 100)"
+    );
+    // And in parsing: a hashed subpacket of type 100 marked critical is noticed.
+    let mut sp = SigP::default();
+    let area = [2, 0x80 | 100, 0];
+    packet::parse_sig(&[&[4u8, 0, 99, 8, 0, 3][..], &area, &[0, 0, 0, 0]].concat())
+        .unwrap()
+        .map(|s| sp = s);
+    assert_eq!(sp.bad_critical, Some(100));
+    // A certificate whose self-signature has one: no valid self-signature.
+    let bin = v6_cert_bin();
+    let mut certs = parse_certs(&bin).unwrap();
+    certs[0]
+        .direct
+        .iter_mut()
+        .for_each(|s| s.bad_critical = Some(100));
+    let o = verify_bytes(&c.sigs[0], &cleartext::canonical(&c.text), &certs, NOW);
+    assert!(reason(o).contains("no valid self-signature"));
+}
+
+#[test]
+fn malformed_cleartext_messages_are_refused() {
+    let ok = A6_CLEARTEXT;
+    assert!(parse_cleartext(ok.as_bytes()).is_ok());
+    let cases = [
+        format!("junk\n{ok}"),
+        format!("{ok}trailing junk\n"),
+        format!("{ok}{ok}"),
+        ok.replace("\n\nWhat", "\nHash: SHA1\n\nWhat"),
+        ok.replace("\n\nWhat", "\nHash: SHA256\n\nWhat"),
+        ok.replace("\n\nWhat", "\nComment: x\n\nWhat"),
+        ok.replace("- - tofu", "-- tofu"),
+        ok.replace("-----END PGP SIGNATURE-----\n", ""),
+        ok.replace(
+            "-----BEGIN PGP SIGNATURE-----",
+            "-----BEGIN PGP SIGNATURES-----",
+        ),
+    ];
+    for c in &cases {
+        assert!(parse_cleartext(c.as_bytes()).is_err(), "{c}");
+    }
+    assert!(
+        parse_cleartext(
+            ok.replace("\n\nWhat", "\nHash: SHA256, SHA512\n\nWhat")
+                .as_bytes()
+        )
+        .is_ok()
+    );
+    assert!(parse_cleartext(ok.replace('\n', "\r\n").as_bytes()).is_ok());
+    assert!(!is_signature(ok.as_bytes()) && is_cleartext(ok.as_bytes()));
+}
+
+#[test]
+fn changing_any_byte_of_a_signature_or_certificate_never_panics_nor_verifies() {
+    let Some(dir) = vectors() else { return };
+    let sig =
+        std::fs::read(dir.join("upstream/libassuan/libassuan_2.5.5.orig.tar.bz2.asc")).unwrap();
+    let data = std::fs::read(dir.join("upstream/libassuan/libassuan_2.5.5.orig.tar.bz2")).unwrap();
+    let certs =
+        parse_certs(&std::fs::read(dir.join("upstream/libassuan/signing-key.asc")).unwrap())
+            .unwrap();
+    let sig = armor::blocks(&sig, "SIGNATURE").unwrap().remove(0);
+    let digest_state = {
+        let mut h = sha2::Sha256::new();
+        h.update(&data);
+        h
+    };
+    assert!(good(&verify(
+        &one(&sig),
+        Hasher::continue_sha256(digest_state.clone()),
+        &certs,
+        NOW
+    )));
+    // The unhashed subpackets (an issuer hint here) are not covered by the signature.
+    let (h, hl) = (2, usize::from(sig[6]) << 8 | usize::from(sig[7]));
+    let unhashed =
+        h + 8 + hl..h + 8 + hl + (usize::from(sig[h + 6 + hl]) << 8 | usize::from(sig[h + 7 + hl]));
+    assert_eq!(sig[0], 0x88, "old-format header, one-octet length");
+    for i in (0..sig.len()).filter(|i| !unhashed.contains(i)) {
+        for x in [0x01, 0x80] {
+            let mut s = sig.clone();
+            s[i] ^= x;
+            if let Ok(v) = parse_signatures(&s) {
+                let h = Hasher::continue_sha256(digest_state.clone());
+                assert!(
+                    !v.iter().any(|s| good(&verify(s, h.clone(), &certs, NOW))),
+                    "byte {i} ^ {x:#x}"
+                );
+            }
+        }
+    }
+    let bin = v6_cert_bin();
+    for i in 0..bin.len() {
+        let mut b = bin.clone();
+        b[i] ^= 0x01;
+        let _ = parse_certs(&b).map(|c| {
+            c.iter()
+                .map(|c| (c.primary_user_id(), c.expires(), c.is_revoked()))
+                .count()
+        });
+    }
+}
