@@ -345,6 +345,7 @@ fn gpg() -> Option<&'static Gpg> {
             ("p256", "nistp256"),
             ("p384", "nistp384"),
             ("ed", "ed25519"),
+            ("dsa", "dsa2048"),
         ] {
             g.keygen(name, algo, Some(t));
         }
@@ -954,4 +955,50 @@ fn changing_any_byte_of_a_signature_or_certificate_never_panics_nor_verifies() {
                 .for_each(|c| drop((c.primary_user_id(), c.expires(), c.is_revoked())))
         });
     }
+}
+
+#[test]
+fn a_signing_subkey_needs_its_binding_with_the_sign_flag_and_a_back_signature() {
+    let Some(g) = gpg() else { return };
+    let now = crate::time::now_secs();
+    let sig = one(&g.sign("ed.sub", &[], DOC, None));
+    assert!(good(&verify_bytes(&sig, DOC, &g.cert("ed"), now)));
+    let strip = |f: &dyn Fn(&mut SigP)| {
+        let mut certs = g.cert("ed");
+        certs[0].subs[0]
+            .sigs
+            .iter_mut()
+            .filter(|s| s.typ == 0x18)
+            .for_each(f);
+        reason(verify_bytes(&sig, DOC, &certs, now))
+    };
+    assert!(strip(&|s| s.embedded = None).contains("back-signature"));
+    assert!(strip(&|s| s.embedded.as_mut().unwrap().typ = 0x18).contains("back-signature"));
+    assert!(strip(&|s| s.embedded.as_mut().unwrap().mpis[0][5] ^= 1).contains("back-signature"));
+    // A binding whose (parsed) key flags lack "sign" does not make a signing subkey.
+    assert_eq!(
+        strip(&|s| s.flags = Some(0x0c)),
+        "the subkey is not marked for signing"
+    );
+    // Without the subkey, the signature is by no key given.
+    let mut certs = g.cert("ed");
+    certs[0].subs.clear();
+    assert!(matches!(
+        verify_bytes(&sig, DOC, &certs, now),
+        Outcome::Unknown
+    ));
+}
+
+#[test]
+fn a_key_of_an_unsupported_algorithm_is_kept_and_verifies_nothing() {
+    let Some(g) = gpg() else { return };
+    let certs = g.cert("dsa");
+    assert_eq!((certs.len(), certs[0].algorithm().as_str()), (1, "DSA"));
+    assert!(
+        certs[0].primary_user_id().is_none(),
+        "its self-signature cannot be checked"
+    );
+    let sig = one(&g.sign("dsa", &["--digest-algo", "SHA256"], DOC, None));
+    let o = verify_bytes(&sig, DOC, &certs, crate::time::now_secs());
+    assert_eq!(reason(o), "DSA keys are not supported");
 }
