@@ -69,6 +69,14 @@ fn every_vector_gives_its_expected_result_and_one_changed_byte_fails() {
         let out = decide(&signed, data.as_deref(), &certs, false);
         let ok = out.iter().all(good);
         assert_eq!(ok, c["expect"] == "ok", "{}: {out:?}", c["signed"]);
+        if c["made_here"] == true {
+            assert!(out.iter().all(
+                |o| matches!(o, Outcome::Bad { reason, .. } if reason.contains("does not match"))
+            ));
+        } else if !ok {
+            // The stale libtasn1 certificate: its keys expired before the signature was made.
+            assert!(out.iter().all(|o| matches!(o, Outcome::Bad { reason, .. } if reason.contains("expired on 2022-05-17"))), "{out:?}");
+        }
         for (o, want) in out.iter().zip(c["signatures"].as_array().unwrap()) {
             if let Outcome::Good(g) = o {
                 assert_eq!(
@@ -1001,4 +1009,26 @@ fn a_key_of_an_unsupported_algorithm_is_kept_and_verifies_nothing() {
     let sig = one(&g.sign("dsa", &["--digest-algo", "SHA256"], DOC, None));
     let o = verify_bytes(&sig, DOC, &certs, crate::time::now_secs());
     assert_eq!(reason(o), "DSA keys are not supported");
+}
+
+#[test]
+fn inrelease_verifies_with_the_two_armored_certificates_and_one_alone_leaves_one_unknown() {
+    let Some(dir) = vectors() else { return };
+    let rd = |p: &str| std::fs::read(dir.join(p)).unwrap();
+    let signed = parse_cleartext(&rd("debian/bookworm-security_InRelease")).unwrap();
+    assert_eq!(signed.sigs.len(), 2);
+    let mut both = rd("debian/debian-archive-bookworm-security-automatic.asc");
+    both.extend(rd("debian/debian-archive-bullseye-security-automatic.asc"));
+    let certs = parse_certs(&both).unwrap();
+    assert_eq!(certs.len(), 2);
+    assert!((0..2).all(|i| good(&signed.verify(i, &certs, NOW))));
+    let one = parse_certs(&rd("debian/debian-archive-bookworm-security-automatic.asc")).unwrap();
+    let out: Vec<Outcome> = (0..2).map(|i| signed.verify(i, &one, NOW)).collect();
+    assert_eq!(out.iter().filter(|o| good(o)).count(), 1, "{out:?}");
+    assert_eq!(
+        out.iter().filter(|o| matches!(o, Outcome::Unknown)).count(),
+        1,
+        "{out:?}"
+    );
+    assert!(signed.text.starts_with(b"Origin: Debian\n"));
 }
