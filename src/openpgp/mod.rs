@@ -341,6 +341,28 @@ impl Cert {
         })
     }
 
+    /// Add the components and signatures of `o`, a copy of this certificate.
+    fn merge(&mut self, o: Cert) {
+        self.direct.extend(o.direct);
+        for u in o.uids {
+            match self
+                .uids
+                .iter_mut()
+                .find(|x| x.tag == u.tag && x.id == u.id)
+            {
+                Some(x) => x.sigs.extend(u.sigs),
+                None => self.uids.push(u),
+            }
+        }
+        for sub in o.subs {
+            match self.subs.iter_mut().find(|x| x.key.fpr == sub.key.fpr) {
+                Some(x) => x.sigs.extend(sub.sigs),
+                None => self.subs.push(sub),
+            }
+        }
+        self.raw.extend(o.raw);
+    }
+
     /// The primary key's fingerprint.
     pub fn fingerprint(&self) -> &Fingerprint {
         &self.primary.fpr
@@ -513,7 +535,20 @@ pub fn parse_certs(bytes: &[u8]) -> Result<Vec<Cert>, String> {
     if out.is_empty() {
         return Err("no certificate".into());
     }
-    Ok(out)
+    Ok(merged(out))
+}
+
+/// Copies of one certificate (same primary fingerprint) merged into one, as gpg and Sequoia
+/// merge them: a stale copy beside a revoked one must not escape the revocation.
+fn merged(certs: Vec<Cert>) -> Vec<Cert> {
+    let mut out: Vec<Cert> = Vec::new();
+    for c in certs {
+        match out.iter_mut().find(|x| x.primary.fpr == c.primary.fpr) {
+            Some(x) => x.merge(c),
+            None => out.push(c),
+        }
+    }
+    out
 }
 
 /// Whether `bytes` look like a certificate or keyring (armored `PUBLIC KEY BLOCK`, or a
@@ -778,7 +813,19 @@ pub fn verify(sig: &Sig, hasher: Hasher, certs: &[Cert], now: u64) -> Outcome {
         None => (None, s.issuer.as_ref()),
     };
     let mut bad = None;
-    for c in certs {
+    for (i, c) in certs.iter().enumerate() {
+        // Copies given apart (two files) are judged together, with the first.
+        let same = |x: &&Cert| x.primary.fpr == c.primary.fpr;
+        if certs[..i].iter().any(|x| same(&x)) {
+            continue;
+        }
+        let all;
+        let c = if certs[i + 1..].iter().any(|x| same(&x)) {
+            all = merged(certs[i..].iter().filter(same).cloned().collect()).remove(0);
+            &all
+        } else {
+            c
+        };
         let keys =
             std::iter::once((&c.primary, None)).chain(c.subs.iter().map(|s| (&s.key, Some(s))));
         for (k, sub) in keys.filter(|(k, _)| matches(k, fpr, id)) {

@@ -388,6 +388,15 @@ fn gpg() -> Option<&'static Gpg> {
                 },
                 g.sign(&sub, &[], DOC, Some(t + 4 * 86_400)),
             );
+            let before = g.run_in(None, &["--export", &g.fpr[name]], b"");
+            g.sigs.insert(
+                if name == "soft" {
+                    "soft.cert"
+                } else {
+                    "hard.cert"
+                },
+                before,
+            );
             g.revoke_sub(name, reason, t + 3 * 86_400);
         }
         // A primary key revoked by the revocation certificate gpg made with it (no reason).
@@ -742,10 +751,14 @@ fn armor_is_strict_base64_with_its_crc_checked_when_present() {
     );
     assert!(armor::decode(b"QQ==QUJD").is_err() && armor::decode(b"Q===").is_err());
     assert!(parse_certs(b"no armor here").is_err() && parse_certs(b"").is_err());
-    // Two blocks in one file: two certificates.
+    // Two blocks in one file: both are read.
     let mut two = armor("PUBLIC KEY BLOCK", &bin, false);
     two.extend(armor("PUBLIC KEY BLOCK", &bin, true));
-    assert_eq!(parse_certs(&two).unwrap().len(), 2);
+    let merged = parse_certs(&two).unwrap(); // two copies of one certificate: merged
+    assert_eq!(
+        (merged.len(), merged[0].to_bytes()),
+        (1, [&bin[..], &bin].concat())
+    );
     // A signature block where a certificate is expected is refused.
     let mut mixed = armor("PUBLIC KEY BLOCK", &bin, false);
     mixed.extend(armor("SIGNATURE", &bin, false));
@@ -813,10 +826,10 @@ fn certificate_streams_skip_what_the_rfc_allows_and_refuse_the_rest() {
     with.extend(trust);
     with.extend(&bin);
     let certs = parse_certs(&with).unwrap();
-    assert_eq!(certs.len(), 2);
+    assert_eq!(certs.len(), 1, "two copies of one certificate are merged");
     assert_eq!(
         certs[0].to_bytes(),
-        bin,
+        [&bin[..], &bin].concat(),
         "trust and marker packets are not kept"
     );
     assert!(is_certificate(&bin) && !is_signature(&bin) && !is_cleartext(&bin));
@@ -1031,4 +1044,31 @@ fn inrelease_verifies_with_the_two_armored_certificates_and_one_alone_leaves_one
         "{out:?}"
     );
     assert!(signed.text.starts_with(b"Origin: Debian\n"));
+}
+
+#[test]
+fn a_stale_copy_of_a_certificate_does_not_escape_the_revocation_in_another_copy() {
+    let Some(g) = gpg() else { return };
+    let now = crate::time::now_secs();
+    let sig = one(&g.sigs["hard.before"]);
+    let stale = parse_certs(&g.sigs["hard.cert"]).unwrap();
+    assert!(
+        good(&verify_bytes(&sig, DOC, &stale, now)),
+        "before its revocation was known"
+    );
+    let revoked = g.cert("hard");
+    // In one keyring file (either order): merged into one certificate.
+    for ring in [
+        [&g.sigs["hard.cert"][..], &revoked[0].to_bytes()].concat(),
+        [&revoked[0].to_bytes()[..], &g.sigs["hard.cert"]].concat(),
+    ] {
+        let certs = parse_certs(&ring).unwrap();
+        assert_eq!(certs.len(), 1);
+        assert!(reason(verify_bytes(&sig, DOC, &certs, now)).contains("compromised"));
+    }
+    // Given apart (two --key files): judged together.
+    let apart = [stale[0].clone(), revoked[0].clone()];
+    assert!(reason(verify_bytes(&sig, DOC, &apart, now)).contains("compromised"));
+    let apart = [revoked[0].clone(), stale[0].clone()];
+    assert!(reason(verify_bytes(&sig, DOC, &apart, now)).contains("compromised"));
 }
