@@ -519,7 +519,8 @@ fn first_tag(b: &[u8]) -> Option<u8> {
 /// Every certificate in `bytes`: one or more armored `PUBLIC KEY BLOCK`s, or binary
 /// packets (a keyring). Certificates whose primary key uses an algorithm this module
 /// cannot verify are kept (they can sign nothing here); a malformed packet stream is an
-/// error. At least one certificate.
+/// error. At least one certificate. Copies of one certificate (the same primary
+/// fingerprint, as a keyring holding a stale and an updated copy) come back merged into one.
 pub fn parse_certs(bytes: &[u8]) -> Result<Vec<Cert>, String> {
     if bytes.len() as u64 > MAX_CERT_BYTES {
         return Err("certificate file larger than 1 MiB".into());
@@ -804,7 +805,8 @@ pub enum Outcome {
 /// checks, at the signature's creation time: key and subkey not expired, not revoked
 /// (hard revocations and revocations without a reason count at any time; soft ones from
 /// their date), signature not expired and not created more than a day after `now`, RSA ≥
-/// 2048 bits, accepted hash, then the cryptography. `now` is Unix seconds.
+/// 2048 bits, accepted hash, then the cryptography. `now` is Unix seconds. Copies of one
+/// certificate among `certs` are judged merged (a revocation in one holds for all).
 pub fn verify(sig: &Sig, hasher: Hasher, certs: &[Cert], now: u64) -> Outcome {
     let s = &sig.0;
     // The issuer fingerprint when given (it names the key exactly), else the key id.
