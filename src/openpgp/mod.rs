@@ -816,14 +816,15 @@ pub fn verify(sig: &Sig, hasher: Hasher, certs: &[Cert], now: u64) -> Outcome {
     };
     let mut bad = None;
     for (i, c) in certs.iter().enumerate() {
-        // Copies given apart (two files) are judged together, with the first.
+        // Copies given apart (two files) are judged together, once.
         let same = |x: &&Cert| x.primary.fpr == c.primary.fpr;
-        if certs[..i].iter().any(|x| same(&x)) {
+        let first = !certs[..i].iter().any(|x| same(&x) && x.has_key(fpr, id));
+        if !c.has_key(fpr, id) || !first {
             continue;
         }
         let all;
-        let c = if certs[i + 1..].iter().any(|x| same(&x)) {
-            all = merged(certs[i..].iter().filter(same).cloned().collect()).remove(0);
+        let c = if certs.iter().filter(same).nth(1).is_some() {
+            all = merged(certs.iter().filter(same).cloned().collect()).remove(0);
             &all
         } else {
             c

@@ -1071,4 +1071,10 @@ fn a_stale_copy_of_a_certificate_does_not_escape_the_revocation_in_another_copy(
     assert!(reason(verify_bytes(&sig, DOC, &apart, now)).contains("compromised"));
     let apart = [revoked[0].clone(), stale[0].clone()];
     assert!(reason(verify_bytes(&sig, DOC, &apart, now)).contains("compromised"));
+    // A copy without the subkey first, the signing subkey in a later copy: still found.
+    let mut bare = g.cert("ed");
+    bare[0].subs.clear();
+    let both = [bare[0].clone(), g.cert("ed").remove(0)];
+    let sig = one(&g.sign("ed.sub", &[], DOC, None));
+    assert!(good(&verify_bytes(&sig, DOC, &both, now)));
 }
