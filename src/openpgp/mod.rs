@@ -887,3 +887,9 @@ impl Cleartext {
         }
     }
 }
+
+impl std::fmt::Debug for Hasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("openpgp::Hasher")
+    }
+}
