@@ -540,7 +540,13 @@ pub fn parse_certs(bytes: &[u8]) -> Result<Vec<Cert>, String> {
 }
 
 /// Copies of one certificate (same primary fingerprint) merged into one, as gpg and Sequoia
-/// merge them: a stale copy beside a revoked one must not escape the revocation.
+/// merge them: a stale copy beside a revoked one must not escape the revocation. For
+/// certificates gathered from several files (`parse_certs` merges within one file; `verify`
+/// merges the copies it is given together).
+pub fn merge_certs(certs: Vec<Cert>) -> Vec<Cert> {
+    merged(certs)
+}
+
 fn merged(certs: Vec<Cert>) -> Vec<Cert> {
     let mut out: Vec<Cert> = Vec::new();
     for c in certs {

@@ -1071,6 +1071,9 @@ fn a_stale_copy_of_a_certificate_does_not_escape_the_revocation_in_another_copy(
     assert!(reason(verify_bytes(&sig, DOC, &apart, now)).contains("compromised"));
     let apart = [revoked[0].clone(), stale[0].clone()];
     assert!(reason(verify_bytes(&sig, DOC, &apart, now)).contains("compromised"));
+    let one_cert = merge_certs(apart.to_vec());
+    assert_eq!(one_cert.len(), 1);
+    assert!(reason(verify_bytes(&sig, DOC, &one_cert, now)).contains("compromised"));
     // A copy without the subkey first, the signing subkey in a later copy: still found.
     let mut bare = g.cert("ed");
     bare[0].subs.clear();
