@@ -7,6 +7,21 @@
 //! - every parser is strict and capped, never panics, and returns `Err(String)`: one
 //!   short sentence without a trailing period, naming what is wrong (callers prefix the file);
 //! - nothing prints; untrusted text (user IDs) is returned raw, callers sanitise it.
+//!
+//! Policy, where the RFCs leave a choice (each matches `sqv` 1.x unless said otherwise):
+//! - the primary key's state at time T comes from its self-signature in force at T: the
+//!   latest valid certification of the primary user ID (flagged primary, else the latest),
+//!   else the latest direct-key signature; its key expiration, else the direct-key
+//!   signature's. A primary whose self-signature carries no key-flags subpacket may sign
+//!   (old RSA keys; gpg agrees); one whose flags lack "sign" may not;
+//! - revocations: reasons 1, 3, 32 count from their date, anything else (2, 0, none, an
+//!   unknown code) at any time; only the primary key's own revocations count;
+//! - SHA-1 is accepted in self-signatures made before 2023-02-01 (see
+//!   `SHA1_SELF_SIG_CUTOFF`), never in document signatures; RSA under 2048 bits, DSA,
+//!   ElGamal and curves other than Ed25519, P-256, P-384 verify nothing;
+//! - text signatures treat CR, LF and CRLF alike as line endings (gpg 2.2 hashes a bare CR
+//!   as a character, so its text signatures over such files verify in neither sqv nor here);
+//! - copies of one certificate are merged (as gpg and Sequoia do).
 
 mod armor;
 mod cleartext;
