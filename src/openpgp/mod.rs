@@ -13,7 +13,7 @@
 //!   latest valid certification of the primary user ID (flagged primary, else the latest),
 //!   else the latest direct-key signature; its key expiration, else the direct-key
 //!   signature's. A primary whose self-signature carries no key-flags subpacket may sign
-//!   (old RSA keys; gpg agrees); one whose flags lack "sign" may not;
+//!   (old RSA keys; gpg agrees; not checked against sqv); one whose flags lack "sign" may not;
 //! - revocations: reasons 1, 3, 32 count from their date, anything else (2, 0, none, an
 //!   unknown code) at any time; only the primary key's own revocations count;
 //! - SHA-1 is accepted in self-signatures made before 2023-02-01 (see
