@@ -204,6 +204,7 @@ pub fn given_keys(plan: &crate::plan::Plan, net: &crate::fetch::Net) -> Result<V
             })?;
         keys.extend(parsed);
     }
+    let mut keys = merge_copies(keys);
     if plan.fingerprints.is_empty() {
         return Ok(keys);
     }
@@ -239,4 +240,36 @@ pub fn given_keys(plan: &crate::plan::Plan, net: &crate::fetch::Net) -> Result<V
     }
     keys.retain(pinned);
     Ok(keys)
+}
+
+/// Copies of one OpenPGP certificate given in several `--key` files (or URLs) merged into
+/// one, as gpg and Sequoia merge them: a stale copy beside a revoked or expired one must not
+/// escape the revocation.
+fn merge_copies(keys: Vec<GivenKey>) -> Vec<GivenKey> {
+    let mut out: Vec<GivenKey> = Vec::with_capacity(keys.len());
+    for k in keys {
+        let Signer::OpenPgp(c) = &k.key else {
+            out.push(k);
+            continue;
+        };
+        let same = out
+            .iter_mut()
+            .find(|o| matches!(&o.key, Signer::OpenPgp(x) if x.fingerprint() == c.fingerprint()));
+        match same {
+            Some(o) => {
+                if let Signer::OpenPgp(x) = &o.key {
+                    let mut merged =
+                        crate::openpgp::merge_certs(vec![(**x).clone(), (**c).clone()]);
+                    if merged.len() == 1 {
+                        o.key = Signer::OpenPgp(Box::new(merged.remove(0)));
+                    }
+                }
+                if !o.source.contains(&k.source) {
+                    o.source = format!("{}, {}", o.source, k.source);
+                }
+            }
+            None => out.push(k),
+        }
+    }
+    out
 }
