@@ -4,7 +4,7 @@
 # reproducible artifacts; this is how verun itself does it.
 #
 # Writes into OUTDIR (which must be empty or absent):
-#   verun-x86_64-unknown-linux-musl            static, stripped binaries (each at most 3 MiB)
+#   verun-x86_64-unknown-linux-musl            static, stripped binaries (each at most 3.3 MiB)
 #   verun-aarch64-unknown-linux-musl
 #   install.sh                                 install/install.sh stamped with the sums and key
 #   SHA256SUMS                                 GNU format: binaries and install.sh
@@ -41,7 +41,8 @@
 set -euo pipefail
 
 readonly TARGETS=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl)
-readonly MAX_SIZE=$((3 * 1024 * 1024))
+# 3 MiB until 0.1; 3.3 MiB once OpenPGP and SSH verification landed (issue 14: +276 KiB).
+readonly MAX_SIZE=$((33 * 1024 * 1024 / 10))
 
 me='release.sh'
 die() {
@@ -253,9 +254,9 @@ for target in "${TARGETS[@]}"; do
 
     size=$(stat -c '%s' -- "$bin")
     if ((size > MAX_SIZE)); then
-        die "$asset is $size bytes, over the 3 MiB ($MAX_SIZE bytes) budget" "trim dependencies or features; see [profile.release] in Cargo.toml"
+        die "$asset is $size bytes, over the 3.3 MiB ($MAX_SIZE bytes) budget" "trim dependencies or features; see [profile.release] in Cargo.toml"
     fi
-    note "$asset: $size bytes ($((size * 100 / MAX_SIZE))% of the 3 MiB budget), static"
+    note "$asset: $size bytes ($((size * 100 / MAX_SIZE))% of the 3.3 MiB budget), static"
 
     if [[ $(uname -s) == Linux && $target == "$(uname -m)"-* ]]; then
         "$bin" --version >/dev/null || die "$asset does not run (--version failed)"
