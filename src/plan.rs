@@ -339,7 +339,7 @@ fn save_target(output: &std::path::Path, mode: Option<&str>) -> Result<Save> {
 /// must not be a directory, a device, a FIFO or a symlink to one (64), and the directory
 /// must exist and not be writable by everyone without the sticky bit (74: anyone could
 /// replace the verified file there right after verun saved it).
-fn output_dir(output: &std::path::Path) -> Result<PathBuf> {
+pub fn output_dir(output: &std::path::Path) -> Result<PathBuf> {
     if output.is_dir() {
         return Err(
             Error::usage(format!("-o {} is a directory", output.display()))

@@ -73,6 +73,10 @@ fn is_cleartext_file(path: &std::path::Path) -> Result<bool> {
 
 fn verify_cleartext(a: &VerifyArgs, plan: &Plan, session: &Session) -> Result<u8> {
     let shown = a.file.display().to_string();
+    // A bad -o is a usage error before anything is checked.
+    if let Some(out) = a.output.as_deref().filter(|o| *o != std::path::Path::new("-")) {
+        verun::plan::output_dir(out)?;
+    }
     if plan.checksums.is_some() {
         return Err(Error::usage(format!(
             "{shown} is cleartext-signed: it carries its own signatures, and --checksums does not apply"
@@ -159,8 +163,9 @@ fn verify_cleartext(a: &VerifyArgs, plan: &Plan, session: &Session) -> Result<u8
     Ok(0)
 }
 
-/// Write the verified text to `out`: stdout for `-`, else atomically (a private temporary
-/// file next to it, renamed into place; an existing non-regular file is never replaced).
+/// Write the verified text to `out`: stdout for `-`, else as `fetch -o` saves (the same
+/// checks of the path and its directory, a private locked partial file next to it, flushed,
+/// renamed into place, the inode at `out` checked).
 fn write_text(out: &std::path::Path, text: &[u8]) -> Result<()> {
     if out == std::path::Path::new("-") {
         let mut stdout = std::io::stdout().lock();
@@ -169,33 +174,9 @@ fn write_text(out: &std::path::Path, text: &[u8]) -> Result<()> {
             .and_then(|()| stdout.flush())
             .map_err(|e| Error::io_at("cannot write the verified text to stdout", &e));
     }
-    if let Ok(m) = std::fs::symlink_metadata(out)
-        && !m.is_file()
-    {
-        return Err(Error::usage(format!(
-            "-o {}: exists and is not a regular file",
-            out.display()
-        ))
-        .hint("-o never replaces a device, FIFO, directory or symlink; choose another path"));
-    }
-    let dir = match out.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => std::path::Path::new("."),
-    };
-    let io = |e: std::io::Error| Error::io_at(format!("cannot write {}", out.display()), &e);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".verun-")
-        .suffix(".partial")
-        .tempfile_in(dir)
-        .map_err(io)?;
-    tmp.write_all(text).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .map_err(io)?;
-    }
-    tmp.persist(out).map_err(|e| io(e.error))?;
-    Ok(())
+    let dir = verun::plan::output_dir(out)?;
+    let mut tmp = verun::partial::create(&dir)?;
+    tmp.write_all(text)
+        .map_err(|e| Error::io_at(format!("cannot write {}", out.display()), &e))?;
+    verun::partial::persist(tmp, out, 0o644)
 }
