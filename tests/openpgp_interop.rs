@@ -1866,10 +1866,11 @@ fn inrelease_verifies_with_either_signers_certificate_file() {
     // The certificates' fingerprints as the API reports them, both spellings parsed.
     let certs =
         openpgp::parse_certs(&fs::read(d.join("debian-archive-keyring.gpg")).unwrap()).unwrap();
+    // `gpg --show-keys` and `sq inspect` count 9 (the vectors README says 11).
     assert_eq!(
         certs.len(),
-        11,
-        "debian-archive-keyring.gpg holds 11 certificates"
+        9,
+        "debian-archive-keyring.gpg holds 9 certificates"
     );
     let fpr = Fingerprint::parse_hex("05AB 9034 0C0C 5E79 7F44  A8C8 254C F3B5 AEC0 A8F0").unwrap();
     assert!(
