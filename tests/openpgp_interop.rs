@@ -661,6 +661,11 @@ const KEYS: &[(&str, &str)] = &[
         "Key-Type: eddsa\nKey-Curve: ed25519\nKey-Usage: cert\n\
          Subkey-Type: eddsa\nSubkey-Curve: ed25519\nSubkey-Usage: sign\n",
     ),
+    (
+        "subexp",
+        "Key-Type: eddsa\nKey-Curve: ed25519\nKey-Usage: cert\n\
+         Subkey-Type: eddsa\nSubkey-Curve: ed25519\nSubkey-Usage: sign\n",
+    ),
     ("exp", ED25519),
     ("revgpg", ED25519),
     ("revc", ED25519),
@@ -751,6 +756,15 @@ fn build() -> Result<Corpus, String> {
     let before_binding = sign(Some(t0 + DAY / 2), exp, &b256, &data, "before-binding.sig")?;
     g.gpg(Some(t0 + DAY), &["--quick-set-expire", exp, "7d"])?;
     let before_expiry = sign(d2, exp, &b256, &data, "before-expiry.sig")?;
+    // `subexp`: the same for a signing subkey.
+    let (subexp, subexp_subs) = fpr("subexp")?;
+    let subexp_sub = subexp_subs.first().ok_or("subexp has no subkey")?;
+    let after_sub_expiry = sign(d20, subexp_sub, &b256, &data, "after-subkey-expiry.sig")?;
+    g.gpg(
+        Some(t0 + DAY),
+        &["--quick-set-expire", &subexp, "7d", subexp_sub],
+    )?;
+    let before_sub_expiry = sign(d2, subexp_sub, &b256, &data, "before-subkey-expiry.sig")?;
     let future_2h = sign(Some(now + 2 * 3600), ed, &b256, &data, "future-2h.sig")?;
     let future_30d = sign(Some(now + 30 * DAY), ed, &b256, &data, "future-30d.sig")?;
     let sig_expired = sign(
@@ -843,6 +857,10 @@ fn build() -> Result<Corpus, String> {
         k.insert(*name, g.export(&[&f[name]], &p(&format!("{name}.gpg")))?);
     }
     let ring = g.export(&[&f["rsa2048"], &f["p256"], ed], &p("keyring.gpg"))?;
+    let ed_armored = write(
+        p("ed25519.asc"),
+        g.gpg(None, &["--armor", "--export", ed])?.stdout,
+    )?;
 
     let mut cs = Cases::default();
     let mut skipped = Vec::new();
@@ -895,6 +913,7 @@ fn build() -> Result<Corpus, String> {
         sub_by(s1),
     );
     // Sequoia-made keys (certification-only primary, signing subkey) and signatures.
+    let mut sq_cleartext = None;
     for (suite, name) in [
         ("cv25519", "sq_ed25519_signing_subkey"),
         ("rsa3k", "sq_rsa3072_signing_subkey"),
@@ -934,7 +953,26 @@ fn build() -> Result<Corpus, String> {
             &[&cert],
             Expect::Accept(vec![]),
         );
+        if suite == "cv25519" {
+            let clear = p("sq-cleartext.asc");
+            run(Command::new("sq")
+                .args(["sign", "--cleartext-signature", "--signer-key"])
+                .arg(&key)
+                .arg("-o")
+                .arg(&clear)
+                .arg(&text))?;
+            sq_cleartext = Some((clear, cert));
+        }
     }
+    let (sq_clear, sq_cert) = sq_cleartext.ok_or("no sq cleartext message")?;
+    cs.add(
+        "good_ed25519_armored_certificate",
+        Good,
+        det(&ed_sig, &data),
+        &[&ed_armored],
+        by(ed),
+    )
+    .not_gpgv("gpgv reads binary keyrings only");
     skipped.push((
         "v6_ed25519_from_sq".to_string(),
         "no v6 key generator here: sq 0.27 (sequoia-openpgp 1.12) and gpg 2.2 make v4 keys only; \
@@ -1133,6 +1171,21 @@ fn build() -> Result<Corpus, String> {
         by(exp),
     );
     cs.add(
+        "subkey_signature_after_its_expiry",
+        v,
+        det(&after_sub_expiry, &data),
+        &[&k["subexp"]],
+        Refuse,
+    )
+    .not_gpgv(GPGV_NO_EXPIRY);
+    cs.add(
+        "subkey_signature_before_its_expiry_subkey_now_expired",
+        v,
+        det(&before_sub_expiry, &data),
+        &[&k["subexp"]],
+        Expect::Accept(vec![(subexp.clone(), subexp_sub.clone())]),
+    );
+    cs.add(
         "signature_older_than_the_only_binding_signature",
         v,
         det(&before_binding, &data),
@@ -1269,6 +1322,13 @@ fn build() -> Result<Corpus, String> {
         by(ed),
     )
     .not_gpgv(GPGV_MISSING_KEY);
+    cs.add(
+        "cleartext_made_by_sq",
+        c,
+        clear(&sq_clear, want()),
+        &[&sq_cert],
+        Expect::Accept(vec![]),
+    );
     cs.add(
         "cleartext_in_a_keyring_of_three",
         c,
