@@ -756,6 +756,27 @@ fn build() -> Result<Corpus, String> {
     let before_binding = sign(Some(t0 + DAY / 2), exp, &b256, &data, "before-binding.sig")?;
     g.gpg(Some(t0 + DAY), &["--quick-set-expire", exp, "7d"])?;
     let before_expiry = sign(d2, exp, &b256, &data, "before-expiry.sig")?;
+    let before_creation = sign(
+        Some(t0 - 10 * DAY),
+        ed,
+        &["--ignore-time-conflict", "-b"],
+        &data,
+        "before-creation.sig",
+    )?;
+    let critical = sign(
+        None,
+        ed,
+        &["--sig-notation", "!release@example.org=1.0", "-b"],
+        &data,
+        "critical-notation.sig",
+    )?;
+    let notation = sign(
+        None,
+        ed,
+        &["--sig-notation", "release@example.org=1.0", "-b"],
+        &data,
+        "notation.sig",
+    )?;
     // `subexp`: the same for a signing subkey.
     let (subexp, subexp_subs) = fpr("subexp")?;
     let subexp_sub = subexp_subs.first().ok_or("subexp has no subkey")?;
@@ -1169,6 +1190,27 @@ fn build() -> Result<Corpus, String> {
         det(&before_expiry, &data),
         &[&k["exp"]],
         by(exp),
+    );
+    cs.add(
+        "signature_before_the_key_was_created",
+        v,
+        det(&before_creation, &data),
+        &[&k["ed25519"]],
+        Refuse,
+    );
+    cs.add(
+        "signature_with_an_unknown_critical_notation",
+        v,
+        det(&critical, &data),
+        &[&k["ed25519"]],
+        Refuse,
+    );
+    cs.add(
+        "signature_with_a_non_critical_notation",
+        v,
+        det(&notation, &data),
+        &[&k["ed25519"]],
+        by(ed),
     );
     cs.add(
         "subkey_signature_after_its_expiry",
