@@ -6,7 +6,8 @@
 //! The corpus is generated once per test run ([`corpus`], a `OnceLock`) in a private
 //! GnuPG home under the system temporary directory; the secret keys never leave it, and it
 //! is deleted (after stopping its `gpg-agent`) as soon as the public certificates,
-//! signatures and documents have been copied to `target/tmp/openpgp-interop/`. Keys are made
+//! signatures and documents have been copied to `target/tmp/openpgp-interop-PID/` (the
+//! directories of test processes no longer running are removed). Keys are made
 //! 60 days in the past with `--faked-system-time`, so signatures can be placed before and
 //! after expiries and revocations.
 //!
@@ -315,6 +316,28 @@ struct Corpus {
     cases: Vec<Case>,
     /// Cases that could not be made here, with the reason.
     skipped: Vec<(String, String)>,
+}
+
+/// Where this process's corpus is kept.
+fn corpus_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("openpgp-interop-{}", std::process::id()))
+}
+
+/// Removes the corpora of earlier runs whose process is gone (a concurrent run keeps its own).
+fn remove_stale_corpora() {
+    let Ok(entries) = fs::read_dir(env!("CARGO_TARGET_TMPDIR")) else {
+        return;
+    };
+    for e in entries.filter_map(Result::ok) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name.strip_prefix("openpgp-interop-")
+            && pid.parse::<u32>().is_ok()
+            && !Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// The corpus, built on first use; `Err` when a tool is missing or generation failed.
@@ -689,8 +712,8 @@ fn build() -> Result<Corpus, String> {
     let g = Gpg {
         home: tmp.path().to_path_buf(),
     };
-    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("openpgp-interop");
-    let _ = fs::remove_dir_all(&out);
+    let out = corpus_dir();
+    remove_stale_corpora();
     let gpgv_home = out.join("gpgv-home");
     fs::create_dir_all(&gpgv_home).map_err(|e| e.to_string())?;
     perms(&gpgv_home).map_err(|e| e.to_string())?;
@@ -1629,9 +1652,7 @@ fn judge(test: &str, groups: &[Group]) {
         failures == 0,
         "{failures} of {} OpenPGP cases differ (directory {}):\n{table}",
         cases.len(),
-        Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join("openpgp-interop")
-            .display()
+        corpus_dir().display()
     );
     eprintln!("{table}");
 }
