@@ -212,12 +212,24 @@ impl Cert {
                 best = Some(l);
             }
         }
+        best.or_else(|| self.direct_at(t))
+    }
+
+    /// The latest valid direct-key signature at `t`.
+    fn direct_at(&self, t: u64) -> Option<&SigP> {
         let direct = self.direct.iter().filter(|s| s.typ == 0x1f && alive(s, t));
-        best.or_else(|| {
-            direct
-                .filter(|s| self.self_ok(s, &self.primary, On::Key))
-                .max_by_key(|s| s.created)
-        })
+        direct
+            .filter(|s| self.self_ok(s, &self.primary, On::Key))
+            .max_by_key(|s| s.created)
+    }
+
+    /// When the primary key expires by `b`, its self-signature in force at `t`: the
+    /// binding's key expiration, else the direct-key signature's (as Sequoia has it).
+    fn expiry(&self, b: &SigP, t: u64) -> Option<u64> {
+        let ket = b
+            .key_expires
+            .or_else(|| self.direct_at(t).and_then(|d| d.key_expires))?;
+        (ket != 0).then(|| self.primary.created.saturating_add(ket))
     }
 
     /// The primary key's state at `t`: its self-signature in force, or why it is not valid.
@@ -233,8 +245,7 @@ impl Cert {
         let b = self
             .binding_at(t)
             .ok_or("the certificate has no valid self-signature at the signature's time")?;
-        let exp = k.created.saturating_add(b.key_expires);
-        if b.key_expires != 0 && t >= exp {
+        if let Some(exp) = self.expiry(b, t).filter(|&e| t >= e) {
             return Err(format!("made after the key expired on {}", date(exp)));
         }
         Ok(b)
@@ -265,8 +276,9 @@ impl Cert {
         if !signs(b) {
             return Err("the subkey is not marked for signing".into());
         }
-        let exp = k.created.saturating_add(b.key_expires);
-        if b.key_expires != 0 && t >= exp {
+        let ket = b.key_expires.unwrap_or(0);
+        let exp = k.created.saturating_add(ket);
+        if ket != 0 && t >= exp {
             return Err(format!("made after the subkey expired on {}", date(exp)));
         }
         Ok(())
@@ -380,8 +392,8 @@ impl Cert {
     /// When the primary key expires (Unix seconds), by its latest valid self-signature;
     /// `None` when it does not.
     pub fn expires(&self) -> Option<u64> {
-        let b = self.binding_at(crate::time::now_secs())?;
-        (b.key_expires != 0).then(|| self.primary.created.saturating_add(b.key_expires))
+        let now = crate::time::now_secs();
+        self.expiry(self.binding_at(now)?, now)
     }
 
     /// Whether the primary key is revoked (any reason) by a valid revocation signature.

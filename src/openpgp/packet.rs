@@ -253,8 +253,8 @@ pub(super) struct SigP {
     pub created: Option<u64>,
     /// Signature validity period in seconds (0: none).
     pub sig_expires: u64,
-    /// Key validity period in seconds (0: none).
-    pub key_expires: u64,
+    /// Key validity period in seconds, when the subpacket is there (0: never expires).
+    pub key_expires: Option<u64>,
     pub flags: Option<u8>,
     pub primary_uid: bool,
     pub reason: Option<u8>,
@@ -364,7 +364,7 @@ fn subpackets(area: &[u8], hashed: bool, s: &mut SigP, depth: u8) -> Result<(), 
             _ if !hashed => {}
             2 => s.created = Some(be_n(d, 4)?),
             3 => s.sig_expires = be_n(d, 4)?,
-            9 => s.key_expires = be_n(d, 4)?,
+            9 => s.key_expires = Some(be_n(d, 4)?),
             27 => s.flags = Some(d.first().copied().unwrap_or(0)),
             25 => s.primary_uid = d.first().is_some_and(|&b| b != 0),
             29 => s.reason = Some(*d.first().ok_or("malformed subpacket")?),

@@ -189,7 +189,7 @@ fn t0() -> u64 {
 }
 
 struct Gpg {
-    home: tempfile::TempDir,
+    home: PathBuf,
     /// name → primary fingerprint; "NAME.sub" → signing subkey fingerprint.
     fpr: HashMap<String, String>,
     /// Signatures made during setup, before the key's later history (expiry, revocation).
@@ -201,7 +201,7 @@ const DOC: &[u8] = b"#!/bin/sh\necho verified\n";
 impl Gpg {
     fn run_in(&self, at: Option<u64>, args: &[&str], stdin: &[u8]) -> Vec<u8> {
         let mut cmd = Command::new("gpg");
-        cmd.arg("--homedir").arg(self.home.path());
+        cmd.arg("--homedir").arg(&self.home);
         cmd.args([
             "--batch",
             "--quiet",
@@ -281,8 +281,8 @@ impl Gpg {
 
     /// What gpgv says (exit 0 or not) of `sig` over `data` with `name`'s certificate.
     fn gpgv(&self, name: &str, sig: &[u8], data: &[u8]) -> bool {
-        let d = self.home.path().join("gpgv");
-        std::fs::create_dir_all(&d).unwrap();
+        let tmp = tempfile::tempdir_in(&self.home).unwrap(); // tests run in parallel
+        let d = tmp.path();
         let kr = self.run_in(None, &["--export", &self.fpr[name]], b"");
         std::fs::write(d.join("k.gpg"), kr).unwrap();
         std::fs::write(d.join("s.sig"), sig).unwrap();
@@ -315,8 +315,20 @@ fn gpg() -> Option<&'static Gpg> {
             eprintln!("skipped: gpg is not installed");
             return None;
         }
+        // One home per worktree, under target/: the gpg-agent that a run starts outlives the
+        // test process (statics are not dropped), so each run stops the previous one.
+        let home = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/openpgp-gnupg"));
+        let _ = Command::new("gpgconf")
+            .arg("--homedir")
+            .arg(&home)
+            .args(["--kill", "gpg-agent"])
+            .status();
+        let _ = std::fs::remove_dir_all(&home);
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .unwrap();
         let mut g = Gpg {
-            home: tempfile::tempdir().unwrap(),
+            home,
             fpr: HashMap::new(),
             sigs: HashMap::new(),
         };
@@ -333,6 +345,7 @@ fn gpg() -> Option<&'static Gpg> {
             ("p256", "nistp256"),
             ("p384", "nistp384"),
             ("ed", "ed25519"),
+            ("dsa", "dsa2048"),
         ] {
             g.keygen(name, algo, Some(t));
         }
@@ -377,7 +390,6 @@ fn gpg() -> Option<&'static Gpg> {
         );
         let rev = std::fs::read_to_string(
             g.home
-                .path()
                 .join(format!("openpgp-revocs.d/{}.rev", g.fpr["revoked"])),
         )
         .unwrap();
@@ -847,11 +859,10 @@ fn an_unknown_critical_subpacket_invalidates_a_signature() {
         "the signature has an unknown critical subpacket (type 100)"
     );
     // And in parsing: a hashed subpacket of type 100 marked critical is noticed.
-    let mut sp = SigP::default();
     let area = [2, 0x80 | 100, 0];
-    packet::parse_sig(&[&[4u8, 0, 99, 8, 0, 3][..], &area, &[0, 0, 0, 0]].concat())
+    let sp = packet::parse_sig(&[&[4u8, 0, 99, 8, 0, 3][..], &area, &[0, 0, 0, 0]].concat())
         .unwrap()
-        .map(|s| sp = s);
+        .unwrap();
     assert_eq!(sp.bad_critical, Some(100));
     // A certificate whose self-signature has one: no valid self-signature.
     let bin = v6_cert_bin();
@@ -941,8 +952,53 @@ fn changing_any_byte_of_a_signature_or_certificate_never_panics_nor_verifies() {
         b[i] ^= 0x01;
         let _ = parse_certs(&b).map(|c| {
             c.iter()
-                .map(|c| (c.primary_user_id(), c.expires(), c.is_revoked()))
-                .count()
+                .for_each(|c| drop((c.primary_user_id(), c.expires(), c.is_revoked())))
         });
     }
+}
+
+#[test]
+fn a_signing_subkey_needs_its_binding_with_the_sign_flag_and_a_back_signature() {
+    let Some(g) = gpg() else { return };
+    let now = crate::time::now_secs();
+    let sig = one(&g.sign("ed.sub", &[], DOC, None));
+    assert!(good(&verify_bytes(&sig, DOC, &g.cert("ed"), now)));
+    let strip = |f: &dyn Fn(&mut SigP)| {
+        let mut certs = g.cert("ed");
+        certs[0].subs[0]
+            .sigs
+            .iter_mut()
+            .filter(|s| s.typ == 0x18)
+            .for_each(f);
+        reason(verify_bytes(&sig, DOC, &certs, now))
+    };
+    assert!(strip(&|s| s.embedded = None).contains("back-signature"));
+    assert!(strip(&|s| s.embedded.as_mut().unwrap().typ = 0x18).contains("back-signature"));
+    assert!(strip(&|s| s.embedded.as_mut().unwrap().mpis[0][5] ^= 1).contains("back-signature"));
+    // A binding whose (parsed) key flags lack "sign" does not make a signing subkey.
+    assert_eq!(
+        strip(&|s| s.flags = Some(0x0c)),
+        "the subkey is not marked for signing"
+    );
+    // Without the subkey, the signature is by no key given.
+    let mut certs = g.cert("ed");
+    certs[0].subs.clear();
+    assert!(matches!(
+        verify_bytes(&sig, DOC, &certs, now),
+        Outcome::Unknown
+    ));
+}
+
+#[test]
+fn a_key_of_an_unsupported_algorithm_is_kept_and_verifies_nothing() {
+    let Some(g) = gpg() else { return };
+    let certs = g.cert("dsa");
+    assert_eq!((certs.len(), certs[0].algorithm().as_str()), (1, "DSA"));
+    assert!(
+        certs[0].primary_user_id().is_none(),
+        "its self-signature cannot be checked"
+    );
+    let sig = one(&g.sign("dsa", &["--digest-algo", "SHA256"], DOC, None));
+    let o = verify_bytes(&sig, DOC, &certs, crate::time::now_secs());
+    assert_eq!(reason(o), "DSA keys are not supported");
 }
