@@ -24,9 +24,14 @@
 //! The real third-party signatures of `../shared/vectors/openpgp/` (`cases.json`) are
 //! checked here as well, through the same API, together with one-byte changes of each.
 //!
+//! v6 keys and signatures (and v4 Ed25519 in the RFC 9580 encoding), which no Debian tool
+//! makes yet, come from rPGP through its Python binding `rpgp-py` (`tests/openpgp_rpgp.py`;
+//! the Python is `$VERUN_RPGP_PYTHON`, else `python3`), which is then their oracle.
+//!
 //! A missing `gpg`, `gpgv`, `sq` or `sqv` skips the corpus tests loudly, and fails them when
-//! `CI` is `true` or under `VERUN_REQUIRE_OPENPGP_ORACLES=1`; missing vectors skip (or fail
-//! under `VERUN_REQUIRE_VECTORS=1`).
+//! `CI` is `true` or under `VERUN_REQUIRE_OPENPGP_ORACLES=1`; a missing `rpgp-py` skips the v6
+//! test (fails under `VERUN_REQUIRE_RPGP=1`); missing vectors skip (or fail under
+//! `VERUN_REQUIRE_VECTORS=1`).
 
 #[path = "common/skip.rs"]
 #[allow(dead_code)]
@@ -309,13 +314,15 @@ struct Case {
     /// Exit status 0 of `gpgv` and of `sqv` (`sq verify` for cleartext): accepted.
     gpgv_accepts: Option<bool>,
     sqv_accepts: Option<bool>,
+    /// A third oracle's name and verdict, valid where present (rPGP for v6).
+    other: Option<(&'static str, Option<bool>)>,
+    /// Set when the oracles show the case was not built as intended.
+    note: Option<String>,
 }
 
 struct Corpus {
     now: u64,
     cases: Vec<Case>,
-    /// Cases that could not be made here, with the reason.
-    skipped: Vec<(String, String)>,
 }
 
 /// Where this process's corpus is kept.
@@ -331,7 +338,9 @@ fn remove_stale_corpora() {
     };
     for e in entries.filter_map(Result::ok) {
         let name = e.file_name().to_string_lossy().into_owned();
-        if let Some(pid) = name.strip_prefix("openpgp-interop-")
+        if let Some(pid) = name
+            .strip_prefix("openpgp-interop-")
+            .or_else(|| name.strip_prefix("openpgp-v6-"))
             && pid.parse::<u32>().is_ok()
             && !Path::new(&format!("/proc/{pid}")).exists()
         {
@@ -606,6 +615,8 @@ impl Cases {
             sqv: Oracle::Valid,
             gpgv_accepts: None,
             sqv_accepts: None,
+            other: None,
+            note: None,
         });
         self.0.last_mut().expect("just pushed")
     }
@@ -907,7 +918,6 @@ fn build() -> Result<Corpus, String> {
     )?;
 
     let mut cs = Cases::default();
-    let mut skipped = Vec::new();
 
     // --- good signatures: every algorithm and hash, binary and armored, text mode.
     let good: &[(&str, &str, &str, bool)] = &[
@@ -1017,12 +1027,6 @@ fn build() -> Result<Corpus, String> {
         by(ed),
     )
     .not_gpgv("gpgv reads binary keyrings only");
-    skipped.push((
-        "v6_ed25519_from_sq".to_string(),
-        "no v6 key generator here: sq 0.27 (sequoia-openpgp 1.12) and gpg 2.2 make v4 keys only; \
-         sq >= 1.0 with `--profile rfc9580` is needed"
-            .to_string(),
-    ));
 
     // --- tampered and malformed.
     for (key, sig) in [
@@ -1484,15 +1488,26 @@ fn build() -> Result<Corpus, String> {
     drop(g);
     drop(tmp);
 
-    // Oracles.
     let mut cases = cs.0;
-    for c in &mut cases {
+    run_oracles(&mut cases, &gpgv_home, &out)?;
+    Ok(Corpus { now, cases })
+}
+
+/// Runs `gpgv` and `sqv` (`sq verify` for cleartext) on every case. For an accepted
+/// cleartext message, the text the valid oracles hand on (`gpgv -o`, `sq verify`'s output)
+/// becomes the text verun must hand on; where the case already names one, the oracles must
+/// agree with it.
+fn run_oracles(cases: &mut [Case], gpgv_home: &Path, scratch: &Path) -> Result<(), String> {
+    for (i, c) in cases.iter_mut().enumerate() {
         let mut gpgv = Command::new("gpgv");
-        gpgv.arg("--homedir").arg(&gpgv_home);
+        gpgv.arg("--homedir").arg(gpgv_home);
         for k in &c.keyrings {
             gpgv.arg("--keyring").arg(k);
         }
+        let gpgv_out = scratch.join(format!("gpgv-output-{i}"));
+        let _ = fs::remove_file(&gpgv_out);
         let mut sqv;
+        let cleartext = matches!(c.input, Input::Cleartext { .. });
         match &c.input {
             Input::Detached { sig, data } => {
                 gpgv.arg(sig).arg(data);
@@ -1503,7 +1518,7 @@ fn build() -> Result<Corpus, String> {
                 sqv.arg(sig).arg(data);
             }
             Input::Cleartext { file, .. } => {
-                gpgv.arg(file);
+                gpgv.arg("-o").arg(&gpgv_out).arg(file);
                 sqv = Command::new("sq");
                 sqv.arg("verify");
                 for k in &c.keyrings {
@@ -1512,22 +1527,46 @@ fn build() -> Result<Corpus, String> {
                 sqv.arg(file);
             }
         }
-        let ok = |cmd: &mut Command| {
+        let out = |cmd: &mut Command| {
             cmd.stdin(Stdio::null())
-                .stdout(Stdio::null())
                 .stderr(Stdio::null())
-                .status()
-                .map(|s| s.success())
+                .output()
+                .map(|o| (o.status.success(), o.stdout))
                 .ok()
         };
-        c.gpgv_accepts = ok(&mut gpgv);
-        c.sqv_accepts = ok(&mut sqv);
+        let g = out(gpgv.stdout(Stdio::null()));
+        let q = out(&mut sqv);
+        c.gpgv_accepts = g.as_ref().map(|g| g.0);
+        c.sqv_accepts = q.as_ref().map(|q| q.0);
+        if !(cleartext && c.expect) {
+            continue;
+        }
+        let mut texts = Vec::new();
+        if matches!(c.sqv, Oracle::Valid)
+            && let Some((true, text)) = q
+        {
+            texts.push(("sq verify", text));
+        }
+        if matches!(c.gpgv, Oracle::Valid) && c.gpgv_accepts == Some(true) {
+            texts.push(("gpgv -o", read(&gpgv_out)?));
+        }
+        if let Input::Cleartext { text, .. } = &mut c.input {
+            for (oracle, t) in texts {
+                match text {
+                    None => *text = Some(t),
+                    Some(want) if *want != t => {
+                        c.note = Some(format!(
+                            "{oracle} hands on {:?}, the case expects {:?}",
+                            String::from_utf8_lossy(&t),
+                            String::from_utf8_lossy(want)
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
     }
-    Ok(Corpus {
-        now,
-        cases,
-        skipped,
-    })
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1581,16 +1620,21 @@ fn judge(test: &str, groups: &[Group]) {
         .filter(|c| groups.contains(&c.group))
         .collect();
     assert!(!cases.is_empty(), "no case in {groups:?}");
+    judge_cases(&cases, corpus.now, &corpus_dir());
+}
+
+/// Decides `cases` with verun and fails with the table when anything differs.
+fn judge_cases(cases: &[&Case], now: u64, dir: &Path) {
     let mut table = String::new();
     let mut failures = 0;
     writeln!(
         table,
-        "{:<58} {:<7} {:<7} {:<7} verun",
-        "case", "expect", "gpgv", "sqv"
+        "{:<58} {:<7} {:<7} {:<7} {:<13} verun",
+        "case", "expect", "gpgv", "sqv", "other"
     )
     .unwrap();
-    for c in &cases {
-        let d = verun_decides(c, corpus.now);
+    for c in cases {
+        let d = verun_decides(c, now);
         let mut problems = Vec::new();
         match (&d, d.accepted()) {
             (_, None) => problems.push("verun broken".to_string()),
@@ -1606,10 +1650,17 @@ fn judge(test: &str, groups: &[Group]) {
             }
             _ => {}
         }
+        if let Some(n) = &c.note {
+            problems.push(format!("{n} (corpus not as intended?)"));
+        }
+        let other = c.other.map(|(name, v)| (Oracle::Valid, name, v));
         for (oracle, name, v) in [
             (c.gpgv, "gpgv", c.gpgv_accepts),
             (c.sqv, "sqv", c.sqv_accepts),
-        ] {
+        ]
+        .into_iter()
+        .chain(other)
+        {
             if matches!(oracle, Oracle::Valid) && v != Some(c.expect) {
                 problems.push(format!(
                     "{name} says {} (corpus not as intended?)",
@@ -1623,11 +1674,13 @@ fn judge(test: &str, groups: &[Group]) {
         };
         writeln!(
             table,
-            "{:<58} {:<7} {:<7} {:<7} {}{}",
+            "{:<58} {:<7} {:<7} {:<7} {:<13} {}{}",
             c.name,
             if c.expect { "accept" } else { "refuse" },
             cell(c.gpgv, c.gpgv_accepts),
             cell(c.sqv, c.sqv_accepts),
+            c.other
+                .map_or("-".to_string(), |(n, v)| format!("{n}: {}", yes_no(v))),
             d.cell(),
             if problems.is_empty() {
                 String::new()
@@ -1652,7 +1705,7 @@ fn judge(test: &str, groups: &[Group]) {
         failures == 0,
         "{failures} of {} OpenPGP cases differ (directory {}):\n{table}",
         cases.len(),
-        corpus_dir().display()
+        dir.display()
     );
     eprintln!("{table}");
 }
@@ -1702,24 +1755,265 @@ fn cleartext_messages_verify_as_in_gpgv_and_sq_verify() {
     );
 }
 
-/// Cases that need a tool this machine lacks are named, with the reason, instead of being
-/// dropped silently.
-#[test]
-fn v6_signatures_from_sequoia_verify() {
-    let test = "v6_signatures_from_sequoia_verify";
-    match corpus() {
-        Ok(c) => {
-            for (name, why) in &c.skipped {
-                skipped(&format!("{test} ({name})"), why, SWITCH, Need::Environment);
-            }
-            assert!(
-                c.skipped.iter().any(|(n, _)| n.starts_with("v6"))
-                    || c.cases.iter().any(|c| c.name.starts_with("v6")),
-                "the v6 case is neither built nor named as skipped"
-            );
+// ---------------------------------------------------------------------------------------
+// v6 (and RFC 9580 Ed25519) from rPGP
+
+/// The v6 cases come from rPGP through its Python binding `rpgp-py` (PyPI), the one v6
+/// generator at hand: Debian's `sq` 0.27 (sequoia-openpgp 1.12) and `gpg` 2.2 make v4 keys
+/// only, and `gpgv` 2.2 and `sqv` 1.1 read no v6. rPGP is the oracle for these cases.
+const RPGP_SCRIPT: &str = include_str!("openpgp_rpgp.py");
+const RPGP_SWITCH: &str = "VERUN_REQUIRE_RPGP";
+const GPGV_NO_V6: &str = "gpgv 2.2 reads no v6 key or signature";
+const SQV_NO_V6: &str = "sqv 1.1 (sequoia-openpgp 1.x) reads no v6 key or signature";
+
+/// The Python that has `rpgp-py`: `$VERUN_RPGP_PYTHON`, else `python3`.
+fn rpgp_python() -> Option<String> {
+    let py = std::env::var("VERUN_RPGP_PYTHON").unwrap_or_else(|_| "python3".into());
+    Command::new(&py)
+        .args(["-c", "import openpgp._openpgp"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+        .then_some(py)
+}
+
+/// A text rPGP signs correctly: rPGP 0.20's cleartext signer keeps trailing whitespace in
+/// what it hashes, so even its own verifier refuses such a message.
+const V6_TEXT: &str =
+    "SHA256 checksums\n- a dashed line\nFrom the releaser\n\ne3b0c442  tool.tar.gz\n";
+
+/// The v6 corpus: the time it was judged against, its directory and its cases.
+type V6Corpus = (u64, PathBuf, Vec<Case>);
+
+/// What verun (as `gpgv -o` and `sq verify`, see `rpgp_v4_legacy_ed25519_cleartext`) hands
+/// on for [`V6_TEXT`] signed by rPGP: rPGP frames a text that ends in a line end with an
+/// empty last line, which is handed on as a line of its own.
+fn v6_text_handed_on() -> Vec<u8> {
+    format!("{V6_TEXT}\n").into_bytes()
+}
+
+fn v6_corpus() -> &'static Result<V6Corpus, String> {
+    static V6: OnceLock<Result<V6Corpus, String>> = OnceLock::new();
+    V6.get_or_init(|| {
+        let py = rpgp_python().ok_or(
+            "rpgp-py not found (`pip install rpgp-py==0.20.0`, then VERUN_RPGP_PYTHON=that python); \
+             no other v6 generator here: sq 0.27 and gpg 2.2 make v4 keys only",
+        )?;
+        build_v6(&py)
+    })
+}
+
+fn build_v6(py: &str) -> Result<V6Corpus, String> {
+    use Expect::Refuse;
+    let now = now();
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("openpgp-v6-{}", std::process::id()));
+    remove_stale_corpora();
+    fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+    let p = |name: &str| out.join(name);
+    let script = write(p("rpgp.py"), RPGP_SCRIPT)?;
+    let data = write(p("data.bin"), binary_document())?;
+    let text = write(p("text.txt"), V6_TEXT)?;
+    // rPGP writes the secret keys nowhere: only certificates and signatures leave it.
+    let made = run(Command::new(py)
+        .arg(&script)
+        .arg("gen")
+        .arg(&out)
+        .arg(&data)
+        .arg(&text))?;
+    let fprs: std::collections::HashMap<String, String> = String::from_utf8_lossy(&made.stdout)
+        .lines()
+        .filter_map(|l| {
+            l.split_once(' ')
+                .map(|(n, f)| (n.to_string(), f.to_string()))
+        })
+        .collect();
+    let f = |n: &str| fprs.get(n).cloned().ok_or(format!("rpgp made no {n}"));
+    let cert = |n: &str| p(&format!("{n}.cert"));
+    let mut cs = Cases::default();
+    let g = Group::Good;
+    for (n, case) in [
+        ("v6-ed25519", "v6_ed25519_sha256"),
+        ("v6-rsa3072", "v6_rsa3072_sha512"),
+        ("v6-p256", "v6_ecdsa_p256_sha384"),
+        ("v4-ed25519", "v4_ed25519_in_the_rfc9580_encoding"),
+    ] {
+        let sig = p(&format!("{n}.sig"));
+        cs.add(
+            &format!("{case}_binary"),
+            g,
+            det(&sig, &data),
+            &[&cert(n)],
+            by(&f(n)?),
+        );
+        let tsig = p(&format!("{n}.text.asc"));
+        cs.add(
+            &format!("{case}_text_armored"),
+            g,
+            det(&tsig, &text),
+            &[&cert(n)],
+            by(&f(n)?),
+        );
+        let clr = p(&format!("{n}.clear.asc"));
+        cs.add(
+            &format!("{case}_cleartext"),
+            g,
+            clear(&clr, Some(v6_text_handed_on())),
+            &[&cert(n)],
+            by(&f(n)?),
+        );
+    }
+    let sub = "v6-ed25519-subkey";
+    let sub_expect = || Expect::Accept(vec![]);
+    cs.add(
+        "v6_ed25519_signing_subkey",
+        g,
+        det(&p(&format!("{sub}.sig")), &data),
+        &[&cert(sub)],
+        sub_expect(),
+    );
+    cs.add(
+        "v6_ed25519_signing_subkey_cleartext",
+        g,
+        clear(&p(&format!("{sub}.clear.asc")), None),
+        &[&cert(sub)],
+        sub_expect(),
+    );
+    let t = Group::Tampered;
+    let ed_sig = p("v6-ed25519.sig");
+    let changed = flip(&data, |b| b.len() / 2, &p("data-one-byte-changed.bin"))?;
+    cs.add(
+        "v6_payload_one_byte_changed",
+        t,
+        det(&ed_sig, &changed),
+        &[&cert("v6-ed25519")],
+        Refuse,
+    );
+    let last = flip(&ed_sig, |b| b.len() - 1, &p("v6-last-byte-changed.sig"))?;
+    cs.add(
+        "v6_signature_value_byte_changed",
+        t,
+        det(&last, &data),
+        &[&cert("v6-ed25519")],
+        Refuse,
+    );
+    // The salt: the last 16 bytes before the 64-byte Ed25519 value (SHA-256 salts are 16).
+    let salt = flip(
+        &ed_sig,
+        |b| b.len() - 64 - 8,
+        &p("v6-salt-byte-changed.sig"),
+    )?;
+    cs.add(
+        "v6_salt_byte_changed",
+        t,
+        det(&salt, &data),
+        &[&cert("v6-ed25519")],
+        Refuse,
+    );
+    let hashed = flip(
+        &ed_sig,
+        v6_hashed_area_end,
+        &p("v6-hashed-byte-changed.sig"),
+    )?;
+    cs.add(
+        "v6_signature_hashed_area_byte_changed",
+        t,
+        det(&hashed, &data),
+        &[&cert("v6-ed25519")],
+        Refuse,
+    );
+    cs.add(
+        "v6_wrong_certificate",
+        t,
+        det(&ed_sig, &data),
+        &[&cert("v6-p256")],
+        Refuse,
+    );
+    // rPGP's legacy-encoding Ed25519 v4 key: GnuPG and Sequoia judge it too, and show
+    // what text a cleartext message framed as rPGP frames it (a text ending in a line end
+    // gets an empty last line) hands on.
+    let legacy = "v4-ed25519-legacy";
+    let l = Group::Cleartext;
+    let lsig = p(&format!("{legacy}.sig"));
+    cs.add(
+        "rpgp_v4_legacy_ed25519_binary",
+        l,
+        det(&lsig, &data),
+        &[&cert(legacy)],
+        by(&f(legacy)?),
+    );
+    let ltext = p(&format!("{legacy}.text.asc"));
+    cs.add(
+        "rpgp_v4_legacy_ed25519_text_armored",
+        l,
+        det(&ltext, &text),
+        &[&cert(legacy)],
+        by(&f(legacy)?),
+    );
+    let lclr = p(&format!("{legacy}.clear.asc"));
+    cs.add(
+        "rpgp_v4_legacy_ed25519_cleartext",
+        l,
+        clear(&lclr, Some(v6_text_handed_on())),
+        &[&cert(legacy)],
+        by(&f(legacy)?),
+    );
+    let mut cases = cs.0;
+    let oracles = ["gpgv", "sqv", "sq"].iter().all(|t| tool_present(t));
+    if oracles {
+        let gpgv_home = p("gpgv-home");
+        fs::create_dir_all(&gpgv_home).map_err(|e| e.to_string())?;
+        fs::set_permissions(&gpgv_home, fs::Permissions::from_mode(0o700))
+            .map_err(|e| e.to_string())?;
+        run_oracles(&mut cases, &gpgv_home, &out)?;
+    }
+    for c in &mut cases {
+        if !oracles {
+            c.gpgv = Oracle::NotFor("gpgv, sqv or sq is not installed");
+            c.sqv = Oracle::NotFor("gpgv, sqv or sq is not installed");
+        } else if c.group != Group::Cleartext {
+            c.gpgv = Oracle::NotFor(GPGV_NO_V6);
+            c.sqv = Oracle::NotFor(SQV_NO_V6);
         }
-        Err(e) if e.contains("not found") => skipped(test, e, SWITCH, Need::Oracle),
-        Err(e) => panic!("building the OpenPGP corpus failed: {e}"),
+        let mut cmd = Command::new(py);
+        cmd.arg(&script);
+        match &c.input {
+            Input::Detached { sig, data } => {
+                cmd.arg("verify").arg(&c.keyrings[0]).arg(sig).arg(data)
+            }
+            Input::Cleartext { file, .. } => cmd.arg("verify-clear").arg(&c.keyrings[0]).arg(file),
+        };
+        let ok = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .ok();
+        c.other = Some(("rpgp", ok));
+    }
+    Ok((now, out, cases))
+}
+
+/// The offset of the last byte of a binary v6 signature packet's hashed subpacket area
+/// (new-format header; four-byte area lengths).
+fn v6_hashed_area_end(b: &[u8]) -> usize {
+    let header = match b[1] {
+        0..192 => 2,
+        192..224 => 3,
+        _ => 6,
+    };
+    let len = u32::from_be_bytes([b[header + 4], b[header + 5], b[header + 6], b[header + 7]]);
+    header + 8 + len as usize - 1
+}
+
+#[test]
+fn v6_signatures_from_rpgp_verify_and_tampered_ones_fail() {
+    let test = "v6_signatures_from_rpgp_verify_and_tampered_ones_fail";
+    match v6_corpus() {
+        Ok((now, dir, cases)) => judge_cases(&cases.iter().collect::<Vec<_>>(), *now, dir),
+        Err(e) if e.contains("not found") => skipped(test, e, RPGP_SWITCH, Need::Environment),
+        Err(e) => panic!("building the v6 corpus failed: {e}"),
     }
 }
 
