@@ -1959,6 +1959,27 @@ fn build_v6(py: &str) -> Result<V6Corpus, String> {
         &[&cert(legacy)],
         by(&f(legacy)?),
     );
+    // Signatures by a key whose flags forbid signing (a certification-only primary, an
+    // authentication-only subkey): rPGP makes them, and its verifier does not look at
+    // the flags, so only GnuPG and Sequoia judge them.
+    let nosign = cert("v4-no-sign-flag");
+    let w = Group::Weak;
+    let prim = p("v4-no-sign-flag.primary.sig");
+    cs.add(
+        "rpgp_v4_primary_key_not_marked_for_signing",
+        w,
+        det(&prim, &data),
+        &[&nosign],
+        Refuse,
+    );
+    let subk = p("v4-no-sign-flag.subkey.sig");
+    cs.add(
+        "rpgp_v4_subkey_not_marked_for_signing",
+        w,
+        det(&subk, &data),
+        &[&nosign],
+        Refuse,
+    );
     let mut cases = cs.0;
     let oracles = ["gpgv", "sqv", "sq"].iter().all(|t| tool_present(t));
     if oracles {
@@ -1972,9 +1993,12 @@ fn build_v6(py: &str) -> Result<V6Corpus, String> {
         if !oracles {
             c.gpgv = Oracle::NotFor("gpgv, sqv or sq is not installed");
             c.sqv = Oracle::NotFor("gpgv, sqv or sq is not installed");
-        } else if c.group != Group::Cleartext {
+        } else if !c.name.starts_with("rpgp_v4_") {
             c.gpgv = Oracle::NotFor(GPGV_NO_V6);
             c.sqv = Oracle::NotFor(SQV_NO_V6);
+        }
+        if c.group == Group::Weak {
+            continue;
         }
         let mut cmd = Command::new(py);
         cmd.arg(&script);

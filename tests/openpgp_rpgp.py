@@ -36,6 +36,18 @@ def gen(out, data_path, text_path):
         open(p("text.asc"), "w").write(o.DetachedSignature.sign_text_data(Rng(), signer, None, h, text).to_armored())
         open(p("clear.asc"), "w").write(o.CleartextSignedMessage.sign(text.decode(), signer, None, h).to_armored())
         print(name, k.fingerprint.upper())
+    # A certification-only primary with an authentication-only subkey: rPGP signs with
+    # either all the same (the key flags say neither may).
+    k = (o.SecretKeyParamsBuilder().version(4).key_type(o.KeyType.ed25519_legacy())
+         .can_sign(False).can_certify(True).primary_user_id("<no-sign@example.org>")
+         .created_at(created)
+         .subkey(o.SubkeyParamsBuilder().version(4).key_type(o.KeyType.ed25519_legacy())
+                 .can_sign(False).can_authenticate(True).created_at(created).build())
+         .generate())
+    p = lambda ext: os.path.join(out, f"v4-no-sign-flag.{ext}")
+    open(p("cert"), "wb").write(k.to_public_key().to_bytes())
+    open(p("primary.sig"), "wb").write(o.DetachedSignature.sign_binary_data(Rng(), k, None, "sha256", data).to_bytes())
+    open(p("subkey.sig"), "wb").write(o.DetachedSignature.sign_binary_data(Rng(), k.secret_subkeys[0], None, "sha256", data).to_bytes())
 
 def cert(path):
     return o.SignedPublicKey.from_bytes(open(path, "rb").read())
