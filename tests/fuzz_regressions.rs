@@ -29,6 +29,12 @@ mod lockfile;
 mod minisig_pubkey;
 #[path = "../fuzz/checks/minisig_signature.rs"]
 mod minisig_signature;
+#[path = "../fuzz/checks/openpgp_armor.rs"]
+mod openpgp_armor;
+#[path = "../fuzz/checks/openpgp_cleartext.rs"]
+mod openpgp_cleartext;
+#[path = "../fuzz/checks/openpgp_packets.rs"]
+mod openpgp_packets;
 #[path = "../fuzz/checks/sanitize.rs"]
 mod sanitize;
 #[path = "../fuzz/checks/scope.rs"]
@@ -50,6 +56,9 @@ const TARGETS: &[(&str, Check)] = &[
     ("lockfile", lockfile::check),
     ("minisig_pubkey", minisig_pubkey::check),
     ("minisig_signature", minisig_signature::check),
+    ("openpgp_armor", openpgp_armor::check),
+    ("openpgp_cleartext", openpgp_cleartext::check),
+    ("openpgp_packets", openpgp_packets::check),
     ("sanitize", sanitize::check),
     ("scope", scope::check),
     ("sshsig", sshsig::check),
@@ -158,6 +167,9 @@ replays! {
     saved_lockfile_inputs_do_not_panic => "lockfile",
     saved_minisig_pubkey_inputs_do_not_panic => "minisig_pubkey",
     saved_minisig_signature_inputs_do_not_panic => "minisig_signature",
+    saved_openpgp_armor_inputs_do_not_panic => "openpgp_armor",
+    saved_openpgp_cleartext_inputs_do_not_panic => "openpgp_cleartext",
+    saved_openpgp_packets_inputs_do_not_panic => "openpgp_packets",
     saved_sanitize_inputs_do_not_panic => "sanitize",
     saved_scope_inputs_do_not_panic => "scope",
     saved_sshsig_inputs_do_not_panic => "sshsig",

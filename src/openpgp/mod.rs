@@ -522,7 +522,15 @@ fn is_binary(b: &[u8]) -> bool {
 }
 
 /// The tag of the first packet of a binary stream.
-fn first_tag(b: &[u8]) -> Option<u8> {
+fn first_tag(mut b: &[u8]) -> Option<u8> {
+    // Leading marker packets (tag 10, body "PGP", old or new format) are skipped, as the
+    // parsers skip them: a keyring that starts with one is still a keyring.
+    while let Some(rest) = b
+        .strip_prefix(b"\xa8\x03PGP")
+        .or_else(|| b.strip_prefix(b"\xca\x03PGP"))
+    {
+        b = rest;
+    }
     let h = *b.first()?;
     (h & 0x80 != 0).then_some(if h & 0x40 != 0 {
         h & 0x3f
@@ -583,7 +591,7 @@ pub fn is_certificate(bytes: &[u8]) -> bool {
 /// Whether `bytes` look like a detached OpenPGP signature (armored `PGP SIGNATURE`, or a
 /// binary packet stream starting with a signature packet).
 pub fn is_signature(bytes: &[u8]) -> bool {
-    matches!(first_tag(bytes), Some(2 | 10))
+    first_tag(bytes) == Some(2)
         || (!is_binary(bytes) && !is_cleartext(bytes) && armor::has_block(bytes, "SIGNATURE"))
 }
 
