@@ -8,10 +8,11 @@
 //!
 //! ```text
 //! config/                 0700
-//!   store.toml            0600  every key, current and historical, with its metadata
+//!   store.toml            0600  every signer (minisign key, OpenPGP certificate, SSH key),
+//!                               current and historical, with its metadata
 //!   store.lock            0600  flock(2) target serialising writers (never renamed)
 //!   keys/                 0700
-//!     NAME.pub            0600  each trusted key in minisign's format (`minisign -p`)
+//!     NAME.pub            0600  each trusted minisign key in minisign's format (`minisign -p`)
 //! ```
 //!
 //! `store.toml` is authoritative; `keys/NAME.pub` are exports kept in step with it, and a
@@ -75,9 +76,11 @@ pub const MAX_NAME_LEN: usize = 64;
 
 const STORE_HEADER: &str = "\
 # verun trusted key store. Change it with `verun key add|remove|revoke|rotate`.
-# Each [[key]] is one minisign public key, current or historical (status active, revoked or
-# rotated-out). Scopes are URL prefixes the key is trusted for; times are UTC (RFC 3339).
-# The trusted keys are also in keys/NAME.pub, usable with `minisign -V -p keys/NAME.pub`.
+# Each [[key]] is one signer, current or historical (status active, revoked or rotated-out):
+# a minisign public key, an OpenPGP certificate (kind = \"openpgp\", key_id its fingerprint,
+# public_key its packets in base64) or an SSH key (kind = \"ssh\", key_id its SHA256:
+# fingerprint). Scopes are URL prefixes the key is trusted for; times are UTC (RFC 3339).
+# Trusted minisign keys are also in keys/NAME.pub, usable with `minisign -V -p keys/NAME.pub`.
 ";
 
 /// A key shipped with verun.
@@ -672,6 +675,76 @@ mod tests {
         assert!(!s.covers(Some(&url(
             "https://github.com/evil/verun/releases/download/v1/x"
         ))));
+    }
+
+    /// The Debian archive keyring from the shared vectors (public certificates), or `None`
+    /// with a note when the vectors are absent (a failure in CI).
+    fn debian_keyring() -> Option<Vec<u8>> {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/vectors/openpgp/debian/debian-archive-keyring.gpg");
+        match std::fs::read(&p) {
+            Ok(b) => Some(b),
+            Err(e) if std::env::var_os("CI").is_some() => panic!("{}: {e}", p.display()),
+            Err(e) => {
+                eprintln!("skipped: {} ({e}); CI has ../shared", p.display());
+                None
+            }
+        }
+    }
+
+    #[test]
+    fn openpgp_and_ssh_entries_round_trip_with_their_kind() {
+        let ssh = Signer::from_public_text(
+            SignerKind::Ssh,
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKTfJXrvg1iZzo0Y3OnVgRTjZeLjaYGFcThDhJufSbsj",
+        )
+        .unwrap();
+        let mut keys = vec![StoredKey {
+            key: ssh,
+            ..key("ssh1", &["https://acme.test/"])
+        }];
+        if let Some(ring) = debian_keyring() {
+            let cert = crate::openpgp::parse_certs(&ring).unwrap().remove(5);
+            keys.push(StoredKey {
+                key: Signer::OpenPgp(Box::new(cert)),
+                ..key("deb", &["https://deb.debian.org/"])
+            });
+        }
+        let doc = FileDoc {
+            version: FORMAT_VERSION,
+            keys: keys.iter().map(key_to_record).collect(),
+        };
+        let text = format!("{STORE_HEADER}\n{}", toml::to_string(&doc).unwrap());
+        assert!(text.contains("kind = \"ssh\""), "{text}");
+        let back = parse_store(&text, Path::new("store.toml")).unwrap();
+        for k in &keys {
+            let b = back.iter().find(|b| b.name == k.name).unwrap();
+            assert_eq!(b.key.id(), k.key.id());
+            assert_eq!(b.key.kind(), k.key.kind());
+            assert_eq!(b.key.public_text(), k.key.public_text());
+            assert_eq!(b.scopes, k.scopes);
+        }
+        // A key id that does not match the key, or rotation history on a non-minisign
+        // entry, is damage (78), not silently accepted.
+        let bad = text.replacen("key_id = \"SHA256:", "key_id = \"SHA256:X", 1);
+        assert_ne!(bad, text);
+        assert!(matches!(parse_store(&bad, Path::new("s")), Err(e) if e.exit_code() == 78));
+        let mut r = key_to_record(&keys[0]);
+        r.rotated_to = Some("E7620F1842B4E81F".into());
+        let doc = FileDoc {
+            version: FORMAT_VERSION,
+            keys: vec![r],
+        };
+        let text = toml::to_string(&doc).unwrap();
+        assert!(matches!(parse_store(&text, Path::new("s")), Err(e) if e.exit_code() == 78));
+        // An unknown kind is damage too.
+        let text = toml::to_string(&FileDoc {
+            version: FORMAT_VERSION,
+            keys: vec![key_to_record(&keys[0])],
+        })
+        .unwrap()
+        .replace("kind = \"ssh\"", "kind = \"x509\"");
+        assert!(matches!(parse_store(&text, Path::new("s")), Err(e) if e.exit_code() == 78));
     }
 
     #[test]

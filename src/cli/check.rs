@@ -74,7 +74,11 @@ fn is_cleartext_file(path: &std::path::Path) -> Result<bool> {
 fn verify_cleartext(a: &VerifyArgs, plan: &Plan, session: &Session) -> Result<u8> {
     let shown = a.file.display().to_string();
     // A bad -o is a usage error before anything is checked.
-    if let Some(out) = a.output.as_deref().filter(|o| *o != std::path::Path::new("-")) {
+    if let Some(out) = a
+        .output
+        .as_deref()
+        .filter(|o| *o != std::path::Path::new("-"))
+    {
         verun::plan::output_dir(out)?;
     }
     if plan.checksums.is_some() {
