@@ -33,6 +33,8 @@ mod minisig_signature;
 mod sanitize;
 #[path = "../fuzz/checks/scope.rs"]
 mod scope;
+#[path = "../fuzz/checks/sshsig.rs"]
+mod sshsig;
 #[path = "../fuzz/checks/trusted_comment.rs"]
 mod trusted_comment;
 #[path = "../fuzz/checks/url_join.rs"]
@@ -50,6 +52,7 @@ const TARGETS: &[(&str, Check)] = &[
     ("minisig_signature", minisig_signature::check),
     ("sanitize", sanitize::check),
     ("scope", scope::check),
+    ("sshsig", sshsig::check),
     ("trusted_comment", trusted_comment::check),
     ("url_join", url_join::check),
 ];
@@ -157,6 +160,7 @@ replays! {
     saved_minisig_signature_inputs_do_not_panic => "minisig_signature",
     saved_sanitize_inputs_do_not_panic => "sanitize",
     saved_scope_inputs_do_not_panic => "scope",
+    saved_sshsig_inputs_do_not_panic => "sshsig",
     saved_trusted_comment_inputs_do_not_panic => "trusted_comment",
     saved_url_join_inputs_do_not_panic => "url_join",
 }
