@@ -400,7 +400,7 @@ pub enum SigFile {
     /// One or more OpenPGP signatures (binary or armored).
     OpenPgp(Vec<openpgp::Sig>),
     /// An SSH signature (`ssh-keygen -Y sign`).
-    Ssh(sshsig::SshSig),
+    Ssh(Box<sshsig::SshSig>),
 }
 
 impl SigFile {
@@ -420,7 +420,7 @@ impl SigFile {
         }
         if sshsig::is_signature(bytes) {
             return sshsig::SshSig::parse(bytes)
-                .map(SigFile::Ssh)
+                .map(|s| SigFile::Ssh(Box::new(s)))
                 .map_err(|e| malformed("SSH", e));
         }
         if openpgp::is_cleartext(bytes) {
@@ -527,7 +527,7 @@ pub fn admit_file(
             }
             Ok(Admitted {
                 items: vec![Item {
-                    sig: One::Ssh(Box::new(sig.clone())),
+                    sig: One::Ssh(sig.clone()),
                     key,
                 }],
                 ignored: Vec::new(),
