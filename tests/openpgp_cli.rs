@@ -330,6 +330,49 @@ fn nodejs_shape_a_cleartext_signed_list_by_any_releaser_of_the_keyring_verifies(
     }
 }
 
+/// Node.js publishes `SHASUMS256.txt`, its cleartext-signed copy `SHASUMS256.txt.asc` and
+/// a detached `SHASUMS256.txt.sig` side by side: with `--checksums .../SHASUMS256.txt`
+/// the `.asc` sibling is no detached signature of it, and must not hide the `.sig`.
+#[test]
+fn nodejs_shape_the_plain_lists_sig_counts_though_its_asc_sibling_is_the_cleartext_copy() {
+    let Some(k) = keys() else { return };
+    let shop = Shop::new();
+    let ring = keyring(&shop, k);
+    shop.serve("/dist/v22.0.0/node-v22.0.0-linux-x64.tar.xz", TARBALL);
+    shop.serve("/dist/v22.0.0/SHASUMS256.txt", shasums());
+    shop.serve(
+        "/dist/v22.0.0/SHASUMS256.txt.asc",
+        k.gpg.clearsign(&k.alice, shasums().as_bytes(), None),
+    );
+    shop.serve(
+        "/dist/v22.0.0/SHASUMS256.txt.sig",
+        k.gpg
+            .detach_sign(&k.bob_sub, shasums().as_bytes(), false, None),
+    );
+    let dest = shop.out("node.tar.xz");
+    let out = node_fetch(&shop, &ring, "SHASUMS256.txt", &dest, &["--json"]);
+    assert_exit(&out, 0);
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert!(
+        v.to_string().contains(&format!("openpgp:{}", k.bob)),
+        "the list's signer is Bob's certificate (primary fingerprint): {v}"
+    );
+    assert_eq!(std::fs::read(&dest).unwrap(), TARBALL);
+    assert_eq!(shop.server.hits("/dist/v22.0.0/SHASUMS256.txt.sig"), 1);
+    // The .sig is evidence like any other: one by someone outside the keyring is refused.
+    shop.serve(
+        "/dist/v22.0.0/SHASUMS256.txt.sig",
+        k.gpg
+            .detach_sign(&k.mallory, shasums().as_bytes(), false, None),
+    );
+    let dest = shop.out("node2.tar.xz");
+    assert_refused(
+        &node_fetch(&shop, &ring, "SHASUMS256.txt", &dest, &[]),
+        77,
+        &dest,
+    );
+}
+
 #[test]
 fn a_cleartext_list_signed_by_someone_outside_the_keyring_is_refused() {
     let Some(k) = keys() else { return };
