@@ -864,3 +864,301 @@ fn an_openpgp_signature_older_than_one_already_accepted_for_the_url_is_refused()
     ]);
     assert_exit(&out, 0);
 }
+
+// --- key validity at signing time, weak hashes (SECURITY.md's rows) -----------------------
+
+/// Keys with a history, made at `t0()` with `--faked-system-time`: `dave` signs through a
+/// subkey revoked as compromised at t0+3d; `erin`'s key was set (at t0+2h) to expire at
+/// t0+2d+2h. Signatures over [`HISTORY_DOC`] made before and after those events.
+struct History {
+    dave: String,
+    erin: String,
+    dave_before: Vec<u8>,
+    dave_after: Vec<u8>,
+    erin_before: Vec<u8>,
+    erin_after: Vec<u8>,
+}
+
+const HISTORY_DOC: &[u8] = b"#!/bin/sh\necho history\n";
+
+fn history() -> Option<&'static (History, &'static Keys)> {
+    static H: OnceLock<Option<(History, &'static Keys)>> = OnceLock::new();
+    H.get_or_init(|| {
+        let k = keys()?;
+        let g = &k.gpg;
+        let t = t0();
+        let dave = g.generate("Dave <dave@verun.test>", "ed25519", "cert", Some(t));
+        let dave_sub = g.add_subkey(&dave, "ed25519", "sign", Some(t + 3600));
+        let dave_before = g.detach_sign(&dave_sub, HISTORY_DOC, false, Some(t + 2 * 86_400));
+        let dave_after = g.detach_sign(&dave_sub, HISTORY_DOC, false, Some(t + 4 * 86_400));
+        // gpg's menu: select subkey 1, revoke it, reason 1 (compromised), no text, confirm.
+        g.run(
+            Some(t + 3 * 86_400),
+            &["--command-fd", "0", "--edit-key", &dave],
+            b"key 1\nrevkey\ny\n1\n\ny\nsave\n",
+        );
+        let erin = g.generate("Erin <erin@verun.test>", "ed25519", "sign", Some(t));
+        let erin_before = g.detach_sign(&erin, HISTORY_DOC, false, Some(t + 86_400));
+        let erin_after = g.detach_sign(&erin, HISTORY_DOC, false, Some(t + 5 * 86_400));
+        g.run(Some(t + 7200), &["--quick-set-expire", &erin, "2d"], b"");
+        Some((
+            History {
+                dave,
+                erin,
+                dave_before,
+                dave_after,
+                erin_before,
+                erin_after,
+            },
+            k,
+        ))
+    })
+    .as_ref()
+}
+
+fn verify_sig(env: &TestEnv, cert: &[u8], sig: &[u8]) -> Output {
+    let file = env.write("doc.sh", HISTORY_DOC);
+    let key = env.write("cert.gpg", cert);
+    let sig = env.write("doc.sh.sig", sig);
+    env.verun(["verify", &s(&file), "--key", &s(&key), "--sig", &s(&sig)])
+}
+
+#[test]
+fn a_signature_by_a_subkey_revoked_as_compromised_is_refused_whenever_it_was_made() {
+    let Some((h, k)) = history() else { return };
+    let env = TestEnv::new();
+    let cert = k.gpg.export(&[&h.dave], false);
+    for sig in [&h.dave_before, &h.dave_after] {
+        let out = verify_sig(&env, &cert, sig);
+        assert_exit(&out, 77);
+        assert!(stderr(&out).contains("revoked"), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn a_signature_made_after_the_key_expired_is_refused_and_one_made_before_verifies() {
+    let Some((h, k)) = history() else { return };
+    let env = TestEnv::new();
+    let cert = k.gpg.export(&[&h.erin], false);
+    assert_exit(&verify_sig(&env, &cert, &h.erin_before), 0);
+    let out = verify_sig(&env, &cert, &h.erin_after);
+    assert_exit(&out, 77);
+    assert!(stderr(&out).contains("expire"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_sha1_signature_is_refused() {
+    let Some(k) = keys() else { return };
+    let env = TestEnv::new();
+    let cert = k.gpg.export(&[&k.alice], false);
+    let sig = k.gpg.run(
+        None,
+        &[
+            "--local-user",
+            &format!("{}!", k.alice),
+            "--digest-algo",
+            "SHA1",
+            "--detach-sign",
+            "--output",
+            "-",
+        ],
+        HISTORY_DOC,
+    );
+    let out = verify_sig(&env, &cert, &sig);
+    assert_exit(&out, 77);
+    assert!(stderr(&out).contains("SHA-1"), "{}", stderr(&out));
+}
+
+#[test]
+fn verify_finds_a_local_files_asc_or_sig_next_to_it() {
+    let Some(k) = keys() else { return };
+    let env = TestEnv::new();
+    let cert = s(&env.write("alice.asc", k.gpg.export(&[&k.alice], true)));
+    let file = s(&env.write("tool.tar.gz", TARBALL));
+    env.write(
+        "tool.tar.gz.asc",
+        k.gpg.detach_sign(&k.alice, TARBALL, true, None),
+    );
+    assert_exit(&env.verun(["verify", &file, "--key", &cert]), 0);
+    std::fs::remove_file(env.path("tool.tar.gz.asc")).unwrap();
+    env.write(
+        "tool.tar.gz.sig",
+        k.gpg.detach_sign(&k.alice, TARBALL, false, None),
+    );
+    assert_exit(&env.verun(["verify", &file, "--key", &cert]), 0);
+    env.write("tool.tar.gz", b"changed");
+    assert_exit(&env.verun(["verify", &file, "--key", &cert]), 77);
+}
+
+#[test]
+fn codecov_shape_a_locked_fetch_names_the_lists_signer_and_audit_reports_drift() {
+    let Some(k) = keys() else { return };
+    let shop = Shop::new();
+    codecov_site(&shop, k, UPLOADER, &k.codecov, &k.codecov);
+    let dest = shop.out("codecov");
+    let out = codecov_fetch(
+        &shop,
+        &dest,
+        &["--fingerprint", &k.codecov, "--lock", "verun.lock"],
+    );
+    assert_exit(&out, 0);
+    let lock = String::from_utf8(shop.env.read("verun.lock")).unwrap();
+    assert!(
+        lock.contains(&format!("checksums_signer = \"openpgp:{}\"", k.codecov)),
+        "{lock}"
+    );
+    let cert = s(&shop
+        .env
+        .write("pgp_keys.asc", k.gpg.export(&[&k.codecov], true)));
+    let out = shop.verun(&["audit", "verun.lock", "--key", &cert]);
+    assert_exit(&out, 0);
+    // A new uploader with a new, validly signed list: drift.
+    codecov_site(
+        &shop,
+        k,
+        b"\x7fELF pretend codecov uploader 2\n",
+        &k.codecov,
+        &k.codecov,
+    );
+    let out = shop.verun(&["audit", "verun.lock", "--key", &cert]);
+    assert_exit(&out, 77);
+    assert!(stdout(&out).starts_with("drifted "), "{}", stdout(&out));
+}
+
+#[test]
+fn a_checksum_list_signature_older_than_one_already_accepted_is_refused() {
+    let Some(k) = keys() else { return };
+    let shop = Shop::new();
+    let cert = s(&shop.env.write("alice.asc", k.gpg.export(&[&k.alice], true)));
+    let now = now_timestamp();
+    let list = shasums();
+    shop.serve("/dist/v22.0.0/node-v22.0.0-linux-x64.tar.xz", TARBALL);
+    shop.serve(
+        "/dist/v22.0.0/SHASUMS256.txt.asc",
+        k.gpg.clearsign(&k.alice, list.as_bytes(), Some(now - 3600)),
+    );
+    let dest = shop.out("node.tar.xz");
+    assert_exit(
+        &node_fetch(&shop, &cert, "SHASUMS256.txt.asc", &dest, &[]),
+        0,
+    );
+    std::fs::remove_file(&dest).unwrap();
+    shop.serve(
+        "/dist/v22.0.0/SHASUMS256.txt.asc",
+        k.gpg
+            .clearsign(&k.alice, list.as_bytes(), Some(now - 86_400)),
+    );
+    let out = node_fetch(&shop, &cert, "SHASUMS256.txt.asc", &dest, &[]);
+    assert_refused(&out, 77, &dest);
+}
+
+#[test]
+fn key_add_from_a_keyring_keeps_the_pinned_certificate_only() {
+    let Some(k) = keys() else { return };
+    let shop = Shop::new();
+    let ring = keyring(&shop, k);
+    let scope = format!("{}/", shop.server.base_url());
+    let out = shop.verun(&[
+        "key",
+        "add",
+        "bob",
+        "--file",
+        &ring,
+        "--fingerprint",
+        &k.bob,
+        "--scope",
+        &scope,
+    ]);
+    assert_exit(&out, 0);
+    let out = shop.verun(&["key", "show", "bob"]);
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains(&k.bob), "{}", stdout(&out));
+    // Alice (in the same keyring file) was not added: her signature is not trusted.
+    shop.serve("/dist/v22.0.0/node-v22.0.0-linux-x64.tar.xz", TARBALL);
+    shop.serve("/dist/v22.0.0/SHASUMS256.txt", shasums());
+    shop.serve(
+        "/dist/v22.0.0/SHASUMS256.txt.sig",
+        k.gpg
+            .detach_sign(&k.alice, shasums().as_bytes(), false, None),
+    );
+    let fetch = |dest: &Path| {
+        shop.verun(&[
+            "fetch",
+            &shop.url("/dist/v22.0.0/node-v22.0.0-linux-x64.tar.xz"),
+            "-o",
+            &s(dest),
+            "--checksums",
+            &shop.url("/dist/v22.0.0/SHASUMS256.txt"),
+        ])
+    };
+    let dest = shop.out("node.tar.xz");
+    assert_refused(&fetch(&dest), 77, &dest);
+    shop.serve(
+        "/dist/v22.0.0/SHASUMS256.txt.sig",
+        k.gpg
+            .detach_sign(&k.bob_sub, shasums().as_bytes(), false, None),
+    );
+    assert_exit(&fetch(&dest), 0);
+}
+
+#[test]
+fn run_takes_a_certificate_by_url_pinned_by_fingerprint() {
+    let Some(k) = keys() else { return };
+    let shop = Shop::new();
+    let (script, marker) = marker_script(&shop.env, "pgp-run");
+    let url = shop.serve("/install.sh", &script);
+    shop.serve(
+        "/install.sh.asc",
+        k.gpg.detach_sign(&k.carol, &script, true, None),
+    );
+    shop.serve("/keys/carol.asc", k.gpg.export(&[&k.carol], true));
+    let key_url = shop.url("/keys/carol.asc");
+    let out = shop.verun(&["run", &url, "--key", &key_url, "--fingerprint", &k.carol]);
+    assert_exit(&out, 0);
+    assert_ran(&marker);
+    std::fs::remove_file(&marker).unwrap();
+    let out = shop.verun(&["run", &url, "--key", &key_url, "--fingerprint", &k.alice]);
+    assert_exit(&out, 77);
+    assert_not_ran(&marker);
+}
+
+#[test]
+fn verify_json_of_a_cleartext_file_names_every_signer() {
+    let Some(dir) = vectors("verify_json_of_a_cleartext_file") else {
+        return;
+    };
+    let env = TestEnv::new();
+    let out = env.verun([
+        "verify",
+        &s(&dir.join("debian/bookworm-security_InRelease")),
+        "--key",
+        &s(&dir.join("debian/debian-archive-bookworm-security-automatic.asc")),
+        "--key",
+        &s(&dir.join("debian/debian-archive-bullseye-security-automatic.asc")),
+        "--json",
+    ]);
+    assert_exit(&out, 0);
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let text = v.to_string();
+    for primary in [
+        "AC530D520F2F3269F5E98313A48449044AAD5C5D",
+        "05AB90340C0C5E797F44A8C8254CF3B5AEC0A8F0",
+    ] {
+        assert!(text.contains(&format!("openpgp:{primary}")), "{v}");
+    }
+    // With only one of the two signers' certificates, the other signature is by a key
+    // not trusted here: ignored (and reported), the trusted one suffices.
+    let out = env.verun([
+        "verify",
+        &s(&dir.join("debian/bookworm-security_InRelease")),
+        "--key",
+        &s(&dir.join("debian/debian-archive-bookworm-security-automatic.asc")),
+        "--json",
+    ]);
+    assert_exit(&out, 0);
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert!(
+        v.to_string().contains("ED541312A33F1128"),
+        "the ignored signature's issuer is reported: {v}"
+    );
+}
