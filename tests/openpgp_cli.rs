@@ -523,8 +523,10 @@ fn verify_checks_a_cleartext_signed_file_in_place_and_o_writes_the_unescaped_tex
     assert_exit(&out, 0);
     assert_eq!(std::fs::read_to_string(&out_path2).unwrap(), RELEASE_TEXT);
 
-    // A changed byte of the text; a dash-escape undone: refused, nothing written.
+    // A changed byte of the text; a dash-escape undone; text after the signature block:
+    // refused, nothing written.
     for (name, bad) in [
+        ("appended", format!("{signed_text}Suite: unstable\n")),
         (
             "changed",
             signed_text.replacen("Suite: stable", "Suite: stabke", 1),
@@ -655,6 +657,14 @@ fn upstream_tarball_signatures_from_debian_verify_as_the_vectors_readme_says() {
         ),
         0,
     );
+    // Without --sig: the `.asc` next to the tarball, as the README shows.
+    let out = env.verun([
+        "verify",
+        &s(&assuan.join("libassuan_2.5.5.orig.tar.bz2")),
+        "--key",
+        &s(&key),
+    ]);
+    assert_exit(&out, 0);
     let out = verify(
         assuan.join("made-here/libassuan_2.5.5.orig.tar.bz2.one-byte-changed"),
         asc,
