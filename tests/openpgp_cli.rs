@@ -1172,3 +1172,46 @@ fn verify_json_of_a_cleartext_file_names_every_signer() {
         "the ignored signature's issuer is reported: {v}"
     );
 }
+
+#[test]
+fn a_user_id_with_escape_sequences_and_bidi_controls_is_shown_sanitised() {
+    let Some(k) = keys() else { return };
+    let shop = Shop::new();
+    let uid = "Evil \u{1b}[31mred\u{1b}[0m \u{202e}txt\u{7} <evil@verun.test>";
+    let evil = k.gpg.generate(uid, "ed25519", "sign", Some(t0()));
+    let cert = s(&shop.env.write("evil.gpg", k.gpg.export(&[&evil], false)));
+    let file = s(&shop.env.write("f.txt", b"data\n"));
+    shop.env.write(
+        "f.txt.sig",
+        k.gpg.detach_sign(&evil, b"data\n", false, None),
+    );
+    let out = shop.verun(&["verify", &file, "--key", &cert]);
+    assert_exit(&out, 0);
+    assert!(stderr(&out).contains("\\u{1b}[31mred"), "{}", stderr(&out));
+    assert_no_raw_controls(&out.stderr, "verify with an evil user ID");
+    let scope = format!("{}/", shop.server.base_url());
+    let add = shop.verun(&[
+        "key",
+        "add",
+        "evil",
+        "--file",
+        &cert,
+        "--fingerprint",
+        &evil,
+        "--scope",
+        &scope,
+    ]);
+    assert_exit(&add, 0);
+    assert_no_raw_controls(&add.stderr, "key add");
+    for args in [&["key", "show", "evil"][..], &["key", "list"][..]] {
+        let out = shop.verun(args);
+        assert_exit(&out, 0);
+        assert_no_raw_controls(&out.stdout, &format!("{args:?} stdout"));
+        assert_no_raw_controls(&out.stderr, &format!("{args:?} stderr"));
+    }
+    // A refusal naming the certificate is sanitised too.
+    shop.env.write("f.txt", b"changed\n");
+    let out = shop.verun(&["verify", &file, "--key", &cert]);
+    assert_exit(&out, 77);
+    assert_no_raw_controls(&out.stderr, "refused verify with an evil user ID");
+}
