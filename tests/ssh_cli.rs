@@ -362,3 +362,25 @@ fn the_json_report_of_a_fetch_names_the_ssh_signer() {
     assert_eq!(std::fs::read(&dest).unwrap(), shop.script);
     assert_not_ran(&shop.marker);
 }
+
+#[test]
+fn an_ssh_key_comment_with_escape_sequences_is_shown_sanitised() {
+    let Some(k) = keys() else { return };
+    let shop = Shop::new();
+    let url = shop.publish(k.publisher.sign("file", &shop.script));
+    let blob = k.publisher.public.split_whitespace().nth(1).unwrap();
+    let key = format!("ssh-ed25519 {blob} evil\u{1b}[31m\u{202e}comment\u{7}");
+    let out = shop.run(&url, &["--key", &key]);
+    assert_exit(&out, 0);
+    assert!(stderr(&out).contains("\\u{1b}[31m"), "{}", stderr(&out));
+    assert_no_raw_controls(&out.stderr, "run under a key with an evil comment");
+    let signers = shop
+        .env
+        .write("allowed_signers", format!("release@example.com {key}\n"));
+    std::fs::remove_file(&shop.marker).unwrap();
+    shop.server
+        .route("/install.sh", Reply::bytes(b"#!/bin/sh\necho changed\n"));
+    let out = shop.run(&url, &["--key", &signers.display().to_string()]);
+    assert_refused(&out, &shop);
+    assert_no_raw_controls(&out.stderr, "refused under a key with an evil comment");
+}
