@@ -135,12 +135,13 @@ impl Eq for SshKey {}
 impl SshKey {
     /// Parse one public-key line: `ALGO BASE64 [COMMENT]`. The base64 blob's own algorithm
     /// name must equal ALGO; unsupported algorithms (DSA, sk-*, certificates) are errors
-    /// that name them.
+    /// that name them. Surrounding whitespace (a `.pub` file's final newline) is ignored;
+    /// a line break inside is an error.
     pub fn parse_line(line: &str) -> Result<SshKey, String> {
         if line.len() as u64 > MAX_KEYS_BYTES {
             return Err("SSH public key line too long".to_string());
         }
-        let line = line.trim_matches(is_space);
+        let line = line.trim_matches(is_line_space);
         if line.contains(['\n', '\r']) {
             return Err("an SSH public key is one line".to_string());
         }
@@ -275,6 +276,11 @@ fn is_space(c: char) -> bool {
     c == ' ' || c == '\t'
 }
 
+/// What may surround a key line: space, tab, and the line's own end (`\n`, `\r\n`).
+fn is_line_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\n')
+}
+
 /// The first space-separated token and the rest, trimmed.
 fn split_token(s: &str) -> (&str, &str) {
     let s = s.trim_start_matches(is_space);
@@ -291,7 +297,7 @@ fn is_base64_char(c: char) -> bool {
 /// Whether `value` is one inline public-key line of a supported or known SSH algorithm
 /// (`ssh-ed25519 AAAA...`, optionally a comment): such a `--key` value is never a path.
 pub fn is_inline_key(value: &str) -> bool {
-    let line = value.trim_matches(is_space);
+    let line = value.trim_matches(is_line_space);
     if line.contains(['\n', '\r']) {
         return false;
     }

@@ -415,6 +415,9 @@ fn key_lines_round_trip_with_their_comment() {
         assert!(is_inline_key(&key.pub_line));
         assert!(is_inline_key(&line));
         assert!(!is_inline_key(&format!("{line}\n{line}")));
+        assert!(SshKey::parse_line(&format!("{line}\n{line}")).is_err());
+        assert_eq!(SshKey::parse_line(&format!("{line}\r\n")).unwrap(), parsed);
+        assert!(is_inline_key(&format!("{line}\n")));
         assert!(!is_inline_key(&key.path.display().to_string()));
         let pk = parsed.algorithm();
         assert!(key.pub_line.starts_with(pk));
