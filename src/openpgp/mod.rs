@@ -7,6 +7,21 @@
 //! - every parser is strict and capped, never panics, and returns `Err(String)`: one
 //!   short sentence without a trailing period, naming what is wrong (callers prefix the file);
 //! - nothing prints; untrusted text (user IDs) is returned raw, callers sanitise it.
+//!
+//! Policy, where the RFCs leave a choice (each matches `sqv` 1.x unless said otherwise):
+//! - the primary key's state at time T comes from its self-signature in force at T: the
+//!   latest valid certification of the primary user ID (flagged primary, else the latest),
+//!   else the latest direct-key signature; its key expiration, else the direct-key
+//!   signature's. A primary whose self-signature carries no key-flags subpacket may sign
+//!   (old RSA keys; gpg agrees; not checked against sqv); one whose flags lack "sign" may not;
+//! - revocations: reasons 1, 3, 32 count from their date, anything else (2, 0, none, an
+//!   unknown code) at any time; only the primary key's own revocations count;
+//! - SHA-1 is accepted in self-signatures made before 2023-02-01 (see
+//!   `SHA1_SELF_SIG_CUTOFF`), never in document signatures; RSA under 2048 bits, DSA,
+//!   ElGamal and curves other than Ed25519, P-256, P-384 verify nothing;
+//! - text signatures treat CR, LF and CRLF alike as line endings (gpg 2.2 hashes a bare CR
+//!   as a character, so its text signatures over such files verify in neither sqv nor here);
+//! - copies of one certificate are merged (as gpg and Sequoia do).
 
 mod armor;
 mod cleartext;
@@ -341,6 +356,28 @@ impl Cert {
         })
     }
 
+    /// Add the components and signatures of `o`, a copy of this certificate.
+    fn merge(&mut self, o: Cert) {
+        self.direct.extend(o.direct);
+        for u in o.uids {
+            match self
+                .uids
+                .iter_mut()
+                .find(|x| x.tag == u.tag && x.id == u.id)
+            {
+                Some(x) => x.sigs.extend(u.sigs),
+                None => self.uids.push(u),
+            }
+        }
+        for sub in o.subs {
+            match self.subs.iter_mut().find(|x| x.key.fpr == sub.key.fpr) {
+                Some(x) => x.sigs.extend(sub.sigs),
+                None => self.subs.push(sub),
+            }
+        }
+        self.raw.extend(o.raw);
+    }
+
     /// The primary key's fingerprint.
     pub fn fingerprint(&self) -> &Fingerprint {
         &self.primary.fpr
@@ -497,7 +534,8 @@ fn first_tag(b: &[u8]) -> Option<u8> {
 /// Every certificate in `bytes`: one or more armored `PUBLIC KEY BLOCK`s, or binary
 /// packets (a keyring). Certificates whose primary key uses an algorithm this module
 /// cannot verify are kept (they can sign nothing here); a malformed packet stream is an
-/// error. At least one certificate.
+/// error. At least one certificate. Copies of one certificate (the same primary
+/// fingerprint, as a keyring holding a stale and an updated copy) come back merged into one.
 pub fn parse_certs(bytes: &[u8]) -> Result<Vec<Cert>, String> {
     if bytes.len() as u64 > MAX_CERT_BYTES {
         return Err("certificate file larger than 1 MiB".into());
@@ -513,7 +551,26 @@ pub fn parse_certs(bytes: &[u8]) -> Result<Vec<Cert>, String> {
     if out.is_empty() {
         return Err("no certificate".into());
     }
-    Ok(out)
+    Ok(merged(out))
+}
+
+/// Copies of one certificate (same primary fingerprint) merged into one, as gpg and Sequoia
+/// merge them: a stale copy beside a revoked one must not escape the revocation. For
+/// certificates gathered from several files (`parse_certs` merges within one file; `verify`
+/// merges the copies it is given together).
+pub fn merge_certs(certs: Vec<Cert>) -> Vec<Cert> {
+    merged(certs)
+}
+
+fn merged(certs: Vec<Cert>) -> Vec<Cert> {
+    let mut out: Vec<Cert> = Vec::new();
+    for c in certs {
+        match out.iter_mut().find(|x| x.primary.fpr == c.primary.fpr) {
+            Some(x) => x.merge(c),
+            None => out.push(c),
+        }
+    }
+    out
 }
 
 /// Whether `bytes` look like a certificate or keyring (armored `PUBLIC KEY BLOCK`, or a
@@ -769,7 +826,8 @@ pub enum Outcome {
 /// checks, at the signature's creation time: key and subkey not expired, not revoked
 /// (hard revocations and revocations without a reason count at any time; soft ones from
 /// their date), signature not expired and not created more than a day after `now`, RSA ≥
-/// 2048 bits, accepted hash, then the cryptography. `now` is Unix seconds.
+/// 2048 bits, accepted hash, then the cryptography. `now` is Unix seconds. Copies of one
+/// certificate among `certs` are judged merged (a revocation in one holds for all).
 pub fn verify(sig: &Sig, hasher: Hasher, certs: &[Cert], now: u64) -> Outcome {
     let s = &sig.0;
     // The issuer fingerprint when given (it names the key exactly), else the key id.
@@ -778,7 +836,20 @@ pub fn verify(sig: &Sig, hasher: Hasher, certs: &[Cert], now: u64) -> Outcome {
         None => (None, s.issuer.as_ref()),
     };
     let mut bad = None;
-    for c in certs {
+    for (i, c) in certs.iter().enumerate() {
+        // Copies given apart (two files) are judged together, once.
+        let same = |x: &&Cert| x.primary.fpr == c.primary.fpr;
+        let first = !certs[..i].iter().any(|x| same(&x) && x.has_key(fpr, id));
+        if !c.has_key(fpr, id) || !first {
+            continue;
+        }
+        let all;
+        let c = if certs.iter().filter(same).nth(1).is_some() {
+            all = merged(certs.iter().filter(same).cloned().collect()).remove(0);
+            &all
+        } else {
+            c
+        };
         let keys =
             std::iter::once((&c.primary, None)).chain(c.subs.iter().map(|s| (&s.key, Some(s))));
         for (k, sub) in keys.filter(|(k, _)| matches(k, fpr, id)) {

@@ -69,6 +69,14 @@ fn every_vector_gives_its_expected_result_and_one_changed_byte_fails() {
         let out = decide(&signed, data.as_deref(), &certs, false);
         let ok = out.iter().all(good);
         assert_eq!(ok, c["expect"] == "ok", "{}: {out:?}", c["signed"]);
+        if c["made_here"] == true {
+            assert!(out.iter().all(
+                |o| matches!(o, Outcome::Bad { reason, .. } if reason.contains("does not match"))
+            ));
+        } else if !ok {
+            // The stale libtasn1 certificate: its keys expired before the signature was made.
+            assert!(out.iter().all(|o| matches!(o, Outcome::Bad { reason, .. } if reason.contains("expired on 2022-05-17"))), "{out:?}");
+        }
         for (o, want) in out.iter().zip(c["signatures"].as_array().unwrap()) {
             if let Outcome::Good(g) = o {
                 assert_eq!(
@@ -345,6 +353,7 @@ fn gpg() -> Option<&'static Gpg> {
             ("p256", "nistp256"),
             ("p384", "nistp384"),
             ("ed", "ed25519"),
+            ("dsa", "dsa2048"),
         ] {
             g.keygen(name, algo, Some(t));
         }
@@ -378,6 +387,15 @@ fn gpg() -> Option<&'static Gpg> {
                     "hard.after"
                 },
                 g.sign(&sub, &[], DOC, Some(t + 4 * 86_400)),
+            );
+            let before = g.run_in(None, &["--export", &g.fpr[name]], b"");
+            g.sigs.insert(
+                if name == "soft" {
+                    "soft.cert"
+                } else {
+                    "hard.cert"
+                },
+                before,
             );
             g.revoke_sub(name, reason, t + 3 * 86_400);
         }
@@ -733,10 +751,14 @@ fn armor_is_strict_base64_with_its_crc_checked_when_present() {
     );
     assert!(armor::decode(b"QQ==QUJD").is_err() && armor::decode(b"Q===").is_err());
     assert!(parse_certs(b"no armor here").is_err() && parse_certs(b"").is_err());
-    // Two blocks in one file: two certificates.
+    // Two blocks in one file: both are read.
     let mut two = armor("PUBLIC KEY BLOCK", &bin, false);
     two.extend(armor("PUBLIC KEY BLOCK", &bin, true));
-    assert_eq!(parse_certs(&two).unwrap().len(), 2);
+    let merged = parse_certs(&two).unwrap(); // two copies of one certificate: merged
+    assert_eq!(
+        (merged.len(), merged[0].to_bytes()),
+        (1, [&bin[..], &bin].concat())
+    );
     // A signature block where a certificate is expected is refused.
     let mut mixed = armor("PUBLIC KEY BLOCK", &bin, false);
     mixed.extend(armor("SIGNATURE", &bin, false));
@@ -804,10 +826,10 @@ fn certificate_streams_skip_what_the_rfc_allows_and_refuse_the_rest() {
     with.extend(trust);
     with.extend(&bin);
     let certs = parse_certs(&with).unwrap();
-    assert_eq!(certs.len(), 2);
+    assert_eq!(certs.len(), 1, "two copies of one certificate are merged");
     assert_eq!(
         certs[0].to_bytes(),
-        bin,
+        [&bin[..], &bin].concat(),
         "trust and marker packets are not kept"
     );
     assert!(is_certificate(&bin) && !is_signature(&bin) && !is_cleartext(&bin));
@@ -954,4 +976,108 @@ fn changing_any_byte_of_a_signature_or_certificate_never_panics_nor_verifies() {
                 .for_each(|c| drop((c.primary_user_id(), c.expires(), c.is_revoked())))
         });
     }
+}
+
+#[test]
+fn a_signing_subkey_needs_its_binding_with_the_sign_flag_and_a_back_signature() {
+    let Some(g) = gpg() else { return };
+    let now = crate::time::now_secs();
+    let sig = one(&g.sign("ed.sub", &[], DOC, None));
+    assert!(good(&verify_bytes(&sig, DOC, &g.cert("ed"), now)));
+    let strip = |f: &dyn Fn(&mut SigP)| {
+        let mut certs = g.cert("ed");
+        certs[0].subs[0]
+            .sigs
+            .iter_mut()
+            .filter(|s| s.typ == 0x18)
+            .for_each(f);
+        reason(verify_bytes(&sig, DOC, &certs, now))
+    };
+    assert!(strip(&|s| s.embedded = None).contains("back-signature"));
+    assert!(strip(&|s| s.embedded.as_mut().unwrap().typ = 0x18).contains("back-signature"));
+    assert!(strip(&|s| s.embedded.as_mut().unwrap().mpis[0][5] ^= 1).contains("back-signature"));
+    // A binding whose (parsed) key flags lack "sign" does not make a signing subkey.
+    assert_eq!(
+        strip(&|s| s.flags = Some(0x0c)),
+        "the subkey is not marked for signing"
+    );
+    // Without the subkey, the signature is by no key given.
+    let mut certs = g.cert("ed");
+    certs[0].subs.clear();
+    assert!(matches!(
+        verify_bytes(&sig, DOC, &certs, now),
+        Outcome::Unknown
+    ));
+}
+
+#[test]
+fn a_key_of_an_unsupported_algorithm_is_kept_and_verifies_nothing() {
+    let Some(g) = gpg() else { return };
+    let certs = g.cert("dsa");
+    assert_eq!((certs.len(), certs[0].algorithm().as_str()), (1, "DSA"));
+    assert!(
+        certs[0].primary_user_id().is_none(),
+        "its self-signature cannot be checked"
+    );
+    let sig = one(&g.sign("dsa", &["--digest-algo", "SHA256"], DOC, None));
+    let o = verify_bytes(&sig, DOC, &certs, crate::time::now_secs());
+    assert_eq!(reason(o), "DSA keys are not supported");
+}
+
+#[test]
+fn inrelease_verifies_with_the_two_armored_certificates_and_one_alone_leaves_one_unknown() {
+    let Some(dir) = vectors() else { return };
+    let rd = |p: &str| std::fs::read(dir.join(p)).unwrap();
+    let signed = parse_cleartext(&rd("debian/bookworm-security_InRelease")).unwrap();
+    assert_eq!(signed.sigs.len(), 2);
+    let mut both = rd("debian/debian-archive-bookworm-security-automatic.asc");
+    both.extend(rd("debian/debian-archive-bullseye-security-automatic.asc"));
+    let certs = parse_certs(&both).unwrap();
+    assert_eq!(certs.len(), 2);
+    assert!((0..2).all(|i| good(&signed.verify(i, &certs, NOW))));
+    let one = parse_certs(&rd("debian/debian-archive-bookworm-security-automatic.asc")).unwrap();
+    let out: Vec<Outcome> = (0..2).map(|i| signed.verify(i, &one, NOW)).collect();
+    assert_eq!(out.iter().filter(|o| good(o)).count(), 1, "{out:?}");
+    assert_eq!(
+        out.iter().filter(|o| matches!(o, Outcome::Unknown)).count(),
+        1,
+        "{out:?}"
+    );
+    assert!(signed.text.starts_with(b"Origin: Debian\n"));
+}
+
+#[test]
+fn a_stale_copy_of_a_certificate_does_not_escape_the_revocation_in_another_copy() {
+    let Some(g) = gpg() else { return };
+    let now = crate::time::now_secs();
+    let sig = one(&g.sigs["hard.before"]);
+    let stale = parse_certs(&g.sigs["hard.cert"]).unwrap();
+    assert!(
+        good(&verify_bytes(&sig, DOC, &stale, now)),
+        "before its revocation was known"
+    );
+    let revoked = g.cert("hard");
+    // In one keyring file (either order): merged into one certificate.
+    for ring in [
+        [&g.sigs["hard.cert"][..], &revoked[0].to_bytes()].concat(),
+        [&revoked[0].to_bytes()[..], &g.sigs["hard.cert"]].concat(),
+    ] {
+        let certs = parse_certs(&ring).unwrap();
+        assert_eq!(certs.len(), 1);
+        assert!(reason(verify_bytes(&sig, DOC, &certs, now)).contains("compromised"));
+    }
+    // Given apart (two --key files): judged together.
+    let apart = [stale[0].clone(), revoked[0].clone()];
+    assert!(reason(verify_bytes(&sig, DOC, &apart, now)).contains("compromised"));
+    let apart = [revoked[0].clone(), stale[0].clone()];
+    assert!(reason(verify_bytes(&sig, DOC, &apart, now)).contains("compromised"));
+    let one_cert = merge_certs(apart.to_vec());
+    assert_eq!(one_cert.len(), 1);
+    assert!(reason(verify_bytes(&sig, DOC, &one_cert, now)).contains("compromised"));
+    // A copy without the subkey first, the signing subkey in a later copy: still found.
+    let mut bare = g.cert("ed");
+    bare[0].subs.clear();
+    let both = [bare[0].clone(), g.cert("ed").remove(0)];
+    let sig = one(&g.sign("ed.sub", &[], DOC, None));
+    assert!(good(&verify_bytes(&sig, DOC, &both, now)));
 }
