@@ -1215,3 +1215,81 @@ fn a_user_id_with_escape_sequences_and_bidi_controls_is_shown_sanitised() {
     assert_exit(&out, 77);
     assert_no_raw_controls(&out.stderr, "refused verify with an evil user ID");
 }
+
+// --- the single streaming pass: every hash and document mode ------------------------------
+
+#[test]
+fn streamed_payloads_verify_under_every_accepted_hash_and_in_text_mode() {
+    let Some(k) = keys() else { return };
+    let shop = Shop::new();
+    let cert = s(&shop
+        .env
+        .write("keys.gpg", k.gpg.export(&[&k.alice, &k.codecov], false)));
+    // A script with LF line ends (text mode hashes it with CRLF) and a trailing CR-less end.
+    let body = b"#!/bin/sh\necho one\r\necho two\n\nlast line without newline";
+    for (i, (signer, extra)) in [
+        (&k.alice, &["--digest-algo", "SHA256"][..]),
+        (&k.alice, &["--digest-algo", "SHA384"][..]),
+        (&k.alice, &["--digest-algo", "SHA512"][..]),
+        (&k.codecov, &["--digest-algo", "SHA512"][..]),
+        (&k.alice, &["--textmode", "--digest-algo", "SHA256"][..]),
+        (&k.codecov, &["--textmode", "--digest-algo", "SHA512"][..]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let path = format!("/m/{i}/tool.sh");
+        let url = shop.serve(&path, body);
+        let user = format!("{signer}!");
+        let mut args = vec!["--local-user", &user, "--detach-sign", "--output", "-"];
+        args.extend_from_slice(extra);
+        shop.serve(&format!("{path}.sig"), k.gpg.run(None, &args, body));
+        let dest = shop.out(&format!("tool-{i}.sh"));
+        let out = shop.verun(&["fetch", &url, "-o", &s(&dest), "--key", &cert]);
+        assert_exit(&out, 0);
+        assert_eq!(std::fs::read(&dest).unwrap(), body, "{extra:?}");
+        // One byte changed under the same signature: refused.
+        let mut bad = body.to_vec();
+        bad[12] ^= 1;
+        shop.serve(&path, &bad);
+        let dest = shop.out(&format!("tool-{i}-bad.sh"));
+        let out = shop.verun(&["fetch", &url, "-o", &s(&dest), "--key", &cert]);
+        assert_refused(&out, 77, &dest);
+    }
+}
+
+#[test]
+fn minisign_and_openpgp_signatures_next_to_one_payload_must_both_verify() {
+    let Some(k) = keys() else { return };
+    let shop = Shop::new();
+    let cert = s(&shop.env.write("alice.asc", k.gpg.export(&[&k.alice], true)));
+    let mini = TestKey::generate();
+    let body = b"#!/bin/sh\necho both\n";
+    let url = shop.serve("/both/tool.sh", body);
+    shop.serve("/both/tool.sh.minisig", mini.sign(body, "tool.sh"));
+    shop.serve(
+        "/both/tool.sh.asc",
+        k.gpg.detach_sign(&k.alice, body, true, None),
+    );
+    let dest = shop.out("tool.sh");
+    let both = |dest: &Path| {
+        shop.verun(&[
+            "fetch",
+            &url,
+            "-o",
+            &s(dest),
+            "--key",
+            &mini.public_key_base64(),
+            "--key",
+            &cert,
+        ])
+    };
+    assert_exit(&both(&dest), 0);
+    std::fs::remove_file(&dest).unwrap();
+    // The OpenPGP sibling replaced by a signature of other bytes: the whole call fails.
+    shop.serve(
+        "/both/tool.sh.asc",
+        k.gpg.detach_sign(&k.alice, b"other bytes", true, None),
+    );
+    assert_refused(&both(&dest), 77, &dest);
+}
