@@ -297,6 +297,11 @@ fn a_store_ssh_key_verifies_within_its_scope_and_the_lockfile_names_the_ssh_sign
             .chain(shop.cacert.iter().cloned()),
     );
     assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("signature by"),
+        "audit re-verified the SSH signature under the store key: {}",
+        stdout(&out)
+    );
 
     // Out of its scope the store key does not count.
     std::fs::remove_file(&shop.marker).unwrap();
