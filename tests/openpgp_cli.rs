@@ -12,6 +12,9 @@
 //! - **Debian**: `verify` of a cleartext-signed `InRelease` in place (`-o` writes the text);
 //!   the real vectors in `../shared/vectors/openpgp/`.
 //! - Store entries, lockfiles and `audit`, `--json`, rollback, with OpenPGP signers.
+//! - Validity at the signature's creation time (a revoked subkey, a signature after expiry),
+//!   SHA-1, sanitised user IDs, and every accepted hash and text mode through the one
+//!   streaming pass.
 
 mod common;
 
