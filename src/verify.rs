@@ -275,6 +275,10 @@ pub fn cleartext_report(good: &[GoodSig], ignored: &[String], file: &str) -> Sig
 }
 
 /// Load and admit the signature at `loc` (named `what`); `None` when it does not exist.
+/// A `sibling` (a conventional name looked for, not one given) that is a cleartext-signed
+/// message is not a detached signature of the file next to it (Node.js publishes
+/// `SHASUMS256.txt.asc`, the list's cleartext-signed copy, beside `SHASUMS256.txt.sig`):
+/// it counts as absent, so the next sibling is looked for.
 fn load_signature(
     loc: &Location,
     net: &Net,
@@ -282,10 +286,14 @@ fn load_signature(
     url: Option<&HttpUrl>,
     file_name: &str,
     allow_legacy: bool,
+    sibling: bool,
 ) -> Result<Option<SigCheck>> {
     let Some(bytes) = load(loc, net, MAX_SIG_FILE_BYTES)? else {
         return Ok(None);
     };
+    if sibling && openpgp::is_cleartext(&bytes) {
+        return Ok(None);
+    }
     let what = format!("signature {loc}");
     let file = SigFile::parse(&bytes, &loc.to_string())?;
     let admitted = admit_file(
@@ -329,7 +337,7 @@ fn sibling_signatures(
             }
             let loc = base.with_suffix(suffix);
             locations.push(loc.clone());
-            let check = load_signature(&loc, net, ring, url, file_name, allow_legacy)?;
+            let check = load_signature(&loc, net, ring, url, file_name, allow_legacy, true)?;
             let exists = check.is_some();
             tried.push((suffix.to_string(), exists));
             if let Some(c) = check {
@@ -368,9 +376,17 @@ pub fn gather(plan: &Plan, ring: &KeyRing, net: &Net, extra_pins: Vec<Pin>) -> R
     if explicit || ring.wants_signature(url) {
         let (found, tried) = match &plan.sig {
             Some(loc) => (
-                load_signature(loc, net, ring, url, &plan.expect_file, plan.allow_legacy)?
-                    .into_iter()
-                    .collect(),
+                load_signature(
+                    loc,
+                    net,
+                    ring,
+                    url,
+                    &plan.expect_file,
+                    plan.allow_legacy,
+                    false,
+                )?
+                .into_iter()
+                .collect(),
                 vec![loc.clone()],
             ),
             None => sibling_signatures(
@@ -522,7 +538,7 @@ fn checksum_pin(
     let list_file = list_loc.file_name();
     let (checks, tried) = match &plan.checksums_sig {
         Some(loc) => (
-            load_signature(loc, net, ring, url, &list_file, plan.allow_legacy)?
+            load_signature(loc, net, ring, url, &list_file, plan.allow_legacy, false)?
                 .into_iter()
                 .collect(),
             vec![loc.clone()],

@@ -28,6 +28,15 @@
 //! release (the `verun` binary under test as `verun-x86_64-unknown-linux-musl`, an
 //! `install.sh` stamped from `install/install.sh` as `install/release.sh` stamps it,
 //! `SHA256SUMS`, and a `.minisig` for each).
+//!
+//! The README's OpenPGP and SSH examples run the same way ([`Publishers`], made once per run
+//! with `gpg` and `ssh-keygen`, both required like `minisign`): `https://cli.codecov.io/`,
+//! `https://keybase.io/`, `https://nodejs.org/` and `https://deb.debian.org/` are served on
+//! loopback too, Codecov's fingerprint `27034E7F...` becomes a generated key's, the
+//! `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI...` placeholder a generated SSH key,
+//! `/usr/share/keyrings/` a directory holding a generated `debian-archive-keyring.gpg`, and
+//! the work directory holds the local files those examples name (`release-keys/keys/*.asc`,
+//! an upstream tarball with its `.asc` and `signing-key.asc`).
 
 mod common;
 
@@ -51,6 +60,113 @@ const ASSET: &str = "verun-x86_64-unknown-linux-musl";
 const RELEASE_DIR: &str = "/github.com/verun-dev/verun/releases/download/v0.1.0";
 /// How long one block may run.
 const BLOCK_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The hosts the examples name, served on loopback under `/HOST/`.
+const HOSTS: [&str; 6] = [
+    "example.com",
+    "github.com",
+    "cli.codecov.io",
+    "keybase.io",
+    "nodejs.org",
+    "deb.debian.org",
+];
+/// Codecov's real fingerprint, as the README prints it.
+const CODECOV_FPR: &str = "27034E7FDB850E0BBC2C62FF806BB28AED779869";
+/// The README's SSH key placeholder (the first bytes every Ed25519 key blob shares).
+const SSH_PLACEHOLDER: &str = "AAAAC3NzaC1lZDI1NTE5AAAAI...";
+
+// --- the OpenPGP and SSH publishers --------------------------------------------------------
+
+/// What the README's OpenPGP and SSH examples fetch and read, made once per run by `gpg`
+/// (Ed25519 keys: quick) and `ssh-keygen`; the gpg-agent is stopped once all is signed.
+struct Publishers {
+    /// (path on the server, body).
+    served: Vec<(String, Vec<u8>)>,
+    /// (path below the work directory, contents).
+    work_files: Vec<(String, Vec<u8>)>,
+    /// What `/usr/share/keyrings/debian-archive-keyring.gpg` holds here.
+    debian_keyring: Vec<u8>,
+    /// The stand-in for Codecov's fingerprint.
+    codecov_fpr: String,
+    /// The base64 blob of the SSH key that signs `example.com/install.sh.sig`.
+    ssh_blob: String,
+}
+
+fn publishers() -> Option<&'static Publishers> {
+    static P: std::sync::OnceLock<Option<Publishers>> = std::sync::OnceLock::new();
+    P.get_or_init(|| {
+        let home = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("docs-gnupg");
+        let Some(g) = Gpg::fresh(&home) else {
+            skipped(
+                "docs: the OpenPGP examples",
+                "gpg (GnuPG) is not installed",
+                "VERUN_REQUIRE_GPG",
+                Need::Oracle,
+            );
+            return None;
+        };
+        if !ssh_keygen_available() {
+            skipped(
+                "docs: the SSH examples",
+                "ssh-keygen (OpenSSH) is not installed",
+                "VERUN_REQUIRE_SSH_KEYGEN",
+                Need::Oracle,
+            );
+            return None;
+        }
+        let key = |uid: &str, usage: &str| g.generate(uid, "ed25519", usage, None);
+        let mut served = Vec::new();
+        let mut work_files = Vec::new();
+        // Codecov: a signed SHA256SUM, the certificate at keybase.io.
+        let codecov = key("Codecov Uploader <security@codecov.io>", "sign");
+        let uploader = script("codecov");
+        let sums = gnu_checksums(&[("codecov", &uploader)]);
+        let dir = "/cli.codecov.io/latest/linux";
+        served.push((format!("{dir}/codecov"), uploader));
+        served.push((format!("{dir}/codecov.SHA256SUM.sig"), g.detach_sign(&codecov, sums.as_bytes(), false, None)));
+        served.push((format!("{dir}/codecov.SHA256SUM"), sums.into_bytes()));
+        served.push(("/keybase.io/codecovsecurity/pgp_keys.asc".into(), g.export(&[&codecov], true)));
+        // Node.js: two releasers, one signing through a subkey; both kinds of list signature.
+        let alice = key("Alice Releaser <alice@nodejs.test>", "sign");
+        let bob = key("Bob Releaser <bob@nodejs.test>", "cert");
+        let bob_sub = g.add_subkey(&bob, "ed25519", "sign", None);
+        let node = script("node");
+        let shasums = gnu_checksums(&[("node-v22.12.0-linux-x64.tar.xz", &node)]);
+        let dist = "/nodejs.org/dist/v22.12.0";
+        served.push((format!("{dist}/node-v22.12.0-linux-x64.tar.xz"), node));
+        served.push((format!("{dist}/SHASUMS256.txt.asc"), g.clearsign(&bob_sub, shasums.as_bytes(), None)));
+        served.push((format!("{dist}/SHASUMS256.txt.sig"), g.detach_sign(&alice, shasums.as_bytes(), false, None)));
+        served.push((format!("{dist}/SHASUMS256.txt"), shasums.into_bytes()));
+        for (name, fpr) in [("alice", &alice), ("bob", &bob)] {
+            work_files.push((format!("release-keys/keys/{name}.asc"), g.export(&[fpr], true)));
+        }
+        // Debian: an InRelease signed twice, by two archive keys' subkeys.
+        let (arch1, arch2) = (key("Archive Key 1 <ftpmaster@debian.test>", "cert"), key("Archive Key 2 <ftpmaster@debian.test>", "cert"));
+        let subs = [g.add_subkey(&arch1, "ed25519", "sign", None), g.add_subkey(&arch2, "ed25519", "sign", None)];
+        let release = b"Origin: Debian\nSuite: stable-security\nSHA256:\n 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef 42 main/binary-amd64/Packages\n";
+        // gpg signs one cleartext message with several keys when given several --local-user.
+        let both = g.run(
+            None,
+            &["--local-user", &format!("{}!", subs[0]), "--local-user", &format!("{}!", subs[1]), "--clearsign", "--output", "-"],
+            release,
+        );
+        served.push(("/deb.debian.org/debian-security/dists/bookworm-security/InRelease".into(), both));
+        let debian_keyring = g.export(&[&arch1, &arch2], false);
+        // An upstream tarball with its armored signature and the upstream signing key.
+        let upstream = key("Upstream Maintainer <dist@upstream.test>", "sign");
+        let tarball = b"pretend libassuan-2.5.5 tarball\n".to_vec();
+        work_files.push(("libassuan_2.5.5.orig.tar.bz2.asc".into(), g.detach_sign(&upstream, &tarball, true, None)));
+        work_files.push(("libassuan_2.5.5.orig.tar.bz2".into(), tarball));
+        work_files.push(("signing-key.asc".into(), g.export(&[&upstream], true)));
+        g.stop_agent();
+        // SSH: example.com/install.sh signed with ssh-keygen -Y sign -n file.
+        let ssh = SshKeyPair::generate(&home.join("ssh"), "id_ed25519", "ed25519", "release@example.com");
+        served.push(("/example.com/install.sh.sig".into(), ssh.sign("file", &script("example.com/install.sh"))));
+        let ssh_blob = ssh.public.split_whitespace().nth(1).unwrap().to_string();
+        Some(Publishers { served, work_files, debian_keyring, codecov_fpr: codecov, ssh_blob })
+    })
+    .as_ref()
+}
 
 // --- extracting blocks ------------------------------------------------------------------
 
@@ -224,6 +340,8 @@ struct World {
     example_sha: String,
     example_sha512: String,
     asset_sha: String,
+    /// The OpenPGP and SSH publishers' files.
+    pgp: &'static Publishers,
 }
 
 fn script(what: &str) -> Vec<u8> {
@@ -239,6 +357,7 @@ fn write_private(path: &Path, data: &[u8]) {
 impl World {
     fn new() -> Option<World> {
         minisign_or_skip("docs: the shell examples (they call minisign)")?;
+        let pgp = publishers()?;
         let dir = tempfile::Builder::new()
             .prefix("verun-docs-")
             .tempdir()
@@ -290,8 +409,19 @@ impl World {
             example_sha: sha256_hex(&example),
             example_sha512: sha512_hex(&example),
             asset_sha: String::new(),
+            pgp,
         };
         world.publish_release();
+        for (path, body) in &pgp.served {
+            world.server.route(path.as_str(), Reply::bytes(body));
+        }
+        let keyrings = world.dir.path().join("keyrings");
+        fs::create_dir(&keyrings).unwrap();
+        fs::write(
+            keyrings.join("debian-archive-keyring.gpg"),
+            &pgp.debian_keyring,
+        )
+        .unwrap();
         Some(world)
     }
 
@@ -347,8 +477,9 @@ impl World {
 
     fn rewrite_urls(&self, text: &str) -> String {
         let base = self.server.base_url();
-        text.replace("https://example.com/", &format!("{base}/example.com/"))
-            .replace("https://github.com/", &format!("{base}/github.com/"))
+        HOSTS.iter().fold(text.to_string(), |t, host| {
+            t.replace(&format!("https://{host}/"), &format!("{base}/{host}/"))
+        })
     }
 
     /// The block as it runs here (see the module documentation).
@@ -361,7 +492,13 @@ impl World {
             .replace(RELEASE_KEY, &release)
             .replace("4c0b...e1", &self.example_sha)
             .replace("9b71...0a", &self.example_sha512)
-            .replace(&format!("<sha256 of {ASSET}>"), &self.asset_sha);
+            .replace(&format!("<sha256 of {ASSET}>"), &self.asset_sha)
+            .replace(CODECOV_FPR, &self.pgp.codecov_fpr)
+            .replace(SSH_PLACEHOLDER, &self.pgp.ssh_blob)
+            .replace(
+                "/usr/share/keyrings/",
+                &format!("{}/keyrings/", self.dir.path().display()),
+            );
         replace_keys(&s, &release, &publisher)
     }
 
@@ -413,6 +550,11 @@ impl World {
             "SHA256SUMS.from-elsewhere",
             gnu_checksums(&[("tool.tar.gz", tarball)]).as_bytes(),
         );
+        for (name, data) in &self.pgp.work_files {
+            let path = work.join(name);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, data).unwrap();
+        }
         let git = |args: &[&str]| {
             let out = self
                 .command("git", sb.path())

@@ -14,6 +14,7 @@
 
 pub mod server;
 pub mod sign;
+pub mod signers;
 pub mod site;
 pub mod skip;
 pub mod tls;
@@ -25,6 +26,7 @@ pub use sign::{
     now_timestamp, parse_public_key, parse_signature, replace_trusted_comment, trusted_comment_at,
     verify,
 };
+pub use signers::{Gpg, SshKeyPair, ssh_keygen_available, tool_available};
 pub use site::Site;
 pub use skip::{Need, in_ci, skipped};
 pub use tls::{TestCa, TlsIdentity, self_signed_ca_identity, self_signed_identity};
