@@ -167,12 +167,17 @@ impl Signer {
     }
 
     /// The key as the key store writes it (`public_key`): minisign's base64 key, the
-    /// certificate's binary packets in base64 (one line), the SSH `ALGO BASE64` line.
+    /// certificate's binary packets in base64 (one line), the SSH `ALGO BASE64 [COMMENT]`
+    /// line.
     pub fn public_text(&self) -> String {
         match self {
             Signer::Minisign(k) => k.base64().to_string(),
             Signer::OpenPgp(c) => crate::minisig::encode_base64(&c.to_bytes()),
-            Signer::Ssh(a) => a.key.to_line(),
+            // The comment too (`key show` names the key by it); sanitised when shown.
+            Signer::Ssh(a) => match a.key.comment().map(str::trim).filter(|c| !c.is_empty()) {
+                Some(c) if !c.contains(['\n', '\r']) => format!("{} {c}", a.key.to_line()),
+                _ => a.key.to_line(),
+            },
         }
     }
 

@@ -388,4 +388,29 @@ fn an_ssh_key_comment_with_escape_sequences_is_shown_sanitised() {
     let out = shop.run(&url, &["--key", &signers.display().to_string()]);
     assert_refused(&out, &shop);
     assert_no_raw_controls(&out.stderr, "refused under a key with an evil comment");
+    // The store keeps the comment (key show names the key by it): shown sanitised too.
+    let out = shop.env.verun([
+        "key",
+        "add",
+        "evil",
+        "--pubkey",
+        &key,
+        "--scope",
+        "https://example.com/",
+    ]);
+    assert_exit(&out, 0);
+    for args in [&["key", "show", "evil"][..], &["key", "list"][..]] {
+        let out = shop.env.verun(args);
+        assert_exit(&out, 0);
+        assert_no_raw_controls(
+            &out.stdout,
+            &format!("{args:?} of a key with an evil comment"),
+        );
+        assert_no_raw_controls(
+            &out.stderr,
+            &format!("{args:?} of a key with an evil comment"),
+        );
+    }
+    let out = shop.env.verun(["key", "show", "evil"]);
+    assert!(stdout(&out).contains("evil\\u{1b}[31m"), "{}", stdout(&out));
 }

@@ -178,7 +178,8 @@ pub(super) fn show_text(store: &Store, k: &StoredKey) -> String {
             ),
         );
     } else {
-        field("public key", &v.public_key);
+        // An SSH key line carries its comment: untrusted text.
+        field("public key", &sanitize(&v.public_key));
     }
     field("status", v.status);
     field("built in", if v.builtin { "yes" } else { "no" });
