@@ -52,7 +52,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Kind, Result};
 use crate::keys::{KeyStore, StoreVerdict, TrustedKey};
 use crate::location::HttpUrl;
-use crate::minisig::{KeyId, MAX_PUBKEY_BYTES, MAX_SIG_BYTES, PublicKey, Signature};
+use crate::minisig::{KeyId, MAX_PUBKEY_BYTES, PublicKey};
 use crate::paths::Paths;
 use crate::private_fs::{self, LockKind, Problem, Rules, Want};
 use crate::scheme::{Claim, Signer, SignerKind};
@@ -136,10 +136,10 @@ pub struct StoredKey {
     pub last_used_at: Option<i64>,
     /// How many verifications it made.
     pub use_count: u64,
-    /// The keys it replaced, oldest first (minisign rotations).
-    pub previous: Vec<KeyId>,
-    /// The key that replaced it.
-    pub rotated_to: Option<KeyId>,
+    /// The keys it replaced, oldest first, by id (as [`StoredKey::id`] spells them).
+    pub previous: Vec<String>,
+    /// The key that replaced it, by id.
+    pub rotated_to: Option<String>,
     /// When it was rotated out.
     pub rotated_at: Option<i64>,
     /// When it was revoked.
@@ -266,8 +266,8 @@ impl Store {
         })
     }
 
-    fn find(&self, id: KeyId) -> Option<&StoredKey> {
-        self.keys.iter().find(|k| k.minisign_id() == Some(id))
+    fn find(&self, id: &str) -> Option<&StoredKey> {
+        self.keys.iter().find(|k| k.id() == id)
     }
 
     /// Why `k` may not verify a signature for `url` (`None` for a local file), if it may not.
@@ -279,6 +279,7 @@ impl Store {
             Status::RotatedOut => {
                 let to = k
                     .rotated_to
+                    .as_deref()
                     .map(|id| format!(" by key {id}"))
                     .unwrap_or_default();
                 return Some(
@@ -361,6 +362,7 @@ impl Store {
     fn rotated_out_given_error(&self, k: &StoredKey) -> Error {
         let successor = k
             .rotated_to
+            .as_deref()
             .and_then(|id| self.find(id))
             .map(|n| format!("key {} ({})", n.id(), n.name));
         let when = k
@@ -724,13 +726,13 @@ mod tests {
             assert_eq!(b.key.public_text(), k.key.public_text());
             assert_eq!(b.scopes, k.scopes);
         }
-        // A key id that does not match the key, or rotation history on a non-minisign
-        // entry, is damage (78), not silently accepted.
+        // A key id that does not match the key, or a rotation history naming something that
+        // is no key id, is damage (78), not silently accepted.
         let bad = text.replacen("key_id = \"SHA256:", "key_id = \"SHA256:X", 1);
         assert_ne!(bad, text);
         assert!(matches!(parse_store(&bad, Path::new("s")), Err(e) if e.exit_code() == 78));
         let mut r = key_to_record(&keys[0]);
-        r.rotated_to = Some("E7620F1842B4E81F".into());
+        r.rotated_to = Some("not a key id".into());
         let doc = FileDoc {
             version: FORMAT_VERSION,
             keys: vec![r],
@@ -753,7 +755,7 @@ mod tests {
         k.expires = Some(20_000);
         k.last_used_at = Some(1_700_000_100);
         k.use_count = 3;
-        k.previous = vec![KeyId([1; 8])];
+        k.previous = vec![KeyId([1; 8]).to_string()];
         let doc = FileDoc {
             version: FORMAT_VERSION,
             keys: vec![key_to_record(&k)],

@@ -1296,3 +1296,94 @@ fn minisign_and_openpgp_signatures_next_to_one_payload_must_both_verify() {
     );
     assert_refused(&both(&dest), 77, &dest);
 }
+
+// --- rotation -------------------------------------------------------------------------------
+
+/// `verun key rotate` moves an OpenPGP store entry to a new certificate only with a
+/// signature of the new certificate file by the current one (`gpg --detach-sign`); then the
+/// old certificate's signatures are refused as rotated out and the new one's count. A
+/// rotation signed by another key, or over another file, changes nothing.
+#[test]
+fn an_openpgp_store_certificate_rotates_to_one_it_signed() {
+    let Some(k) = keys() else { return };
+    let shop = Shop::new();
+    let scope = format!("{}/", shop.server.base_url());
+    let old_cert = shop
+        .env
+        .write("codecov.asc", k.gpg.export(&[&k.codecov], true));
+    let out = shop.verun(&[
+        "key",
+        "add",
+        "codecov",
+        "--file",
+        &s(&old_cert),
+        "--fingerprint",
+        &k.codecov,
+        "--scope",
+        &scope,
+    ]);
+    assert_exit(&out, 0);
+    // The successor: Alice's certificate (an Ed25519 key), as a file signed by Codecov's key.
+    let new_cert = k.gpg.export(&[&k.alice], true);
+    let new_file = shop.env.write("codecov-2.asc", &new_cert);
+    let rotate = |sig: Vec<u8>| {
+        let sig_file = shop.env.write("codecov-2.asc.sig", sig);
+        shop.verun(&[
+            "key",
+            "rotate",
+            "codecov",
+            "--new",
+            &s(&new_file),
+            "--sig",
+            &s(&sig_file),
+        ])
+    };
+    for (what, sig) in [
+        (
+            "signed by another key",
+            k.gpg.detach_sign(&k.attacker, &new_cert, false, None),
+        ),
+        (
+            "over another file",
+            k.gpg.detach_sign(&k.codecov, b"other\n", false, None),
+        ),
+    ] {
+        let out = rotate(sig);
+        assert_exit(&out, 77);
+        assert!(
+            stderr(&out).contains("verun: hint: "),
+            "{what}: {}",
+            stderr(&out)
+        );
+        let show = stdout(&shop.verun(&["key", "show", "codecov"]));
+        assert!(show.contains(&k.codecov), "{what}: {show}");
+        assert!(!show.contains("rotated"), "{what}: {show}");
+    }
+    let out = rotate(k.gpg.detach_sign(&k.codecov, &new_cert, false, None));
+    assert_exit(&out, 0);
+    let show = stdout(&shop.verun(&["key", "show", "codecov"]));
+    assert!(show.contains(&k.alice), "{show}");
+    assert!(show.contains(&k.codecov), "history: {show}");
+
+    // A payload signed by the old certificate: refused (rotated out), even with --key.
+    let dest = shop.out("tool");
+    shop.serve("/tool", UPLOADER);
+    shop.serve(
+        "/tool.sig",
+        k.gpg.detach_sign(&k.codecov, UPLOADER, false, None),
+    );
+    let url = shop.url("/tool");
+    let out = shop.verun(&["fetch", &url, "-o", &s(&dest)]);
+    assert_refused(&out, 77, &dest);
+    let out = shop.verun(&["fetch", &url, "-o", &s(&dest), "--key", &s(&old_cert)]);
+    assert_refused(&out, 77, &dest);
+    assert!(stderr(&out).contains("rotated out"), "{}", stderr(&out));
+    // Signed by the new one: saved.
+    shop.serve(
+        "/tool.sig",
+        k.gpg.detach_sign(&k.alice, UPLOADER, false, None),
+    );
+    let out = shop.verun(&["fetch", &url, "-o", &s(&dest)]);
+    assert_exit(&out, 0);
+    assert_eq!(shop.env.read("tool"), UPLOADER);
+}

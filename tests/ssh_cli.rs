@@ -414,3 +414,88 @@ fn an_ssh_key_comment_with_escape_sequences_is_shown_sanitised() {
     let out = shop.env.verun(["key", "show", "evil"]);
     assert!(stdout(&out).contains("evil\\u{1b}[31m"), "{}", stdout(&out));
 }
+
+/// `verun key rotate` moves an SSH store entry to a new key only with a `file` signature of
+/// the new key file by the current key; afterwards the old key's signature is refused (it
+/// is rotated out), the new key's counts, and a rotation signed by another key, for another
+/// namespace, or over another file changes nothing.
+#[test]
+fn an_ssh_store_key_rotates_to_a_new_key_signed_by_the_current_one() {
+    let Some(k) = keys() else { return };
+    let shop = Shop::new();
+    let scope = format!("{}/", shop.server.base_url());
+    let out = shop.env.verun([
+        "key",
+        "add",
+        "example",
+        "--pubkey",
+        &k.publisher.public,
+        "--scope",
+        &scope,
+    ]);
+    assert_exit(&out, 0);
+    // The successor is the ECDSA key; its .pub line, signed with the current key.
+    let new_pub = format!("{}\n", k.ecdsa.public);
+    let new_file = shop.env.write("new.pub", &new_pub);
+    let new = new_file.display().to_string();
+    let rotate = |sig: &[u8]| {
+        let sig_file = shop.env.write("new.pub.sig", sig);
+        shop.env.verun([
+            "key",
+            "rotate",
+            "example",
+            "--new",
+            &new,
+            "--sig",
+            &sig_file.display().to_string(),
+        ])
+    };
+    for (what, sig) in [
+        (
+            "signed by another key",
+            k.other.sign("file", new_pub.as_bytes()),
+        ),
+        (
+            "signed for git",
+            k.publisher.sign("git", new_pub.as_bytes()),
+        ),
+        (
+            "over another file",
+            k.publisher.sign("file", b"another file\n"),
+        ),
+    ] {
+        let out = rotate(&sig);
+        assert_exit(&out, 77);
+        assert!(
+            stderr(&out).contains("verun: hint: "),
+            "{what}: {}",
+            stderr(&out)
+        );
+        let show = stdout(&shop.env.verun(["key", "show", "example"]));
+        assert!(
+            show.contains(&fingerprint(&k.publisher.public)),
+            "{what}: {show}"
+        );
+        assert!(!show.contains("rotated"), "{what}: {show}");
+    }
+    let out = rotate(&k.publisher.sign("file", new_pub.as_bytes()));
+    assert_exit(&out, 0);
+    assert!(stderr(&out).contains("rotated example"), "{}", stderr(&out));
+    let show = stdout(&shop.env.verun(["key", "show", "example"]));
+    assert!(show.contains(&fingerprint(&k.ecdsa.public)), "{show}");
+    assert!(
+        show.contains(&fingerprint(&k.publisher.public)),
+        "history: {show}"
+    );
+
+    // The old key's signature: rotated out, refused (even with --key).
+    let url = shop.publish(k.publisher.sign("file", &shop.script));
+    assert_refused(&shop.run(&url, &[]), &shop);
+    let out = shop.run(&url, &["--key", &k.publisher.public]);
+    assert_refused(&out, &shop);
+    assert!(stderr(&out).contains("rotated out"), "{}", stderr(&out));
+    // The new key's signature runs.
+    let url = shop.publish(k.ecdsa.sign("file", &shop.script));
+    assert_exit(&shop.run(&url, &[]), 0);
+    assert_ran(&shop.marker);
+}

@@ -380,17 +380,18 @@ pub enum KeyCommand {
         /// The key's name.
         name: String,
     },
-    /// Replace NAME's key with a new one signed by the current key.
+    /// Replace NAME's key with a new one (of any kind) signed by the current key.
     ///
     /// The new key inherits the scopes and expiry; the old one is kept in the history as
     /// rotated-out and is no longer trusted.
     Rotate {
         /// The key's name.
         name: String,
-        /// The new public key file (.pub).
+        /// The new public key file: a minisign .pub, an OpenPGP certificate, an SSH .pub.
         #[arg(long = "new", value_name = "NEW.pub")]
         new: PathBuf,
-        /// The minisign signature of the new .pub file by the current key.
+        /// The current key's signature of that file: a .minisig (prehashed, file: naming
+        /// it), an OpenPGP detached signature, or an SSH signature (namespace file).
         #[arg(long, value_name = "NEW.pub.minisig")]
         sig: PathBuf,
     },

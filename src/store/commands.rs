@@ -151,21 +151,6 @@ pub(super) fn read_arg_file(path: &Path, cap: u64, flag: &str) -> Result<Vec<u8>
     })
 }
 
-pub(super) fn parse_pub_file(path: &Path, flag: &str) -> Result<(PublicKey, Vec<u8>)> {
-    let bytes = read_arg_file(path, MAX_PUBKEY_BYTES, flag)?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| {
-        Error::usage(format!(
-            "{flag} {}: not a minisign public key file (not UTF-8)",
-            path.display()
-        ))
-    })?;
-    let key = PublicKey::from_file_text(text).map_err(|e| {
-        Error::usage(format!("{flag} {}: {}", path.display(), e.message()))
-            .hint("a minisign .pub file has an untrusted comment line and an RW... key line")
-    })?;
-    Ok((key, bytes))
-}
-
 /// The one signer a `key add --file` names: a minisign `.pub`; the OpenPGP certificate
 /// `fingerprint` picks (or the only one); the only SSH key (without `allowed_signers`
 /// options, which a store entry does not keep: scopes and `--expires` do that job).
@@ -481,17 +466,63 @@ pub(super) fn revoke(dir: &Path, name: &str) -> Result<Outcome> {
     })
 }
 
+/// The one key a rotation moves to: `--new FILE` of any kind (a minisign `.pub`, one
+/// OpenPGP certificate, one SSH key without `allowed_signers` options), with the file's
+/// bytes (what the rotation signature must cover).
+fn new_key_file(path: &Path) -> Result<(Signer, Vec<u8>)> {
+    let shown = sanitize(&path.display().to_string());
+    let bytes = read_arg_file(path, crate::openpgp::MAX_CERT_BYTES, "--new")?;
+    let mut keys = crate::plan::parse_key_bytes(&bytes, &shown, "--new").map_err(|e| {
+        Error::usage(e.message().replacen("--key", "--new", 1))
+            .hint("--new takes the new public key file: a minisign .pub, an OpenPGP certificate or an SSH .pub")
+    })?;
+    if keys.len() != 1 {
+        return Err(Error::usage(format!(
+            "--new {shown} holds {} keys: a rotation moves to one key",
+            keys.len()
+        ))
+        .hint("export the new key alone (gpg --export --armor FPR, or one line of the .pub)"));
+    }
+    let key = keys.remove(0).key;
+    if let Signer::Ssh(a) = &key
+        && (a.namespaces.is_some() || a.valid_after.is_some() || a.valid_before.is_some())
+    {
+        return Err(Error::usage(format!(
+            "--new {shown}: allowed_signers options are not kept in the store"
+        ))
+        .hint("give the plain key line"));
+    }
+    Ok((key, bytes))
+}
+
+/// How the rotation signature is made with `key`'s secret half, for hints.
+fn how_to_sign(key: &Signer, name: &str, new_file: &str) -> String {
+    let f = sanitize(new_file);
+    match key {
+        Signer::Minisign(_) => format!(
+            "the new .pub must be signed with {name}'s current secret key: minisign -S -s CURRENT.key -m {f}"
+        ),
+        Signer::OpenPgp(c) => format!(
+            "the new key file must be signed with {name}'s current key: gpg --local-user {} --detach-sign {f}",
+            c.fingerprint()
+        ),
+        Signer::Ssh(_) => format!(
+            "the new key file must be signed with {name}'s current key: ssh-keygen -Y sign -f CURRENT_KEY -n file {f}"
+        ),
+    }
+}
+
 pub(super) fn rotate(dir: &Path, name: &str, new_path: &Path, sig_path: &Path) -> Result<Outcome> {
     validate_name(name)?;
-    let (new_key, new_bytes) = parse_pub_file(new_path, "--new")?;
-    let sig_bytes = read_arg_file(sig_path, MAX_SIG_BYTES, "--sig")?;
+    let (new_key, new_bytes) = new_key_file(new_path)?;
+    let sig_bytes = read_arg_file(sig_path, crate::scheme::MAX_SIG_FILE_BYTES, "--sig")?;
     let sig_what = sig_path.display().to_string();
-    let sig = Signature::parse(&sig_bytes, &sig_what)?;
+    let sig = crate::scheme::SigFile::parse(&sig_bytes, &sig_what)?;
     let new_file = new_path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let new_id = new_key.id();
+    let new_id = new_key.short_id();
     let (old, scope_text) = modify(dir, |keys, now| {
         let i = keys
             .iter()
@@ -499,16 +530,6 @@ pub(super) fn rotate(dir: &Path, name: &str, new_path: &Path, sig_path: &Path) -
             .ok_or_else(|| no_such_key(name))?;
         let cur = &keys[i];
         let today = time::day_of(now);
-        let Some(cur_id) = cur.minisign_id() else {
-            return Err(Error::usage(format!(
-                "{} is a {} signer: `key rotate` moves a minisign key to a successor it signed",
-                cur.label(),
-                cur.key.kind().name()
-            ))
-            .hint(format!(
-                "for OpenPGP or SSH, add the new key under a new name (`verun key add`), then `verun key revoke {name}` or `verun key remove {name}`"
-            )));
-        };
         if cur.status == Status::Revoked {
             return Err(Error::refused(format!(
                 "{} is revoked: it cannot vouch for a new key",
@@ -526,9 +547,9 @@ pub(super) fn rotate(dir: &Path, name: &str, new_path: &Path, sig_path: &Path) -
                 "check the new key another way, then `verun key remove {name}` and `verun key add` it"
             )));
         }
-        // The one signature policy (crate::scheme::admit), with the current key as the only
-        // signer: another key, a legacy signature or a `file:` other than the new key
-        // file's name is refused.
+        // The one signature policy (crate::scheme::admit_file), with the current key as the
+        // only signer: another key, a legacy minisign signature or a `file:` other than the
+        // new key file's name is refused; then the signature must cover the file's bytes.
         let current = crate::keys::KeyRing::new(
             vec![crate::plan::GivenKey {
                 key: cur.key.clone(),
@@ -537,7 +558,7 @@ pub(super) fn rotate(dir: &Path, name: &str, new_path: &Path, sig_path: &Path) -
             None,
         )?;
         let what = format!("the rotation signature {}", sanitize(&sig_what));
-        crate::scheme::admit(
+        let admitted = crate::scheme::admit_file(
             &sig,
             &current,
             None,
@@ -548,10 +569,9 @@ pub(super) fn rotate(dir: &Path, name: &str, new_path: &Path, sig_path: &Path) -
             },
         )
         .map_err(|e| match e.reason_code() {
-            Some(crate::error::Reason::UntrustedKey) => e.hint(format!(
-                "the new .pub must be signed with {name}'s current secret key: minisign -S -s CURRENT.key -m {}",
-                sanitize(&new_file)
-            )),
+            Some(crate::error::Reason::UntrustedKey) => {
+                e.hint(how_to_sign(&cur.key, name, &new_file))
+            }
             Some(crate::error::Reason::LegacySignature) => {
                 e.hint("sign the new .pub with a current minisign (without -l)")
             }
@@ -560,20 +580,22 @@ pub(super) fn rotate(dir: &Path, name: &str, new_path: &Path, sig_path: &Path) -
             ),
             _ => e,
         })?;
-        use crate::scheme::Scheme as _;
-        if !sig.verifies_bytes(&cur.key, &new_bytes, false) {
+        let shown_new = sanitize(&new_path.display().to_string());
+        if admitted
+            .decide_bytes(&new_bytes, false, &shown_new, &sanitize(&sig_what))
+            .is_err()
+        {
             return Err(Error::refused_for(
                 crate::error::Reason::BadSignature,
                 format!(
-                    "{} does not match the signature {} by {}",
-                    sanitize(&new_path.display().to_string()),
+                    "{shown_new} does not match the signature {} by {}",
                     sanitize(&sig_what),
                     cur.label()
                 ),
             )
-            .hint("the new key file or its signature was altered; nothing was changed"));
+            .hint("the new key file or its signature was altered (or the current key was not valid when it signed); nothing was changed"));
         }
-        if let Some(k) = keys.iter().find(|k| k.minisign_id() == Some(new_id)) {
+        if let Some(k) = keys.iter().find(|k| k.is(&new_key)) {
             return Err(if k.status == Status::Revoked {
                 Error::refused(format!("the new key {new_id} was revoked (as {})", k.name))
             } else {
@@ -585,13 +607,25 @@ pub(super) fn rotate(dir: &Path, name: &str, new_path: &Path, sig_path: &Path) -
                 .hint("a rotation needs a key the store has never seen")
             });
         }
+        if let Signer::OpenPgp(c) = &new_key
+            && c.is_revoked()
+        {
+            return Err(Error::refused_for(
+                crate::error::Reason::KeyRevoked,
+                format!(
+                    "the new certificate {} is revoked by its owner",
+                    c.fingerprint()
+                ),
+            )
+            .hint("nothing was changed"));
+        }
         let cur = &mut keys[i];
-        let old = cur_id;
+        let old = cur.id();
         let mut previous = cur.previous.clone();
-        previous.push(old);
+        previous.push(old.clone());
         let next = StoredKey {
             name: name.to_string(),
-            key: Signer::Minisign(new_key),
+            key: new_key.clone(),
             status: Status::Active,
             builtin: false,
             global: cur.global,
@@ -612,7 +646,7 @@ pub(super) fn rotate(dir: &Path, name: &str, new_path: &Path, sig_path: &Path) -
             revoked_at: None,
         };
         cur.status = Status::RotatedOut;
-        cur.rotated_to = Some(new_id);
+        cur.rotated_to = Some(new_id.clone());
         cur.rotated_at = Some(now);
         let scope_text = next.scope_text();
         keys.push(next);

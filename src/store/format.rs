@@ -135,8 +135,19 @@ pub(super) fn record_to_key(
             })
             .transpose()
     };
-    let id = |field: &str, s: &str| {
-        KeyId::parse_hex(s).ok_or_else(|| format!("{field} {:?} is not a key id", sanitize(s)))
+    // A rotation history names keys by id: a minisign key id (16 hex digits), an OpenPGP
+    // fingerprint (40 or 64) or an SSH `SHA256:` fingerprint.
+    let id = |field: &str, s: &str| -> std::result::Result<String, String> {
+        let hex = |n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+        if let Some(k) = KeyId::parse_hex(s) {
+            Ok(k.to_string())
+        } else if hex(40) || hex(64) {
+            Ok(s.to_ascii_uppercase())
+        } else if crate::lock::parse_signer(&format!("ssh:{s}")).is_some() {
+            Ok(s.to_string())
+        } else {
+            Err(format!("{field} {:?} is not a key id", sanitize(s)))
+        }
     };
     let scopes = r
         .scopes
@@ -151,9 +162,6 @@ pub(super) fn record_to_key(
     }
     if builtin.is_none() && !r.global && scopes.is_empty() {
         return Err("the key has no scopes and is not global".into());
-    }
-    if kind != SignerKind::Minisign && (!r.previous.is_empty() || r.rotated_to.is_some()) {
-        return Err("only minisign keys have rotation history".into());
     }
     Ok(StoredKey {
         name: r.name,
@@ -214,8 +222,8 @@ pub(super) fn key_to_record(k: &StoredKey) -> Record {
         expires: k.expires.map(time::format_date),
         last_used_at: k.last_used_at.map(time::rfc3339),
         use_count: k.use_count,
-        previous: k.previous.iter().map(KeyId::to_string).collect(),
-        rotated_to: k.rotated_to.map(|i| i.to_string()),
+        previous: k.previous.clone(),
+        rotated_to: k.rotated_to.clone(),
         rotated_at: k.rotated_at.map(time::rfc3339),
         revoked_at: k.revoked_at.map(time::rfc3339),
     }
@@ -293,7 +301,7 @@ pub(super) fn load_dir(dir: &Path) -> Result<Vec<StoredKey>> {
             Some(f) if f.base64() == k.key.public_text() => {}
             // Left over from a rotation interrupted between the two writes: rewritten on the
             // next change.
-            Some(f) if k.previous.contains(&f.id()) => {}
+            Some(f) if k.previous.contains(&f.id().to_string()) => {}
             Some(f) => {
                 return Err(corrupt(
                     &pub_path,

@@ -53,8 +53,8 @@ pub(super) fn view(store: &Store, k: &StoredKey) -> KeyView {
         expires: k.expires.map(time::format_date),
         last_used_at: k.last_used_at.map(time::rfc3339),
         use_count: k.use_count,
-        previous_key_ids: k.previous.iter().map(KeyId::to_string).collect(),
-        rotated_to: k.rotated_to.map(|i| i.to_string()),
+        previous_key_ids: k.previous.clone(),
+        rotated_to: k.rotated_to.clone(),
         rotated_at: k.rotated_at.map(time::rfc3339),
         revoked_at: k.revoked_at.map(time::rfc3339),
         public_key_file: exported(k).then(|| {
