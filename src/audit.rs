@@ -46,7 +46,7 @@ use crate::minisig::TrustedFields;
 use crate::plan::{GivenKey, parse_key_arg, parse_timeout};
 use crate::pump::{Hashes, PumpError, pump_with};
 use crate::scheme::{
-    Admitted, Digests, Expect, MAX_SIG_FILE_BYTES, SigFile, admit_file, check_legacy_length,
+    Admitted, Expect, MAX_SIG_FILE_BYTES, SigFile, admit_file, check_legacy_length,
 };
 use crate::term::sanitize;
 
@@ -544,14 +544,9 @@ fn fetch_payload(
                 .is_none_or(|s| check_legacy_length(s, total, "the signature").is_ok())
                 && p.admitted
                     .decide(
-                        Digests {
-                            sha256: &pumped.sha256,
-                            blake2b512: pumped.blake2b.as_ref(),
-                            sha512: pumped.sha512.as_ref(),
-                            whole: pumped.all.as_deref(),
-                            sha256_state: Some(&pumped.sha256_state),
-                            sha512_state: pumped.sha512_state.as_ref(),
-                            feeds: std::mem::take(&mut pumped.feeds),
+                        {
+                            let feeds = std::mem::take(&mut pumped.feeds);
+                            pumped.digests(feeds)
                         },
                         url.as_str(),
                         p.location.as_str(),

@@ -55,6 +55,22 @@ pub struct Pumped {
     pub all: Option<Vec<u8>>,
 }
 
+impl Pumped {
+    /// What the pass computed, for a scheme to decide on, with `feeds` (some of
+    /// [`Pumped::feeds`], taken out by the caller: each signature takes its own).
+    pub fn digests(&self, feeds: Vec<crate::openpgp::Hasher>) -> crate::scheme::Digests<'_> {
+        crate::scheme::Digests {
+            sha256: &self.sha256,
+            blake2b512: self.blake2b.as_ref(),
+            sha512: self.sha512.as_ref(),
+            whole: self.all.as_deref(),
+            sha256_state: Some(&self.sha256_state),
+            sha512_state: self.sha512_state.as_ref(),
+            feeds,
+        }
+    }
+}
+
 type Chunk = Arc<Vec<u8>>;
 
 /// What the read loop hands back: bytes read, the head, and every byte when asked for.

@@ -403,22 +403,7 @@ fn revoked_error(k: &StoredKey) -> Error {
 
 impl KeyStore for Store {
     fn lookup(&self, claim: &Claim<'_>, url: Option<&HttpUrl>) -> StoreVerdict {
-        // Several entries may hold the key (an OpenPGP certificate added twice under two
-        // names, with different scopes): one that trusts it for `url` wins; otherwise the
-        // first refusal is the answer.
-        let mut refused = None;
-        for k in self.keys.iter().filter(|k| k.key.answers(claim)) {
-            match self.refusal(k, url) {
-                None => return StoreVerdict::Trusted(self.trusted(k)),
-                Some(err) => {
-                    refused.get_or_insert(err);
-                }
-            }
-        }
-        match refused {
-            Some(err) => StoreVerdict::Refused(err),
-            None => StoreVerdict::Unknown,
-        }
+        self.verdict(|k| k.key.answers(claim), url)
     }
 
     fn signer(&self, signer_id: &str) -> Option<Signer> {
@@ -429,19 +414,7 @@ impl KeyStore for Store {
     }
 
     fn lookup_signer(&self, signer_id: &str, url: Option<&HttpUrl>) -> StoreVerdict {
-        let mut refused = None;
-        for k in self.keys.iter().filter(|k| k.key.id() == signer_id) {
-            match self.refusal(k, url) {
-                None => return StoreVerdict::Trusted(self.trusted(k)),
-                Some(err) => {
-                    refused.get_or_insert(err);
-                }
-            }
-        }
-        match refused {
-            Some(err) => StoreVerdict::Refused(err),
-            None => StoreVerdict::Unknown,
-        }
+        self.verdict(|k| k.key.id() == signer_id, url)
     }
 
     fn kinds(&self, url: Option<&HttpUrl>, all: bool) -> Vec<SignerKind> {
@@ -493,6 +466,25 @@ impl KeyStore for Store {
 }
 
 impl Store {
+    /// What the entries `which` selects say for `url`. Several may hold the key (an OpenPGP
+    /// certificate added twice under two names, with different scopes): one that trusts it
+    /// for `url` wins; otherwise the first refusal is the answer.
+    fn verdict(&self, which: impl Fn(&StoredKey) -> bool, url: Option<&HttpUrl>) -> StoreVerdict {
+        let mut refused = None;
+        for k in self.keys.iter().filter(|k| which(k)) {
+            match self.refusal(k, url) {
+                None => return StoreVerdict::Trusted(self.trusted(k)),
+                Some(err) => {
+                    refused.get_or_insert(err);
+                }
+            }
+        }
+        match refused {
+            Some(err) => StoreVerdict::Refused(err),
+            None => StoreVerdict::Unknown,
+        }
+    }
+
     fn trusted(&self, k: &StoredKey) -> TrustedKey {
         TrustedKey {
             key: k.key.clone(),

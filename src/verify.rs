@@ -18,7 +18,7 @@ use crate::openpgp;
 use crate::plan::{Plan, read_small_file};
 use crate::pump::{Hashes, PumpError, pump_with};
 use crate::scheme::{
-    Admitted, Digests, Expect, GoodSig, MAX_SIG_FILE_BYTES, Needs, SigFile, SignerKind, admit_file,
+    Admitted, Expect, GoodSig, MAX_SIG_FILE_BYTES, Needs, SigFile, SignerKind, admit_file,
     admit_openpgp, check_legacy_length,
 };
 use crate::term::sanitize;
@@ -758,15 +758,7 @@ pub fn stream<W: Write>(
         if let Some(sig) = c.admitted.minisign() {
             check_legacy_length(sig, total, &format!("signature {}", c.location))?;
         }
-        let digests = Digests {
-            sha256: &pumped.sha256,
-            blake2b512: pumped.blake2b.as_ref(),
-            sha512: pumped.sha512.as_ref(),
-            whole: pumped.all.as_deref(),
-            sha256_state: Some(&pumped.sha256_state),
-            sha512_state: pumped.sha512_state.as_ref(),
-            feeds: feeds.by_ref().take(n).collect(),
-        };
+        let digests = pumped.digests(feeds.by_ref().take(n).collect());
         let good = c.admitted.decide(digests, &ev.subject, &c.location)?;
         for g in &good {
             anchors.push(format!(

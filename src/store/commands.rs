@@ -220,15 +220,23 @@ fn key_from_file(path: &Path, fingerprint: Option<&str>) -> Result<Signer> {
         .hint("add each key under its own name (copy its line into a file of its own, or use --pubkey)"));
     }
     let key = keys.remove(0).key;
-    if let Signer::Ssh(a) = &key
-        && (a.namespaces.is_some() || a.valid_after.is_some() || a.valid_before.is_some())
-    {
-        return Err(Error::usage(format!(
-            "--file {shown}: allowed_signers options (namespaces=, valid-after=, valid-before=) are not kept in the store"
-        ))
-        .hint("add the plain key (--pubkey 'ssh-ed25519 AAAA...'), with --scope and --expires; or pass the allowed_signers file with --key for each call"));
-    }
+    refuse_ssh_options(&key, "--file", &shown)?;
     Ok(key)
+}
+
+/// A store entry is a plain key: `allowed_signers` options are refused (64), not dropped.
+fn refuse_ssh_options(key: &Signer, flag: &str, shown: &str) -> Result<()> {
+    match key {
+        Signer::Ssh(a)
+            if a.namespaces.is_some() || a.valid_after.is_some() || a.valid_before.is_some() =>
+        {
+            Err(Error::usage(format!(
+                "{flag} {shown}: allowed_signers options (namespaces=, valid-after=, valid-before=) are not kept in the store"
+            ))
+            .hint("give the plain key (--pubkey 'ssh-ed25519 AAAA...'), with --scope and --expires; or pass the allowed_signers file with --key for each call"))
+        }
+        _ => Ok(()),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -484,14 +492,7 @@ fn new_key_file(path: &Path) -> Result<(Signer, Vec<u8>)> {
         .hint("export the new key alone (gpg --export --armor FPR, or one line of the .pub)"));
     }
     let key = keys.remove(0).key;
-    if let Signer::Ssh(a) = &key
-        && (a.namespaces.is_some() || a.valid_after.is_some() || a.valid_before.is_some())
-    {
-        return Err(Error::usage(format!(
-            "--new {shown}: allowed_signers options are not kept in the store"
-        ))
-        .hint("give the plain key line"));
-    }
+    refuse_ssh_options(&key, "--new", &shown)?;
     Ok((key, bytes))
 }
 
