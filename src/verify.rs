@@ -699,24 +699,22 @@ pub fn stream<W: Write>(
         .iter()
         .fold(Needs::default(), |n, c| n.union(c.admitted.needs()));
     let keep_all = needs.whole;
-    let hashes = Hashes {
+    let mut hashes = Hashes {
         blake2b: needs.blake2b512,
         sha512: needs.sha512
             || ev
                 .pins
                 .iter()
                 .any(|p| matches!(p.digest, Digest::Sha512(_))),
-        feeds: ev
-            .signatures
-            .iter()
-            .flat_map(|c| c.admitted.feeds())
-            .collect(),
+        feeds: Vec::new(),
     };
-    let feed_counts: Vec<usize> = ev
-        .signatures
-        .iter()
-        .map(|c| c.admitted.feeds().len())
-        .collect();
+    // Each signature's own hashers, made once; `feed_counts` says which are whose.
+    let mut feed_counts = Vec::with_capacity(ev.signatures.len());
+    for c in &ev.signatures {
+        let mine = c.admitted.feeds();
+        feed_counts.push(mine.len());
+        hashes.feeds.extend(mine);
+    }
     let mut pumped = pump_with(
         src,
         &mut sink,

@@ -99,28 +99,21 @@ fn verify_cleartext(a: &VerifyArgs, plan: &Plan, session: &Session) -> Result<u8
     let ring = session.ring(plan)?;
     let admitted = verun::scheme::admit_openpgp(&message.sigs, &ring, None, &what)?;
     let good = admitted.decide_cleartext(&message, &what)?;
-    let sha256: [u8; 32] = {
-        use sha2::Digest as _;
-        sha2::Sha256::digest(&message.text).into()
-    };
-    let sha512: [u8; 64] = {
-        use sha2::Digest as _;
-        sha2::Sha512::digest(&message.text).into()
-    };
+    use sha2::Digest as _;
+    let sha256: [u8; 32] = sha2::Sha256::digest(&message.text).into();
+    // SHA-512 only when pinned.
+    let sha512: Option<[u8; 64]> = plan
+        .sha512
+        .map(|_| sha2::Sha512::digest(&message.text).into());
     let mut pins = Vec::new();
-    for (flag, want, got) in [
-        (
-            "--sha256",
-            plan.sha256.map(Digest::Sha256),
-            Digest::Sha256(sha256),
-        ),
-        (
-            "--sha512",
-            plan.sha512.map(Digest::Sha512),
-            Digest::Sha512(sha512),
-        ),
-    ] {
-        let Some(want) = want else { continue };
+    let wanted = [
+        plan.sha256
+            .map(|w| ("--sha256", Digest::Sha256(w), Digest::Sha256(sha256))),
+        plan.sha512
+            .zip(sha512)
+            .map(|(w, g)| ("--sha512", Digest::Sha512(w), Digest::Sha512(g))),
+    ];
+    for (flag, want, got) in wanted.into_iter().flatten() {
         if want != got {
             return Err(Error::refused_for(
                 verun::error::Reason::ChecksumMismatch,
@@ -146,7 +139,7 @@ fn verify_cleartext(a: &VerifyArgs, plan: &Plan, session: &Session) -> Result<u8
         file_name: plan.expect_file.clone(),
         size: message.text.len() as u64,
         sha256: to_hex(&sha256),
-        sha512: plan.sha512.map(|_| to_hex(&sha512)),
+        sha512: sha512.map(|d| to_hex(&d)),
         signature: Some(verify::cleartext_report(&good, &admitted.ignored, &shown)),
         checksums_signature: None,
         anchors: good
