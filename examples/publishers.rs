@@ -23,10 +23,12 @@
 pub(crate) mod common;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, ExitCode};
 
+use common::demo::{build_verun, sh_quote};
 use common::server::{Reply, TestServer};
+use common::sha256_hex;
 use common::signers::{Gpg, SshKeyPair, ssh_keygen_available, tool_available};
 
 const INSTALLER: &str = r#"#!/bin/sh
@@ -64,18 +66,6 @@ impl Drop for Demo {
         if let Some(g) = &self.gpg {
             g.stop_agent();
         }
-    }
-}
-
-/// Quote `s` for a POSIX shell when it needs it.
-fn sh_quote(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=+,@%".contains(c));
-    if plain {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
     }
 }
 
@@ -282,14 +272,6 @@ pub fn set_up(verun: &Path) -> Demo {
     }
 }
 
-fn sha256_hex(data: &[u8]) -> String {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// `sh -c LINE`: the step exactly as printed. Returns its exit status (-1: killed).
 pub fn run_line(line: &str) -> i32 {
     Command::new("sh")
@@ -301,7 +283,7 @@ pub fn run_line(line: &str) -> i32 {
 
 fn main() -> ExitCode {
     let serve = std::env::args().any(|a| a == "--serve");
-    let verun = match build_verun() {
+    let verun = match build_verun("publishers") {
         Ok(p) => p,
         Err(e) => {
             eprintln!("publishers: {e}");
@@ -352,57 +334,4 @@ fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
-}
-
-/// Environment variables `cargo run` sets for the program it runs; an inner `cargo build`
-/// must not inherit them (see examples/quickstart.rs: they make it rebuild ring and more).
-fn is_cargo_run_var(name: &str) -> bool {
-    name.starts_with("CARGO_PKG_")
-        || name.starts_with("CARGO_MANIFEST_")
-        || name.starts_with("CARGO_CFG_")
-        || matches!(
-            name,
-            "CARGO_CRATE_NAME"
-                | "CARGO_BIN_NAME"
-                | "CARGO_PRIMARY_PACKAGE"
-                | "CARGO_TARGET_TMPDIR"
-                | "CARGO_RUSTC_CURRENT_DIR"
-                | "OUT_DIR"
-        )
-}
-
-/// Build the `verun` binary next to this example (same profile) and return its path.
-fn build_verun() -> Result<PathBuf, String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    // target/<profile>/examples/publishers -> target/<profile>/verun
-    let profile_dir = exe
-        .parent()
-        .and_then(|p| p.parent())
-        .ok_or("cannot locate the target directory")?;
-    let release = profile_dir.file_name().is_some_and(|n| n == "release");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = Command::new(cargo);
-    build.args(["build", "--bin", "verun"]);
-    if release {
-        build.arg("--release");
-    }
-    for (name, _) in std::env::vars_os() {
-        if is_cargo_run_var(&name.to_string_lossy()) {
-            build.env_remove(name);
-        }
-    }
-    if let Some(root) = option_env!("CARGO_MANIFEST_DIR") {
-        build.current_dir(root);
-    }
-    eprintln!(
-        "publishers: building the verun binary (cargo build --bin verun{})",
-        if release { " --release" } else { "" }
-    );
-    let status = build
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !status.success() {
-        return Err("cargo build --bin verun failed".into());
-    }
-    Ok(profile_dir.join("verun"))
 }

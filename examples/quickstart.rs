@@ -22,12 +22,13 @@
 mod common;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, ExitCode};
 
+use common::demo::{build_verun, sh_quote};
 use common::server::{Reply, TestServer};
+use common::sha256_hex;
 use common::sign::TestKey;
-use sha2::{Digest, Sha256};
 
 const SCRIPT: &str = r#"#!/bin/sh
 # A typical installer: it would download and install a tool.
@@ -67,18 +68,6 @@ pub struct Demo {
     pub steps: Vec<Step>,
 }
 
-/// Quote `s` for a POSIX shell when it needs it.
-fn sh_quote(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=+,@%".contains(c));
-    if plain {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}
-
 /// Serve the genuine script and a tampered copy (both next to the genuine signature) and
 /// describe the steps for `verun`.
 pub fn set_up(verun: &Path) -> Demo {
@@ -107,7 +96,7 @@ pub fn set_up(verun: &Path) -> Demo {
     let url = server.url("/install.sh");
     let evil_url = server.url("/compromised/install.sh");
     let pubkey = key.public_key_base64();
-    let sha = hex(&Sha256::digest(SCRIPT.as_bytes()));
+    let sha = sha256_hex(SCRIPT.as_bytes());
     let line = |args: &[&str]| {
         let mut words = vec![
             format!(
@@ -185,7 +174,7 @@ pub fn run_line(line: &str) -> i32 {
 
 fn main() -> ExitCode {
     let serve = std::env::args().any(|a| a == "--serve");
-    let verun = match build_verun() {
+    let verun = match build_verun("quickstart") {
         Ok(p) => p,
         Err(e) => {
             eprintln!("quickstart: {e}");
@@ -231,64 +220,4 @@ fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
-}
-
-/// Environment variables `cargo run` sets for the program it runs. An inner `cargo build`
-/// must not inherit them: build scripts track some of them (ring's reads
-/// `CARGO_MANIFEST_DIR` and `CARGO_PKG_*` with `rerun-if-env-changed`), so a build with
-/// them set rebuilds ring, rustls, rcgen, ureq and verun, and the next plain `cargo build`
-/// rebuilds them again.
-fn is_cargo_run_var(name: &str) -> bool {
-    name.starts_with("CARGO_PKG_")
-        || name.starts_with("CARGO_MANIFEST_")
-        || name.starts_with("CARGO_CFG_")
-        || matches!(
-            name,
-            "CARGO_CRATE_NAME"
-                | "CARGO_BIN_NAME"
-                | "CARGO_PRIMARY_PACKAGE"
-                | "CARGO_TARGET_TMPDIR"
-                | "CARGO_RUSTC_CURRENT_DIR"
-                | "OUT_DIR"
-        )
-}
-
-/// Build the `verun` binary next to this example (same profile) and return its path.
-fn build_verun() -> Result<PathBuf, String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    // target/<profile>/examples/quickstart -> target/<profile>/verun
-    let profile_dir = exe
-        .parent()
-        .and_then(|p| p.parent())
-        .ok_or("cannot locate the target directory")?;
-    let release = profile_dir.file_name().is_some_and(|n| n == "release");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = Command::new(cargo);
-    build.args(["build", "--bin", "verun"]);
-    if release {
-        build.arg("--release");
-    }
-    for (name, _) in std::env::vars_os() {
-        if is_cargo_run_var(&name.to_string_lossy()) {
-            build.env_remove(name);
-        }
-    }
-    if let Some(root) = option_env!("CARGO_MANIFEST_DIR") {
-        build.current_dir(root);
-    }
-    eprintln!(
-        "quickstart: building the verun binary (cargo build --bin verun{}); the first time this compiles its dependencies, later runs reuse them",
-        if release { " --release" } else { "" }
-    );
-    let status = build
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !status.success() {
-        return Err("cargo build --bin verun failed".into());
-    }
-    Ok(profile_dir.join("verun"))
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }

@@ -12,6 +12,7 @@
 
 #![allow(dead_code, unused_imports)]
 
+pub mod demo;
 pub mod server;
 pub mod sign;
 pub mod signers;
