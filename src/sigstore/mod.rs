@@ -598,10 +598,15 @@ pub fn verify(
                     .min()
                     .and_then(|t| u64::try_from(t.as_second()).ok());
                 let cert = bundle.claims.cert.clone().unwrap_or_default();
-                let algorithm = result
+                let algorithm = match result
                     .certificate()
                     .map(|c| format!("{:?}", c.key_algorithm))
-                    .unwrap_or_else(|| "public key".into());
+                {
+                    Some(a) if a.starts_with("EcdsaP") => format!("ECDSA P-{}", &a[6..]),
+                    Some(a) if a.starts_with("Rsa") => "RSA".to_string(),
+                    Some(a) => a,
+                    None => "public key".to_string(),
+                };
                 return Ok(Good {
                     signed_time,
                     details: Details {
