@@ -88,6 +88,14 @@ impl Shop {
         run_with_timeout(&mut cmd, DEFAULT_TIMEOUT)
     }
 
+    /// `verun key ARGS` (no `--cacert`: nothing is downloaded).
+    fn key(&self, rest: &[&str]) -> Output {
+        let mut cmd = self
+            .env
+            .verun_cmd(std::iter::once("key").chain(rest.iter().copied()));
+        run_with_timeout(&mut cmd, DEFAULT_TIMEOUT)
+    }
+
     /// verun with `args` and `--cacert`, `GITHUB_TOKEN` removed.
     fn verun(&self, args: &[String]) -> Output {
         self.verun_env(args, &[("GITHUB_TOKEN", None)])
@@ -100,9 +108,11 @@ impl Shop {
         self.verun(&a)
     }
 
-    /// `-o` target under the work directory.
+    /// `-o` target in `work/out/` (created).
     fn out(&self, name: &str) -> PathBuf {
-        self.env.path(format!("out/{name}"))
+        let dir = self.env.path("out");
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(name)
     }
 }
 
@@ -844,15 +854,18 @@ fn a_store_identity_verifies_a_fetch_within_its_scope_and_audit_reverifies_it() 
     };
     let base = shop.server.base_url_ip();
     let scope = format!("{base}/dl/");
-    let out = shop.verun(&cat(
-        args(&["key", "add", "cosign-blob"]),
-        cat(
-            identity(cosign::SAN, cosign::ISSUER),
-            args(&["--scope", &scope]),
-        ),
-    ));
+    let out = shop.key(&[
+        "add",
+        "cosign-blob",
+        "--cert-identity",
+        cosign::SAN,
+        "--cert-oidc-issuer",
+        cosign::ISSUER,
+        "--scope",
+        &scope,
+    ]);
     assert_exit(&out, 0);
-    let out = shop.verun(&args(&["key", "list", "--json"]));
+    let out = shop.key(&["list", "--json"]);
     assert_exit(&out, 0);
     let v: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     let entry = v["keys"]
@@ -861,7 +874,7 @@ fn a_store_identity_verifies_a_fetch_within_its_scope_and_audit_reverifies_it() 
         .unwrap_or_else(|| panic!("no entry cosign-blob in {v}"));
     assert_eq!(entry["kind"], "sigstore", "{entry}");
     assert_eq!(entry["signer"], cosign_signer(), "{entry}");
-    let out = shop.verun(&args(&["key", "list"]));
+    let out = shop.key(&["list"]);
     assert!(stdout(&out).contains("sigstore"), "{}", stdout(&out));
 
     shop.serve("/dl/cosign-v3-blob.txt", cosign::ARTIFACT);
@@ -879,15 +892,16 @@ fn a_store_identity_verifies_a_fetch_within_its_scope_and_audit_reverifies_it() 
         lock.contains(&format!("signer = \"{}\"", cosign_signer())),
         "{lock}"
     );
-    let out = shop.verun(&args(&["audit", "verun.lock"]));
-    assert_exit(&out, 0);
-
     // Out of its scope the identity is no anchor.
     shop.serve("/other/cosign-v3-blob.txt", cosign::ARTIFACT);
     shop.serve("/other/cosign-v3-blob.txt.sigstore.json", cosign::BUNDLE);
     let dest = shop.out("other.txt");
     let out = shop.fetch(&format!("{base}/other/cosign-v3-blob.txt"), &dest, &[]);
     assert_refused(&out, Some(&dest));
+
+    // audit re-verifies the locked URL under the store identity.
+    let out = shop.verun(&args(&["audit", "verun.lock"]));
+    assert_exit(&out, 0);
 }
 
 #[test]
@@ -896,17 +910,16 @@ fn a_store_github_repo_entry_is_a_sigstore_signer() {
         return;
     };
     let base = shop.server.base_url_ip();
-    let out = shop.verun(&args(&[
-        "key",
+    let out = shop.key(&[
         "add",
         "attest-demo",
         "--github-repo",
         reusable::REPO,
         "--scope",
         &format!("{base}/releases/"),
-    ]));
+    ]);
     assert_exit(&out, 0);
-    let out = shop.verun(&args(&["key", "list", "--json"]));
+    let out = shop.key(&["list", "--json"]);
     assert_exit(&out, 0);
     let v: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     let entry = v["keys"]

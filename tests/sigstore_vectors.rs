@@ -359,8 +359,8 @@ fn github_repo_matches_the_source_repository_and_not_the_sans_repository() {
     let artifact = dir.join(reusable::ARTIFACT).display().to_string();
     let bundle = dir.join(reusable::BUNDLE).display().to_string();
     let root = dir.join(PRODUCTION_ROOT).display().to_string();
-    let repo = |name: &str| {
-        env.verun([
+    let repo = |name: &str, json: bool| {
+        let mut a = vec![
             "verify",
             &artifact,
             "--bundle",
@@ -369,10 +369,13 @@ fn github_repo_matches_the_source_repository_and_not_the_sans_repository() {
             name,
             "--trusted-root",
             &root,
-            "--json",
-        ])
+        ];
+        if json {
+            a.push("--json");
+        }
+        env.verun(a)
     };
-    let out = repo(reusable::REPO);
+    let out = repo(reusable::REPO, true);
     expect_exit(&case, &out, 0, "--github-repo of the calling repository");
     let v = harness_json(&out);
     let s = &v["signature"];
@@ -388,7 +391,7 @@ fn github_repo_matches_the_source_repository_and_not_the_sans_repository() {
     assert_eq!(s["sigstore"]["commit"], reusable::COMMIT, "{v}");
     assert_eq!(s["sigstore"]["predicate_type"], reusable::PREDICATE, "{v}");
     // The reusable workflow's repository appears only in the SAN: not the builder.
-    let out = repo(reusable::WORKFLOW_REPO);
+    let out = repo(reusable::WORKFLOW_REPO, false);
     expect_refused(
         &case,
         &out,
@@ -396,7 +399,7 @@ fn github_repo_matches_the_source_repository_and_not_the_sans_repository() {
     );
     // Nor is a prefix of the name, or a longer name, the repository.
     for other in ["malancas/attest", "malancas/attest-demo-fork"] {
-        let out = repo(other);
+        let out = repo(other, false);
         expect_refused(&case, &out, &format!("--github-repo {other}"));
     }
 }
