@@ -1066,3 +1066,142 @@ fn an_older_signing_time_for_the_same_signer_and_url_is_refused() {
         shop.file(staging_pair::OLDER_ARTIFACT)
     );
 }
+
+#[test]
+fn verify_of_a_local_file_with_github_repo_asks_the_api() {
+    let Some(shop) = Shop::new("verify_of_a_local_file_with_github_repo_asks_the_api") else {
+        return;
+    };
+    let api = Api::new(&shop);
+    let artifact = shop.file(reusable::ARTIFACT);
+    let path = api.attest(
+        reusable::REPO,
+        &sha256_hex(&artifact),
+        &[bundle_json(&shop.dir.join(reusable::BUNDLE))],
+    );
+    // A copy with no bundle next to it.
+    let local = shop.env.write("demo.whl", &artifact);
+    let (name, base) = api.env();
+    let out = shop.verun_env(
+        &cat(
+            args(&[
+                "verify",
+                &local.display().to_string(),
+                "--github-repo",
+                reusable::REPO,
+                "--json",
+            ]),
+            shop.root(PRODUCTION_ROOT),
+        ),
+        &[(name, base.as_deref()), ("GITHUB_TOKEN", Some(TOKEN))],
+    );
+    assert_exit(&out, 0);
+    assert_eq!(
+        signature(&out)["sigstore"]["repository"],
+        reusable::REPOSITORY
+    );
+    assert!(
+        !api.requests(&path).is_empty(),
+        "{:?}",
+        api.server.requested_paths()
+    );
+}
+
+#[test]
+fn a_malformed_bundle_is_refused_and_its_text_reaches_stderr_sanitised() {
+    let Some(shop) =
+        Shop::new("a_malformed_bundle_is_refused_and_its_text_reaches_stderr_sanitised")
+    else {
+        return;
+    };
+    let url = shop.serve("/dl/blob.txt", cosign::ARTIFACT);
+    let anchor = cat(
+        identity(cosign::SAN, cosign::ISSUER),
+        shop.root(PRODUCTION_ROOT),
+    );
+    let genuine = String::from_utf8(shop.file(cosign::BUNDLE)).unwrap();
+    let bodies: Vec<(&str, Vec<u8>)> =
+        vec![
+        ("an HTML page", b"<html><body>Not Found</body></html>\n".to_vec()),
+        ("empty", Vec::new()),
+        ("truncated JSON", genuine.as_bytes()[..genuine.len() / 2].to_vec()),
+        (
+            "an unknown media type with escapes",
+            genuine
+                .replacen(
+                    "application/vnd.dev.sigstore.bundle.v0.3+json",
+                    "application/vnd.dev.sigstore.bundle.v9\\u001b]8;;http://evil\\u0007x\\u202e",
+                    1,
+                )
+                .into_bytes(),
+        ),
+        (
+            "raw control bytes in a string",
+            genuine
+                .replacen(
+                    "application/vnd.dev.sigstore.bundle.v0.3+json",
+                    "application/vnd.dev.sigstore.bundle.v0.3+json\x1b[2J\x07",
+                    1,
+                )
+                .into_bytes(),
+        ),
+        ("a JSON array", b"[1, 2, 3]".to_vec()),
+    ];
+    for (what, body) in bodies {
+        shop.server
+            .route("/dl/blob.txt.sigstore.json", Reply::bytes(&body));
+        let dest = shop.out("blob.txt");
+        let out = shop.fetch(&url, &dest, &anchor);
+        assert!(
+            out.status.code() == Some(77),
+            "{what}: expected 77, got {:?}\n{}",
+            out.status.code(),
+            stderr(&out)
+        );
+        assert_refused(&out, Some(&dest));
+        assert_no_raw_controls(&out.stderr, what);
+    }
+    // The same garbage as the GitHub API's answer.
+    let api = Api::new(&shop);
+    let sha = sha256_hex(&shop.file(reusable::ARTIFACT));
+    let url = shop.serve("/releases/demo.whl", reusable::ARTIFACT);
+    for (what, body) in [
+        ("not JSON", "\x1b[31mnot json\x07".to_string()),
+        (
+            "no attestations key",
+            r#"{"message":"\u001b[2Jhello"}"#.to_string(),
+        ),
+        (
+            "a bundle that is not one",
+            r#"{"attestations":[{"bundle":{"mediaType":"\u001b]0;evil\u0007"}}]}"#.to_string(),
+        ),
+    ] {
+        let reply = Reply::bytes(&body).with_header("Content-Type", "application/json");
+        api.server
+            .route(Api::path(reusable::REPO, &sha), reply.clone());
+        api.server.route(
+            Api::path(reusable::REPO, &sha).replace("sha256:", "sha256%3A"),
+            reply,
+        );
+        let dest = shop.out("demo.whl");
+        let out = fetch_via_api(
+            &shop,
+            &api,
+            &url,
+            &dest,
+            &cat(
+                args(&["--github-repo", reusable::REPO]),
+                shop.root(PRODUCTION_ROOT),
+            ),
+            None,
+        );
+        assert!(
+            out.status.code() == Some(77),
+            "API answer {what}: expected 77, got {:?}\n{}",
+            out.status.code(),
+            stderr(&out)
+        );
+        assert_refused(&out, Some(&dest));
+        assert_no_raw_controls(&out.stderr, what);
+    }
+}
