@@ -56,6 +56,11 @@ pub trait KeyStore {
     fn lookup_signer(&self, signer_id: &str, url: Option<&HttpUrl>) -> StoreVerdict;
     /// Whether the store holds any key at all (then signatures are looked for).
     fn is_empty(&self) -> bool;
+    /// The trusted, in-scope GitHub repositories (`key add --github-repo`) covering `url`:
+    /// their attestations are looked up when no bundle is found.
+    fn github_repos(&self, _url: Option<&HttpUrl>) -> Vec<TrustedKey> {
+        Vec::new()
+    }
 }
 
 /// The keys for one call.
@@ -95,9 +100,11 @@ impl<'s> KeyRing<'s> {
         &self.roots
     }
 
-    /// The given Sigstore repository signers (`--github-repo`), for the attestation lookup.
-    pub fn github_repos(&self) -> Vec<TrustedKey> {
-        self.given
+    /// The Sigstore repository signers for `url`, for the attestation lookup: those given
+    /// (`--github-repo`), then the store's that cover it.
+    pub fn github_repos(&self, url: Option<&HttpUrl>) -> Vec<TrustedKey> {
+        let mut v: Vec<TrustedKey> = self
+            .given
             .iter()
             .filter(|g| matches!(&g.key, Signer::Sigstore(t) if matches!(**t, crate::sigstore::Trust::GithubRepo(_))))
             .map(|g| TrustedKey {
@@ -105,7 +112,11 @@ impl<'s> KeyRing<'s> {
                 source: g.source.clone(),
                 store_name: None,
             })
-            .collect()
+            .collect();
+        if let Some(store) = self.store {
+            v.extend(store.github_repos(url));
+        }
+        v
     }
 
     /// Whether any key could verify a signature for `url`, so that signatures are looked for.

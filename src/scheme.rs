@@ -452,7 +452,13 @@ impl SigFile {
         if bytes.trim_ascii_start().starts_with(b"{") {
             return sigstore::parse_bundles(bytes)
                 .map(SigFile::Sigstore)
-                .map_err(|e| malformed("Sigstore bundle", e));
+                .map_err(|e| {
+                    Error::refused_for(
+                        Reason::MalformedSignature,
+                        format!("malformed Sigstore bundle {what}: {e}"),
+                    )
+                    .hint("the bundle is damaged or is not a Sigstore bundle; check --bundle (or the .sigstore.json next to the download)")
+                });
         }
         if openpgp::is_cleartext(bytes) {
             return Err(Error::refused_for(

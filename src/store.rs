@@ -419,6 +419,17 @@ impl KeyStore for Store {
         self.verdict(|k| k.key.id() == signer_id, url)
     }
 
+    fn github_repos(&self, url: Option<&HttpUrl>) -> Vec<TrustedKey> {
+        self.keys
+            .iter()
+            .filter(|k| {
+                matches!(&k.key, Signer::Sigstore(t) if matches!(**t, crate::sigstore::Trust::GithubRepo(_)))
+                    && self.refusal(k, url).is_none()
+            })
+            .map(|k| self.trusted(k))
+            .collect()
+    }
+
     fn kinds(&self, url: Option<&HttpUrl>, all: bool) -> Vec<SignerKind> {
         let mut kinds: Vec<SignerKind> = self
             .keys

@@ -456,7 +456,7 @@ pub fn gather(plan: &Plan, ring: &KeyRing, net: &Net, extra_pins: Vec<Pin>) -> R
         }
         // `--github-repo` and no bundle: the attestations are looked up once the payload
         // is hashed.
-        let repos = ring.github_repos();
+        let repos = ring.github_repos(url);
         let has_bundle = found
             .iter()
             .any(|c| c.admitted.kind() == Some(SignerKind::Sigstore));
@@ -1127,7 +1127,7 @@ fn github_attestations(
         .with_sigstore_roots(g.roots.clone());
         let what = format!("the attestations at {location}");
         let admitted = crate::scheme::admit_sigstore(&bundles, &ring, None, &what)?;
-        let good = admitted.decide(
+        let mut good = admitted.decide(
             crate::scheme::Digests {
                 sha256,
                 blake2b512: None,
@@ -1140,6 +1140,10 @@ fn github_attestations(
             subject,
             &location,
         )?;
+        // Reported as trusted: given, or the store entry (whose uses are counted).
+        for g in &mut good {
+            g.key = key.clone();
+        }
         return Ok((good, admitted.ignored.clone(), location));
     }
     Err(Error::refused_for(

@@ -1205,3 +1205,51 @@ fn a_malformed_bundle_is_refused_and_its_text_reaches_stderr_sanitised() {
         assert_no_raw_controls(&out.stderr, what);
     }
 }
+
+#[test]
+fn a_store_github_repo_entry_looks_the_attestation_up_when_no_bundle_is_published() {
+    let Some(shop) =
+        Shop::new("a_store_github_repo_entry_looks_the_attestation_up_when_no_bundle_is_published")
+    else {
+        return;
+    };
+    let base = shop.server.base_url_ip();
+    let out = shop.key(&[
+        "add",
+        "attest-demo",
+        "--github-repo",
+        reusable::REPO,
+        "--scope",
+        &format!("{base}/releases/"),
+    ]);
+    assert_exit(&out, 0);
+    let api = Api::new(&shop);
+    let artifact = shop.file(reusable::ARTIFACT);
+    let sha = sha256_hex(&artifact);
+    let path = api.attest(
+        reusable::REPO,
+        &sha,
+        &[bundle_json(&shop.dir.join(reusable::BUNDLE))],
+    );
+    // No sibling bundle: the store entry's repository is asked.
+    shop.serve("/releases/demo.whl", reusable::ARTIFACT);
+    let dest = shop.out("demo.whl");
+    let out = fetch_via_api(
+        &shop,
+        &api,
+        &format!("{base}/releases/demo.whl"),
+        &dest,
+        &args(&["--json"]),
+        None,
+    );
+    assert_exit(&out, 0);
+    assert_eq!(std::fs::read(&dest).unwrap(), artifact);
+    assert!(!api.requests(&path).is_empty(), "the API was not asked");
+    let sig = signature(&out);
+    assert_eq!(sig["key_name"], "attest-demo", "{sig}");
+    // Out of the entry's scope, nothing vouches: refused, nothing saved.
+    let other = shop.serve("/elsewhere/demo.whl", reusable::ARTIFACT);
+    let dest2 = shop.out("other.whl");
+    let out = fetch_via_api(&shop, &api, &other, &dest2, &[], None);
+    assert_refused(&out, Some(&dest2));
+}
