@@ -418,7 +418,72 @@ fn integrated_time_after_the_certificate_expired_is_refused() {
     assert_refused(&f, &out);
 }
 
+/// Rewrites the bundle JSON at `path` with `edit`.
+fn edit_bundle(path: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let mut bundle: serde_json::Value = serde_json::from_slice(&fs::read(path).unwrap()).unwrap();
+    edit(&mut bundle);
+    fs::write(path, serde_json::to_vec_pretty(&bundle).unwrap()).unwrap();
+}
+
+#[test]
+fn integrated_time_not_covered_by_the_signed_entry_timestamp_is_refused() {
+    let f = Fixture::new();
+    let spec = BundleSpec::new();
+    let root = f.root(&RootSpec::public_good());
+    let bundle = f.bundle(&spec);
+    edit_bundle(&bundle, |b| {
+        let entry = &mut b["verificationMaterial"]["tlogEntries"][0];
+        entry["integratedTime"] = serde_json::json!((spec.signed_at + 60).to_string());
+    });
+    let out = f.verify(&bundle, &root, &spec);
+    assert_refused(&f, &out);
+}
+
+#[test]
+fn log_entry_of_another_signature_is_refused() {
+    let f = Fixture::new();
+    let spec = BundleSpec::new();
+    let root = f.root(&RootSpec::public_good());
+    let bundle = f.bundle(&spec);
+    // A genuine, fully valid entry for another payload by the same identity.
+    let other: serde_json::Value =
+        serde_json::from_str(&f.inst.bundle(b"another payload", &spec)).unwrap();
+    edit_bundle(&bundle, |b| {
+        b["verificationMaterial"]["tlogEntries"] =
+            other["verificationMaterial"]["tlogEntries"].clone();
+    });
+    let out = f.verify(&bundle, &root, &spec);
+    assert_refused(&f, &out);
+}
+
 // --- identity -----------------------------------------------------------------------------
+
+#[test]
+fn identity_regexp_must_match_the_whole_san() {
+    let f = Fixture::new();
+    let spec = BundleSpec::new();
+    let root = f.root(&RootSpec::public_good());
+    let bundle = f.bundle(&spec);
+    let verify = |re: &str| {
+        f.env.verun([
+            "verify",
+            f.file.to_str().unwrap(),
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--cert-identity-regexp",
+            re,
+            "--cert-oidc-issuer",
+            &spec.issuer,
+            "--trusted-root",
+            root.to_str().unwrap(),
+        ])
+    };
+    assert_verified(&f, &verify(r"releaser@verun\.test"));
+    assert_verified(&f, &verify(r"[a-z]+@verun\.test"));
+    // A match of part of the SAN is no match.
+    assert_refused(&f, &verify(r"releaser@verun"));
+    assert_refused(&f, &verify(r"verun\.test"));
+}
 
 #[test]
 fn wrong_identity_is_refused() {
