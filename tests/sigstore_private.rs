@@ -188,6 +188,10 @@ fn fixture_bundles_have_the_shape_of_real_cosign_and_dsse_bundles() {
             "conda-dsse/conda-attestation.sigstore.json",
             BundleSpec::new().github("verun-test/tool").dsse(),
         ),
+        (
+            "staging-rekor-v2/staging-rekor-v2.txt.sigstore.json",
+            BundleSpec::new().rekor_v2(),
+        ),
     ] {
         let real: serde_json::Value =
             serde_json::from_slice(&fs::read(vectors.join(real)).unwrap()).unwrap();
@@ -404,6 +408,56 @@ fn v03_bundle_without_inclusion_proof_is_refused_when_the_root_has_tlogs() {
     let mut spec = BundleSpec::new();
     spec.proof = ProofFault::Absent;
     let out = f.check(&RootSpec::public_good(), &spec);
+    assert_refused(&f, &out);
+}
+
+/// The public-good shape with the TSA that Rekor v2 entries need for their signed time.
+fn root_with_tsa() -> RootSpec {
+    let mut root = RootSpec::public_good();
+    root.tsas = true;
+    root
+}
+
+#[test]
+fn rekor_v2_entry_with_a_trusted_timestamp_verifies() {
+    if !needs_openssl() {
+        return;
+    }
+    let f = Fixture::new();
+    let out = f.check(&root_with_tsa(), &BundleSpec::new().rekor_v2());
+    assert_verified(&f, &out);
+}
+
+#[test]
+fn rekor_v2_entry_without_timestamp_is_refused() {
+    let f = Fixture::new();
+    let mut spec = BundleSpec::new().rekor_v2();
+    spec.tsa = TsaToken::None;
+    let out = f.check(&root_with_tsa(), &spec);
+    assert_refused(&f, &out);
+}
+
+#[test]
+fn rekor_v2_checkpoint_signed_by_a_key_not_in_the_root_is_refused() {
+    if !needs_openssl() {
+        return;
+    }
+    let f = Fixture::new();
+    let mut spec = BundleSpec::new().rekor_v2();
+    spec.checkpoint_by_rogue_key = true;
+    let out = f.check(&root_with_tsa(), &spec);
+    assert_refused(&f, &out);
+}
+
+#[test]
+fn rekor_v2_inclusion_proof_with_a_flipped_hash_is_refused() {
+    if !needs_openssl() {
+        return;
+    }
+    let f = Fixture::new();
+    let mut spec = BundleSpec::new().rekor_v2();
+    spec.proof = ProofFault::FlippedHash;
+    let out = f.check(&root_with_tsa(), &spec);
     assert_refused(&f, &out);
 }
 

@@ -19,6 +19,8 @@
 //!   in-toto envelope (dsse 0.0.1);
 //! - a Rekor entry: canonicalized body, integrated time, signed entry timestamp (SET) and
 //!   an inclusion proof in a tree of several leaves with a signed checkpoint (signed note);
+//!   or, on request, a Rekor v2 entry (hashedrekord 0.0.2, Ed25519-signed checkpoint, no
+//!   integrated time and no SET, so a timestamp authority gives the signed time);
 //! - optionally an RFC 3161 timestamp over the signature, made by `openssl ts -reply` (an
 //!   independent implementation) from a TSA chain made here.
 //!
@@ -96,12 +98,22 @@ struct Fulcio {
 /// A log's signing key (Rekor or CT) and its log ID: SHA-256 of the DER SPKI.
 pub struct LogKey {
     key: KeyPair,
+    key_details: &'static str,
 }
 
 impl LogKey {
+    /// An ECDSA P-256 key (Rekor v1, CT logs).
     fn new() -> LogKey {
         LogKey {
             key: KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("log key"),
+            key_details: "PKIX_ECDSA_P256_SHA_256",
+        }
+    }
+    /// An Ed25519 key (Rekor v2 logs, as `log2025-1.rekor.sigstore.dev`).
+    fn ed25519() -> LogKey {
+        LogKey {
+            key: KeyPair::generate_for(&rcgen::PKCS_ED25519).expect("log key"),
+            key_details: "PKIX_ED25519",
         }
     }
     /// The DER SubjectPublicKeyInfo.
@@ -112,7 +124,7 @@ impl LogKey {
     pub fn log_id(&self) -> [u8; 32] {
         Sha256::digest(self.spki()).into()
     }
-    /// An ECDSA P-256 / SHA-256 signature (DER) over `msg`.
+    /// A signature over `msg`: ECDSA P-256 / SHA-256 (DER), or Ed25519.
     pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
         self.key.sign(msg).expect("log signature")
     }
@@ -135,6 +147,7 @@ pub struct Instance {
     rogue_ct: LogKey,
     rekor: LogKey,
     rogue_rekor: LogKey,
+    rekor_v2: LogKey,
     tsa: Tsa,
     rogue_tsa: Tsa,
     serial: AtomicU64,
@@ -157,6 +170,7 @@ impl Instance {
             rogue_ct: LogKey::new(),
             rekor: LogKey::new(),
             rogue_rekor: LogKey::new(),
+            rekor_v2: LogKey::ed25519(),
             tsa,
             rogue_tsa,
             serial: AtomicU64::new(1000),
@@ -182,7 +196,7 @@ impl Instance {
                 "hashAlgorithm": "SHA2_256",
                 "publicKey": {
                     "rawBytes": B64.encode(key.spki()),
-                    "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                    "keyDetails": key.key_details,
                     "validFor": { "start": rfc3339(CA_NOT_BEFORE) }
                 },
                 "logId": { "keyId": B64.encode(key.log_id()) }
@@ -191,7 +205,10 @@ impl Instance {
         root.insert(
             "tlogs".into(),
             if spec.tlogs {
-                json!([log(&self.rekor, "https://rekor.verun.test")])
+                json!([
+                    log(&self.rekor, "https://rekor.verun.test"),
+                    log(&self.rekor_v2, "https://log2026-1.rekor.verun.test")
+                ])
             } else {
                 json!([])
             },
@@ -315,6 +332,28 @@ impl Instance {
                 });
                 ("dsseEnvelope", envelope, signature, body)
             }
+        };
+        let body = if spec.rekor_v2 {
+            assert!(
+                spec.dsse.is_none(),
+                "the fixture logs only message signatures in Rekor v2"
+            );
+            json!({
+                "apiVersion": "0.0.2",
+                "kind": "hashedrekord",
+                "spec": { "hashedRekordV002": {
+                    "data": { "algorithm": "SHA2_256", "digest": B64.encode(payload_sha256) },
+                    "signature": {
+                        "content": B64.encode(&signature),
+                        "verifier": {
+                            "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                            "x509Certificate": { "rawBytes": B64.encode(&cert_der) }
+                        }
+                    }
+                } }
+            })
+        } else {
+            body
         };
         let kind = if spec.dsse.is_some() {
             "dsse"
@@ -500,16 +539,24 @@ impl Instance {
         if spec.proof == ProofFault::FlippedHash {
             path[0][7] ^= 0x40;
         }
-        let log_id = self.rekor.log_id();
+        let log = if spec.rekor_v2 {
+            &self.rekor_v2
+        } else {
+            &self.rekor
+        };
+        let log_id = log.log_id();
 
         let mut entry = json!({
             "logIndex": index.to_string(),
             "logId": { "keyId": B64.encode(log_id) },
-            "kindVersion": { "kind": kind, "version": "0.0.1" },
-            "integratedTime": spec.signed_at.to_string(),
+            "kindVersion": { "kind": kind, "version": if spec.rekor_v2 { "0.0.2" } else { "0.0.1" } },
             "canonicalizedBody": B64.encode(body)
         });
-        if spec.set {
+        // Rekor v2 has no integrated time and no SET: the signed time is a TSA's.
+        if !spec.rekor_v2 {
+            entry["integratedTime"] = json!(spec.signed_at.to_string());
+        }
+        if spec.set && !spec.rekor_v2 {
             // RFC 8785 canonical JSON: keys sorted, no white space.
             let set_payload = format!(
                 "{{\"body\":\"{}\",\"integratedTime\":{},\"logID\":\"{}\",\"logIndex\":{}}}",
@@ -524,14 +571,19 @@ impl Instance {
             let checkpoint_key = if spec.checkpoint_by_rogue_key {
                 &self.rogue_rekor
             } else {
-                &self.rekor
+                log
+            };
+            let origin = if spec.rekor_v2 {
+                "log2026-1.rekor.verun.test"
+            } else {
+                CHECKPOINT_ORIGIN
             };
             entry["inclusionProof"] = json!({
                 "logIndex": index.to_string(),
                 "rootHash": B64.encode(root),
                 "treeSize": leaves.len().to_string(),
                 "hashes": path.iter().map(|h| B64.encode(h)).collect::<Vec<_>>(),
-                "checkpoint": { "envelope": checkpoint(checkpoint_key, leaves.len(), &root) }
+                "checkpoint": { "envelope": checkpoint(checkpoint_key, origin, leaves.len(), &root) }
             });
         }
         entry
@@ -725,6 +777,9 @@ pub struct BundleSpec {
     pub proof: ProofFault,
     /// The checkpoint is signed by a Rekor key the root does not name.
     pub checkpoint_by_rogue_key: bool,
+    /// Logged in a Rekor v2 log (hashedrekord 0.0.2, Ed25519 checkpoint, no integrated
+    /// time, no SET): the signed time must come from `tsa`.
+    pub rekor_v2: bool,
     pub tsa: TsaToken,
     /// `None`: a message signature (hashedrekord).
     pub dsse: Option<DsseSpec>,
@@ -753,6 +808,7 @@ impl BundleSpec {
             set: true,
             proof: ProofFault::Valid,
             checkpoint_by_rogue_key: false,
+            rekor_v2: false,
             tsa: TsaToken::None,
             dsse: None,
         }
@@ -771,6 +827,18 @@ impl BundleSpec {
     /// A DSSE envelope naming the payload's SHA-256.
     pub fn dsse(mut self) -> BundleSpec {
         self.dsse = Some(DsseSpec::default());
+        self
+    }
+
+    /// Logged in Rekor v2 with a trusted timestamp taken now (cosign v3's default shape).
+    pub fn rekor_v2(mut self) -> BundleSpec {
+        let t = now();
+        self.cert_not_before = t - 300;
+        self.cert_not_after = t + 300;
+        self.signed_at = t - 60;
+        self.rekor_v2 = true;
+        self.set = false;
+        self.tsa = TsaToken::Trusted;
         self
     }
 
@@ -927,11 +995,11 @@ fn openssl(args: &[&str]) {
 
 /// A signed note: origin, tree size, base64 root hash; then `— NAME base64(hint || sig)`
 /// where the hint is the first four bytes of the key's log ID.
-fn checkpoint(key: &LogKey, tree_size: usize, root: &[u8; 32]) -> String {
-    let body = format!("{CHECKPOINT_ORIGIN}\n{tree_size}\n{}\n", B64.encode(root));
+fn checkpoint(key: &LogKey, origin: &str, tree_size: usize, root: &[u8; 32]) -> String {
+    let body = format!("{origin}\n{tree_size}\n{}\n", B64.encode(root));
     let mut sig = key.log_id()[..4].to_vec();
     sig.extend_from_slice(&key.sign(body.as_bytes()));
-    let name = CHECKPOINT_ORIGIN.split(' ').next().unwrap();
+    let name = origin.split(' ').next().unwrap();
     format!("{body}\n\u{2014} {name} {}\n", B64.encode(sig))
 }
 
