@@ -183,16 +183,24 @@ impl Net {
 
     /// GET `url`, following redirects. `Ok(None)` when the server says 404 or 410.
     pub fn open(&self, url: &HttpUrl) -> Result<Option<Response>> {
+        self.open_with(url, None)
+    }
+
+    /// [`Net::open`] sending `Authorization: Bearer TOKEN` (and GitHub's JSON media type) to
+    /// `url`'s origin only: a redirect elsewhere gets neither.
+    fn open_with(&self, url: &HttpUrl, token: Option<&str>) -> Result<Option<Response>> {
         self.check_scheme(url)?;
         let mut current = url.clone();
         let mut hops = Vec::new();
         for _hop in 0..=MAX_REDIRECTS {
             hops.push(current.origin());
-            let resp = self
-                .agent
-                .get(current.as_str())
-                .call()
-                .map_err(|e| self.describe(&current, e))?;
+            let mut req = self.agent.get(current.as_str());
+            if let Some(t) = token.filter(|_| current.origin() == url.origin()) {
+                req = req
+                    .header("Authorization", format!("Bearer {t}"))
+                    .header("Accept", "application/vnd.github+json");
+            }
+            let resp = req.call().map_err(|e| self.describe(&current, e))?;
             let status = resp.status().as_u16();
             if (300..400).contains(&status) && status != 304 {
                 let location = resp
@@ -249,15 +257,27 @@ impl Net {
         Ok(self.get_small_from(url, cap)?.map(|(bytes, _)| bytes))
     }
 
+    /// [`Net::get_small`] for an API answer, with a bearer `token` for `url`'s origin.
+    pub fn get_api(&self, url: &HttpUrl, cap: u64, token: Option<&str>) -> Result<Option<Vec<u8>>> {
+        let Some(resp) = self.open_with(url, token)? else {
+            return Ok(None);
+        };
+        self.read_small(resp, cap).map(|(b, _)| Some(b))
+    }
+
     /// Like [`Net::get_small`], also returning the origin of every hop that served it.
     pub fn get_small_from(
         &self,
         url: &HttpUrl,
         cap: u64,
     ) -> Result<Option<(Vec<u8>, Vec<Origin>)>> {
-        let Some(mut resp) = self.open(url)? else {
+        let Some(resp) = self.open(url)? else {
             return Ok(None);
         };
+        self.read_small(resp, cap).map(Some)
+    }
+
+    fn read_small(&self, mut resp: Response, cap: u64) -> Result<(Vec<u8>, Vec<Origin>)> {
         if let Some(len) = resp.content_length
             && len > cap
         {
@@ -273,7 +293,7 @@ impl Net {
             return Err(small_too_large(&resp.url, cap));
         }
         check_length(&resp.url, resp.content_length, n as u64)?;
-        Ok(Some((buf, resp.hops)))
+        Ok((buf, resp.hops))
     }
 }
 

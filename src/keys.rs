@@ -62,6 +62,7 @@ pub trait KeyStore {
 pub struct KeyRing<'s> {
     given: Vec<GivenKey>,
     store: Option<&'s dyn KeyStore>,
+    roots: crate::sigstore::Roots,
 }
 
 impl<'s> KeyRing<'s> {
@@ -75,7 +76,36 @@ impl<'s> KeyRing<'s> {
                 }
             }
         }
-        Ok(KeyRing { given, store })
+        Ok(KeyRing {
+            given,
+            store,
+            roots: crate::sigstore::Roots::builtin(),
+        })
+    }
+
+    /// Check Sigstore bundles against `roots` (`--trusted-root`) instead of the compiled-in
+    /// roots.
+    pub fn with_sigstore_roots(mut self, roots: crate::sigstore::Roots) -> KeyRing<'s> {
+        self.roots = roots;
+        self
+    }
+
+    /// The roots Sigstore bundles are checked against.
+    pub fn sigstore_roots(&self) -> &crate::sigstore::Roots {
+        &self.roots
+    }
+
+    /// The given Sigstore repository signers (`--github-repo`), for the attestation lookup.
+    pub fn github_repos(&self) -> Vec<TrustedKey> {
+        self.given
+            .iter()
+            .filter(|g| matches!(&g.key, Signer::Sigstore(t) if matches!(**t, crate::sigstore::Trust::GithubRepo(_))))
+            .map(|g| TrustedKey {
+                key: g.key.clone(),
+                source: g.source.clone(),
+                store_name: None,
+            })
+            .collect()
     }
 
     /// Whether any key could verify a signature for `url`, so that signatures are looked for.
@@ -156,7 +186,14 @@ impl<'s> KeyRing<'s> {
     /// The refusal for a signature by a signer nobody trusts here.
     pub fn untrusted(&self, claim: &Claim<'_>, what: &str) -> Error {
         let id = claim.describe();
-        let given: Vec<String> = self.given.iter().map(|g| g.key.short_id()).collect();
+        let given: Vec<String> = self
+            .given
+            .iter()
+            .map(|g| match &g.key {
+                Signer::Sigstore(t) => t.describe(),
+                k => k.short_id(),
+            })
+            .collect();
         let msg = if given.is_empty() {
             format!("{what} is signed by {id}, which is not trusted")
         } else {
@@ -166,8 +203,12 @@ impl<'s> KeyRing<'s> {
                 given.join(", ")
             )
         };
-        Error::refused_for(crate::error::Reason::UntrustedKey, msg)
-            .hint("pass the publisher's key with --key, or trust it with `verun key add`")
+        let hint = if matches!(claim, Claim::Sigstore(_)) {
+            "name the signer with --cert-identity ID (or --cert-identity-regexp RE) and --cert-oidc-issuer URL, or --github-repo OWNER/NAME; or trust it with `verun key add`"
+        } else {
+            "pass the publisher's key with --key, or trust it with `verun key add`"
+        };
+        Error::refused_for(crate::error::Reason::UntrustedKey, msg).hint(hint)
     }
 }
 

@@ -34,6 +34,7 @@ pub mod pump;
 pub mod rollback;
 pub mod scheme;
 pub mod self_update;
+pub mod sigstore;
 pub mod sshsig;
 pub mod store;
 pub mod term;

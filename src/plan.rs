@@ -2,7 +2,7 @@
 //!
 //! Every usage error (64) is found here, before anything is fetched.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::checksums::{parse_hex32, parse_hex64};
@@ -24,6 +24,18 @@ pub struct PlanOptions {
     pub fingerprints: Vec<String>,
     /// `--sig LOC`.
     pub sig: Option<String>,
+    /// `--bundle LOC`.
+    pub bundle: Option<String>,
+    /// `--cert-identity ID`.
+    pub cert_identity: Option<String>,
+    /// `--cert-identity-regexp RE`.
+    pub cert_identity_regexp: Option<String>,
+    /// `--cert-oidc-issuer URL`.
+    pub cert_oidc_issuer: Option<String>,
+    /// `--github-repo OWNER/NAME`.
+    pub github_repo: Option<String>,
+    /// `--trusted-root FILE`.
+    pub trusted_root: Option<PathBuf>,
     /// `--sha256 HEX`.
     pub sha256: Option<String>,
     /// `--sha512 HEX`.
@@ -137,6 +149,10 @@ pub struct Plan {
     pub fingerprints: Vec<Fingerprint>,
     /// `--sig`, or `None` for the default `<subject>.minisig`.
     pub sig: Option<Location>,
+    /// `--bundle`, or `None` for the default `<subject>.sigstore.json` / `.sigstore`.
+    pub bundle: Option<Location>,
+    /// `--trusted-root FILE`, parsed; `None`: the compiled-in roots.
+    pub trusted_root: Option<crate::sigstore::Roots>,
     /// `--sha256`.
     pub sha256: Option<[u8; 32]>,
     /// `--sha512`.
@@ -213,6 +229,31 @@ impl Plan {
             .map(|h| parse_hex64(h.trim()).ok_or_else(|| bad_digest("--sha512", h)))
             .transpose()?;
         let sig = opts.sig.as_deref().map(Location::parse).transpose()?;
+        let bundle = opts.bundle.as_deref().map(Location::parse).transpose()?;
+        if let Some(t) = sigstore_trust(
+            opts.cert_identity.as_deref(),
+            opts.cert_identity_regexp.as_deref(),
+            opts.cert_oidc_issuer.as_deref(),
+            opts.github_repo.as_deref(),
+        )? {
+            let source = match &t {
+                crate::sigstore::Trust::GithubRepo(r) => format!("--github-repo {r}"),
+                crate::sigstore::Trust::Identity {
+                    identity: crate::sigstore::Identity::Regexp(_),
+                    ..
+                } => "--cert-identity-regexp".to_string(),
+                _ => "--cert-identity".to_string(),
+            };
+            keys.push(GivenKey {
+                key: Signer::Sigstore(Box::new(t)),
+                source,
+            });
+        }
+        let trusted_root = opts
+            .trusted_root
+            .as_deref()
+            .map(load_trusted_root)
+            .transpose()?;
         let checksums = opts.checksums.as_deref().map(Location::parse).transpose()?;
         let checksums_sig = opts
             .checksums_sig
@@ -244,6 +285,8 @@ impl Plan {
             key_urls,
             fingerprints,
             sig,
+            bundle,
+            trusted_root,
             sha256,
             sha512,
             checksums,
@@ -270,6 +313,87 @@ impl Plan {
                 .transpose()?,
         })
     }
+}
+
+/// The Sigstore signer the flags name: `--cert-identity ID` or `--cert-identity-regexp RE`
+/// with `--cert-oidc-issuer URL`, or `--github-repo OWNER/NAME` (alone); `None` when no
+/// flag is given. For `run`/`fetch`/`verify` and `key add` alike.
+pub fn sigstore_trust(
+    identity: Option<&str>,
+    regexp: Option<&str>,
+    issuer: Option<&str>,
+    repo: Option<&str>,
+) -> Result<Option<crate::sigstore::Trust>> {
+    use crate::sigstore::{Identity, Pattern, Trust};
+    use crate::term::sanitize;
+    const HINT: &str = "name a keyless signer with --cert-identity ID (or --cert-identity-regexp RE) and --cert-oidc-issuer URL, or a GitHub repository with --github-repo OWNER/NAME";
+    if let Some(r) = repo {
+        if identity.is_some() || regexp.is_some() || issuer.is_some() {
+            return Err(Error::usage(
+                "--github-repo names the signer on its own: it excludes --cert-identity, --cert-identity-regexp and --cert-oidc-issuer",
+            )
+            .hint(HINT));
+        }
+        let repo = crate::sigstore::parse_repo(r.trim()).map_err(|e| {
+            Error::usage(format!("--github-repo {e}")).hint("for example --github-repo cli/cli")
+        })?;
+        return Ok(Some(Trust::GithubRepo(repo)));
+    }
+    let identity = match (identity, regexp) {
+        (None, None) => {
+            if let Some(i) = issuer {
+                return Err(Error::usage(format!(
+                    "--cert-oidc-issuer {} needs the identity it issued: --cert-identity or --cert-identity-regexp",
+                    sanitize(i)
+                ))
+                .hint(HINT));
+            }
+            return Ok(None);
+        }
+        (Some(_), Some(_)) => {
+            return Err(
+                Error::usage("--cert-identity and --cert-identity-regexp exclude each other")
+                    .hint(HINT),
+            );
+        }
+        (Some(id), None) => {
+            if id.is_empty() || id.contains(['\n', '\r']) {
+                return Err(Error::usage("--cert-identity is empty or spans lines").hint(HINT));
+            }
+            Identity::Exact(id.to_string())
+        }
+        (None, Some(re)) => Identity::Regexp(Pattern::new(re).map_err(|e| {
+            Error::usage(format!("--cert-identity-regexp {}: {e}", sanitize(re)))
+                .hint("the expression must match the whole SAN, e.g. '^https://github\\.com/OWNER/NAME/\\.github/workflows/release\\.yml@refs/tags/v.*$'")
+        })?),
+    };
+    let Some(issuer) = issuer else {
+        return Err(Error::usage(
+            "a Sigstore identity needs its issuer: add --cert-oidc-issuer URL",
+        )
+        .hint("for GitHub Actions: --cert-oidc-issuer https://token.actions.githubusercontent.com; for a Google account: https://accounts.google.com"));
+    };
+    crate::sigstore::check_issuer(issuer)
+        .map_err(|e| Error::usage(format!("--cert-oidc-issuer: {e}")).hint(HINT))?;
+    Ok(Some(Trust::Identity {
+        issuer: issuer.to_string(),
+        identity,
+    }))
+}
+
+/// Read `--trusted-root FILE` (a Sigstore `trusted_root.json`).
+fn load_trusted_root(path: &Path) -> Result<crate::sigstore::Roots> {
+    let shown = crate::term::sanitize(&path.display().to_string());
+    let bytes = read_small_file(path, crate::sigstore::MAX_BUNDLE_BYTES).map_err(|e| {
+        Error::usage(format!("--trusted-root {shown}: {}", e.message()))
+            .hint("pass a Sigstore trusted_root.json")
+    })?;
+    crate::sigstore::Roots::from_json(&path.display().to_string(), &bytes).map_err(|e| {
+        Error::usage(format!(
+            "--trusted-root {shown}: not a usable Sigstore trusted root: {e}"
+        ))
+        .hint("pass a Sigstore trusted_root.json (as `sigstore-python` or cosign use)")
+    })
 }
 
 /// The usage error for a `--sha256`/`--sha512` value that is not a digest of that length;
@@ -492,6 +616,13 @@ pub fn parse_key_bytes(bytes: &[u8], shown: &str, source: &str) -> Result<Vec<Gi
             .into_iter()
             .map(|c| given(Signer::OpenPgp(Box::new(c))))
             .collect());
+    }
+    if crate::sigstore::is_pem_key(bytes) {
+        let t = crate::sigstore::parse_pem_key(bytes).map_err(|e| {
+            Error::usage(format!("--key {shown}: not a usable PEM public key: {e}"))
+                .hint("a Sigstore public-key bundle is checked with the signer's PEM public key (cosign.pub): ECDSA P-256/P-384, Ed25519 or RSA")
+        })?;
+        return Ok(vec![given(Signer::Sigstore(Box::new(t)))]);
     }
     if openpgp::is_signature(bytes) || openpgp::is_cleartext(bytes) {
         return Err(Error::usage(format!(

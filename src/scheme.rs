@@ -13,7 +13,7 @@ use crate::keys::{KeyRing, TrustedKey};
 use crate::location::HttpUrl;
 use crate::minisig::{KeyId, PublicKey, Signature};
 use crate::term::sanitize;
-use crate::{openpgp, sshsig};
+use crate::{openpgp, sigstore, sshsig};
 
 /// What is trusted to sign: a minisign key, an OpenPGP certificate, or an SSH key.
 #[derive(Clone, Debug)]
@@ -24,6 +24,8 @@ pub enum Signer {
     OpenPgp(Box<openpgp::Cert>),
     /// An SSH public key, with what an `allowed_signers` line says about it.
     Ssh(Box<sshsig::Allowed>),
+    /// A Sigstore signer: an identity and issuer, a GitHub repository, or a public key.
+    Sigstore(Box<sigstore::Trust>),
 }
 
 /// The kind of a [`Signer`].
@@ -35,6 +37,8 @@ pub enum SignerKind {
     OpenPgp,
     /// SSH.
     Ssh,
+    /// Sigstore bundles.
+    Sigstore,
 }
 
 impl SignerKind {
@@ -44,6 +48,7 @@ impl SignerKind {
             SignerKind::Minisign => "minisign",
             SignerKind::OpenPgp => "openpgp",
             SignerKind::Ssh => "ssh",
+            SignerKind::Sigstore => "sigstore",
         }
     }
 
@@ -54,6 +59,7 @@ impl SignerKind {
             SignerKind::Minisign => &[".minisig"],
             SignerKind::OpenPgp => &[".asc", ".sig"],
             SignerKind::Ssh => &[".sig"],
+            SignerKind::Sigstore => sigstore::SUFFIXES,
         }
     }
 
@@ -63,6 +69,7 @@ impl SignerKind {
             "minisign" => Some(SignerKind::Minisign),
             "openpgp" => Some(SignerKind::OpenPgp),
             "ssh" => Some(SignerKind::Ssh),
+            "sigstore" => Some(SignerKind::Sigstore),
             _ => None,
         }
     }
@@ -86,6 +93,8 @@ pub enum Claim<'a> {
     OpenPgp(&'a openpgp::Sig),
     /// An SSH signature's embedded public key.
     Ssh(&'a sshsig::SshKey),
+    /// What a Sigstore bundle's certificate says (or that it is a keyed bundle).
+    Sigstore(&'a sigstore::Claims),
 }
 
 impl Claim<'_> {
@@ -102,6 +111,7 @@ impl Claim<'_> {
                 (None, None) => "an OpenPGP key it does not name".to_string(),
             },
             Claim::Ssh(k) => format!("SSH key {}", k.fingerprint()),
+            Claim::Sigstore(c) => c.describe(),
         }
     }
 }
@@ -115,6 +125,7 @@ impl Signer {
             Signer::Minisign(k) => minisign_signer_id(&k.id().to_string()),
             Signer::OpenPgp(c) => format!("openpgp:{}", c.fingerprint()),
             Signer::Ssh(a) => format!("ssh:{}", a.key.fingerprint()),
+            Signer::Sigstore(t) => format!("sigstore:{}", t.id()),
         }
     }
 
@@ -124,6 +135,7 @@ impl Signer {
             Signer::Minisign(k) => k.id().to_string(),
             Signer::OpenPgp(c) => c.fingerprint().to_hex(),
             Signer::Ssh(a) => a.key.fingerprint(),
+            Signer::Sigstore(t) => t.id(),
         }
     }
 
@@ -133,6 +145,7 @@ impl Signer {
             Signer::Minisign(_) => SignerKind::Minisign,
             Signer::OpenPgp(_) => SignerKind::OpenPgp,
             Signer::Ssh(_) => SignerKind::Ssh,
+            Signer::Sigstore(_) => SignerKind::Sigstore,
         }
     }
 
@@ -149,6 +162,7 @@ impl Signer {
                 Some(c) => format!("SSH key {} ({})", a.key.fingerprint(), sanitize(c)),
                 None => format!("SSH key {}", a.key.fingerprint()),
             },
+            Signer::Sigstore(t) => t.describe(),
         }
     }
 
@@ -162,6 +176,7 @@ impl Signer {
                 sig.issuer_key_id().as_ref(),
             ),
             (Signer::Ssh(a), Claim::Ssh(k)) => a.key == **k,
+            (Signer::Sigstore(t), Claim::Sigstore(c)) => t.answers(c),
             _ => false,
         }
     }
@@ -178,6 +193,7 @@ impl Signer {
                 Some(c) if !c.contains(['\n', '\r']) => format!("{} {c}", a.key.to_line()),
                 _ => a.key.to_line(),
             },
+            Signer::Sigstore(t) => t.text(),
         }
     }
 
@@ -199,6 +215,9 @@ impl Signer {
                     ));
                 }
                 Ok(Signer::OpenPgp(Box::new(certs.remove(0))))
+            }
+            SignerKind::Sigstore => {
+                sigstore::Trust::from_text(text).map(|t| Signer::Sigstore(Box::new(t)))
             }
             SignerKind::Ssh => sshsig::SshKey::parse_line(text).map(|key| {
                 Signer::Ssh(Box::new(sshsig::Allowed {
@@ -406,6 +425,8 @@ pub enum SigFile {
     OpenPgp(Vec<openpgp::Sig>),
     /// An SSH signature (`ssh-keygen -Y sign`).
     Ssh(Box<sshsig::SshSig>),
+    /// Sigstore bundles (one, JSON lines of them, or a GitHub API answer).
+    Sigstore(Vec<sigstore::Bundle>),
 }
 
 impl SigFile {
@@ -428,6 +449,11 @@ impl SigFile {
                 .map(|s| SigFile::Ssh(Box::new(s)))
                 .map_err(|e| malformed("SSH", e));
         }
+        if bytes.trim_ascii_start().starts_with(b"{") {
+            return sigstore::parse_bundles(bytes)
+                .map(SigFile::Sigstore)
+                .map_err(|e| malformed("Sigstore bundle", e));
+        }
         if openpgp::is_cleartext(bytes) {
             return Err(Error::refused_for(
                 Reason::MalformedSignature,
@@ -444,6 +470,7 @@ impl SigFile {
             SigFile::Minisign(_) => SignerKind::Minisign,
             SigFile::OpenPgp(_) => SignerKind::OpenPgp,
             SigFile::Ssh(_) => SignerKind::Ssh,
+            SigFile::Sigstore(_) => SignerKind::Sigstore,
         }
     }
 }
@@ -455,6 +482,8 @@ enum One {
     /// The signature and its index in the file (a cleartext message's signatures).
     OpenPgp(Box<openpgp::Sig>, usize),
     Ssh(Box<sshsig::SshSig>),
+    /// A bundle and the roots it is checked against.
+    Sigstore(Box<sigstore::Bundle>, sigstore::Roots),
 }
 
 #[derive(Clone, Debug)]
@@ -482,6 +511,8 @@ pub struct GoodSig {
     pub kind: SignerKind,
     /// The algorithms, for OpenPGP and SSH (`RSA 4096, SHA-256`).
     pub algorithm: Option<String>,
+    /// What a Sigstore bundle's certificate says.
+    pub sigstore: Option<Box<sigstore::Details>>,
 }
 
 /// A signature file after the policy ([`admit_file`]): its signatures by trusted signers,
@@ -517,6 +548,7 @@ pub fn admit_file(
             })
         }
         SigFile::OpenPgp(sigs) => admit_openpgp(sigs, ring, url, what),
+        SigFile::Sigstore(bundles) => admit_sigstore(bundles, ring, url, what),
         SigFile::Ssh(sig) => {
             let key = ring.resolve(&Claim::Ssh(sig.key()), url, what)?;
             if sig.namespace() != sshsig::NAMESPACE {
@@ -595,6 +627,52 @@ pub fn admit_openpgp(
     Ok(Admitted { items, ignored })
 }
 
+/// [`admit_file`] for Sigstore bundles: as for OpenPGP signatures, bundles by signers not
+/// trusted here are ignored (and listed); at least one must be by a trusted signer, and
+/// every one by a trusted signer must verify.
+pub fn admit_sigstore(
+    bundles: &[sigstore::Bundle],
+    ring: &KeyRing<'_>,
+    url: Option<&HttpUrl>,
+    what: &str,
+) -> Result<Admitted> {
+    let mut items = Vec::new();
+    let mut ignored = Vec::new();
+    let mut refused = None;
+    for b in bundles {
+        let claim = Claim::Sigstore(b.claims());
+        match ring.verdict(&claim, url) {
+            crate::keys::StoreVerdict::Trusted(key) => items.push(Item {
+                sig: One::Sigstore(Box::new(b.clone()), ring.sigstore_roots().clone()),
+                key,
+            }),
+            crate::keys::StoreVerdict::Refused(e) => {
+                refused.get_or_insert(e);
+                ignored.push(claim.describe());
+            }
+            crate::keys::StoreVerdict::Unknown => ignored.push(claim.describe()),
+        }
+    }
+    if items.is_empty() {
+        if let Some(e) = refused {
+            return Err(e);
+        }
+        return Err(match bundles {
+            [one] => ring.untrusted(&Claim::Sigstore(one.claims()), what),
+            _ => Error::refused_for(
+                Reason::UntrustedKey,
+                format!(
+                    "{what} holds {} bundles, by {}: none of them is trusted",
+                    bundles.len(),
+                    ignored.join(", ")
+                ),
+            )
+            .hint("name the signer with --cert-identity ID --cert-oidc-issuer URL (or --github-repo OWNER/NAME), or trust it with `verun key add`"),
+        });
+    }
+    Ok(Admitted { items, ignored })
+}
+
 fn now() -> u64 {
     u64::try_from(crate::time::now()).unwrap_or(0)
 }
@@ -611,6 +689,10 @@ impl Admitted {
                 },
                 One::Ssh(s) => Needs {
                     sha512: s.hash_algo() == sshsig::HashAlgo::Sha512,
+                    ..Needs::default()
+                },
+                One::Sigstore(b, _) => Needs {
+                    sha512: b.want() == sigstore::Want::Sha512,
                     ..Needs::default()
                 },
             };
@@ -633,6 +715,22 @@ impl Admitted {
     /// The signers, in words (`key E762...`, `OpenPGP certificate FPR (uid)`).
     pub fn signers(&self) -> Vec<String> {
         self.items.iter().map(|it| it.key.key.describe()).collect()
+    }
+
+    /// The digests its Sigstore bundles are checked against.
+    pub fn sigstore_wants(&self) -> Vec<sigstore::Want> {
+        self.items
+            .iter()
+            .filter_map(|it| match &it.sig {
+                One::Sigstore(b, _) => Some(b.want()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The kind of its signatures.
+    pub fn kind(&self) -> Option<SignerKind> {
+        self.items.first().map(|it| it.key.key.kind())
     }
 
     /// The first trusted signer.
@@ -701,6 +799,9 @@ impl Admitted {
                     };
                     ssh_good(sig, digest, &it.key, subject, location)?
                 }
+                One::Sigstore(b, roots) => {
+                    sigstore_good(b, roots, d.sha256, d.sha512, &it.key, subject, location)?
+                }
             };
             good.push(g);
         }
@@ -741,6 +842,11 @@ impl Admitted {
                         sshsig::HashAlgo::Sha512 => sha2::Sha512::digest(bytes).to_vec(),
                     };
                     ssh_good(sig, &digest, &it.key, subject, location)?
+                }
+                One::Sigstore(b, roots) => {
+                    let sha256: [u8; 32] = sha2::Sha256::digest(bytes).into();
+                    let sha512: [u8; 64] = sha2::Sha512::digest(bytes).into();
+                    sigstore_good(b, roots, &sha256, Some(&sha512), &it.key, subject, location)?
                 }
             };
             good.push(g);
@@ -795,6 +901,45 @@ fn mismatch(subject: &str, location: &str, key: &TrustedKey) -> Error {
     .hint("the payload or its signature was altered, or the wrong key was given; nothing was run or saved")
 }
 
+fn sigstore_good(
+    bundle: &sigstore::Bundle,
+    roots: &sigstore::Roots,
+    sha256: &[u8; 32],
+    sha512: Option<&[u8; 64]>,
+    key: &TrustedKey,
+    subject: &str,
+    location: &str,
+) -> Result<GoodSig> {
+    let Signer::Sigstore(trust) = &key.key else {
+        return Err(mismatch(subject, location, key));
+    };
+    let good = sigstore::verify(bundle, trust, roots, sha256, sha512).map_err(|why| {
+        Error::refused_for(
+            Reason::BadSignature,
+            format!(
+                "{subject}: the Sigstore bundle {location} for {} is refused: {}",
+                key.key.describe(),
+                sanitize(&why)
+            ),
+        )
+        .hint("the payload or its bundle was altered, the bundle is for another file, or it does not chain to the trusted root (--trusted-root); nothing was run or saved")
+    })?;
+    Ok(GoodSig {
+        key: key.clone(),
+        key_id: good
+            .details
+            .identity
+            .clone()
+            .unwrap_or_else(|| key.key.short_id()),
+        created: good.signed_time,
+        trusted_comment: good.details.identity.clone().unwrap_or_default(),
+        prehashed: true,
+        kind: SignerKind::Sigstore,
+        algorithm: Some(good.algorithm.clone()),
+        sigstore: Some(Box::new(good.details)),
+    })
+}
+
 fn minisign_good(sig: &Signature, key: &TrustedKey) -> GoodSig {
     GoodSig {
         key: key.clone(),
@@ -804,6 +949,7 @@ fn minisign_good(sig: &Signature, key: &TrustedKey) -> GoodSig {
         prehashed: sig.is_prehashed(),
         kind: SignerKind::Minisign,
         algorithm: None,
+        sigstore: None,
     }
 }
 
@@ -822,6 +968,7 @@ fn openpgp_good(
             prehashed: true,
             kind: SignerKind::OpenPgp,
             algorithm: Some(format!("{}, {}", g.algorithm, g.hash)),
+            sigstore: None,
         }),
         openpgp::Outcome::Bad { reason, .. } => Err(Error::refused_for(
             Reason::BadSignature,
@@ -877,6 +1024,7 @@ fn ssh_good(
                 sshsig::HashAlgo::Sha512 => "SHA-512",
             }
         )),
+        sigstore: None,
     })
 }
 

@@ -499,6 +499,8 @@ pub fn run(a: &Options) -> Result<Outcome> {
         key_urls: Vec::new(),
         fingerprints: Vec::new(),
         sig: None,
+        bundle: None,
+        trusted_root: None,
         sha256: None,
         sha512: None,
         checksums: Some(Location::Url(list_url.clone())),

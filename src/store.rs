@@ -39,7 +39,7 @@ mod format;
 pub mod scope;
 mod views;
 
-pub use commands::{KeyOp, Outcome, command};
+pub use commands::{KeyOp, Outcome, SigstoreSpec, command};
 #[allow(unused_imports)]
 use format::*;
 #[allow(unused_imports)]

@@ -76,6 +76,15 @@ struct SigCheck {
     location: String,
 }
 
+/// `--github-repo` without a bundle: the attestations are looked up by the payload's
+/// SHA-256 once it is hashed (nothing runs before every check passed).
+struct GithubLookup {
+    /// The repositories trusted (`--github-repo`).
+    repos: Vec<TrustedKey>,
+    roots: crate::sigstore::Roots,
+    net: crate::fetch::NetConfig,
+}
+
 /// Everything that will be checked, gathered before the payload is read.
 pub struct Evidence {
     subject: String,
@@ -83,6 +92,7 @@ pub struct Evidence {
     signatures: Vec<SigCheck>,
     list_signature: Option<SigReport>,
     pins: Vec<Pin>,
+    github: Option<GithubLookup>,
 }
 
 /// What was verified, for notes and `--json`.
@@ -139,6 +149,10 @@ pub struct SigReport {
     /// Key and hash algorithms (OpenPGP, SSH).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub algorithm: Option<String>,
+    /// Sigstore: what the certificate says (identity, issuer, repository, workflow, commit),
+    /// the in-toto predicate type, the root that verified it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sigstore: Option<crate::sigstore::Details>,
     /// Other trusted signers whose signatures in the same file verified too.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub also_signed_by: Vec<String>,
@@ -264,6 +278,7 @@ fn sig_report_of(
         timestamp: g.created,
         prehashed: g.prehashed,
         algorithm: g.algorithm.clone(),
+        sigstore: g.sigstore.as_deref().cloned(),
         also_signed_by: good[1..].iter().map(|o| o.key.key.id()).collect(),
         ignored: ignored.to_vec(),
     }
@@ -288,7 +303,17 @@ fn load_signature(
     allow_legacy: bool,
     sibling: bool,
 ) -> Result<Option<SigCheck>> {
-    let Some(bytes) = load(loc, net, MAX_SIG_FILE_BYTES)? else {
+    // Bundles (named so, or given with --bundle) are bigger than detached signatures.
+    let name = loc.to_string();
+    let cap = if crate::sigstore::SUFFIXES.iter().any(|s| name.ends_with(s))
+        || name.ends_with(".jsonl")
+        || name.ends_with(".json")
+    {
+        crate::sigstore::MAX_BUNDLE_BYTES
+    } else {
+        MAX_SIG_FILE_BYTES
+    };
+    let Some(bytes) = load(loc, net, cap)? else {
         return Ok(None);
     };
     if sibling && openpgp::is_cleartext(&bytes) {
@@ -370,36 +395,79 @@ pub fn gather(plan: &Plan, ring: &KeyRing, net: &Net, extra_pins: Vec<Pin>) -> R
 
     // 1. The payload's signatures: `--sig LOC`, or the siblings for the kinds of key in
     // play (`.minisig`; `.asc`, `.sig`).
-    let explicit = plan.sig.is_some();
+    let explicit = plan.sig.is_some() || plan.bundle.is_some();
     let mut missing_sig = None;
     let mut signatures = Vec::new();
+    let mut github = None;
     if explicit || ring.wants_signature(url) {
-        let (found, tried) = match &plan.sig {
-            Some(loc) => (
-                load_signature(
-                    loc,
-                    net,
-                    ring,
-                    url,
-                    &plan.expect_file,
-                    plan.allow_legacy,
-                    false,
-                )?
-                .into_iter()
-                .collect(),
-                vec![loc.clone()],
-            ),
-            None => sibling_signatures(
-                &subject_loc,
-                &ring.kinds(url),
+        let mut found = Vec::new();
+        let mut tried = Vec::new();
+        for loc in plan.sig.iter().chain(plan.bundle.iter()) {
+            let check = load_signature(
+                loc,
                 net,
                 ring,
                 url,
                 &plan.expect_file,
                 plan.allow_legacy,
-            )?,
-        };
-        if found.is_empty() && (explicit || ring.requires_signature(url)) {
+                false,
+            )?;
+            match check {
+                Some(c) => found.push(c),
+                None => {
+                    payload_exists(&plan.subject, net)?;
+                    return Err(Error::refused_for(
+                        crate::error::Reason::MissingSignature,
+                        format!(
+                            "{} {loc} not found",
+                            if plan.bundle.as_ref() == Some(loc) {
+                                "Sigstore bundle"
+                            } else {
+                                "signature"
+                            }
+                        ),
+                    )
+                    .hint("check --sig / --bundle; every piece of evidence given must be present and pass"));
+                }
+            }
+            tried.push(loc.clone());
+        }
+        // The siblings of the kinds of key in play that no flag names.
+        let kinds: Vec<SignerKind> = ring
+            .kinds(url)
+            .into_iter()
+            .filter(|k| match k {
+                SignerKind::Sigstore => plan.bundle.is_none(),
+                _ => plan.sig.is_none(),
+            })
+            .collect();
+        if !kinds.is_empty() {
+            let (more, more_tried) = sibling_signatures(
+                &subject_loc,
+                &kinds,
+                net,
+                ring,
+                url,
+                &plan.expect_file,
+                plan.allow_legacy,
+            )?;
+            found.extend(more);
+            tried.extend(more_tried);
+        }
+        // `--github-repo` and no bundle: the attestations are looked up once the payload
+        // is hashed.
+        let repos = ring.github_repos();
+        let has_bundle = found
+            .iter()
+            .any(|c| c.admitted.kind() == Some(SignerKind::Sigstore));
+        if !repos.is_empty() && !has_bundle {
+            github = Some(GithubLookup {
+                repos,
+                roots: ring.sigstore_roots().clone(),
+                net: plan.net.clone(),
+            });
+        }
+        if found.is_empty() && github.is_none() && (explicit || ring.requires_signature(url)) {
             let sig_loc = either(&tried);
             let who = ring.expecting(url);
             let err = Error::refused_for(crate::error::Reason::MissingSignature, if explicit || who.is_empty() {
@@ -460,8 +528,12 @@ pub fn gather(plan: &Plan, ring: &KeyRing, net: &Net, extra_pins: Vec<Pin>) -> R
         signatures,
         list_signature,
         pins,
+        github,
     };
-    if evidence.signatures.is_empty() && !evidence.pins.iter().any(|p| p.anchor) {
+    if evidence.signatures.is_empty()
+        && evidence.github.is_none()
+        && !evidence.pins.iter().any(|p| p.anchor)
+    {
         if evidence.pins.is_empty() {
             return Err(Error::refused_for(crate::error::Reason::NoTrustAnchor, format!(
                 "no trust anchor for {}: no signature key, pinned --sha256/--sha512 or checksum list was given",
@@ -774,6 +846,20 @@ pub fn stream<W: Write>(
             ));
         }
     }
+    if let Some(g) = &ev.github {
+        let good = github_attestations(g, &digest, pumped.sha512.as_ref(), &ev.subject)?;
+        let (good, ignored, location) = good;
+        for x in &good {
+            anchors.push(format!(
+                "Sigstore attestation by {} ({})",
+                x.key.key.short_id(),
+                x.key.source
+            ));
+        }
+        if sig_report.is_none() {
+            sig_report = Some(sig_report_of(&good, &ignored, location, ev.subject.clone()));
+        }
+    }
     for pin in &ev.pins {
         let got = actual(&pin.digest);
         let matches = got == Some(pin.digest);
@@ -837,6 +923,230 @@ pub fn stream<W: Write>(
             anchors,
         },
     })
+}
+
+/// `verify sha256:HEX` / `verify sha512:HEX`: decide from a digest whose bytes are not at
+/// hand. Only Sigstore bundles (and `--github-repo` attestations) can be checked so; pins of
+/// the same algorithm are compared. The report's size is 0 and, for a SHA-512 digest, its
+/// `sha256` empty.
+pub fn decide_digest(ev: &Evidence, digest: Digest) -> Result<Report> {
+    let (sha256, sha512) = match digest {
+        Digest::Sha256(h) => (Some(h), None),
+        Digest::Sha512(h) => (None, Some(h)),
+    };
+    let mut anchors = Vec::new();
+    let mut sig_report = None;
+    for c in &ev.signatures {
+        if c.admitted.kind() != Some(SignerKind::Sigstore) {
+            return Err(Error::usage(format!(
+                "{}: a digest in place of FILE can only be checked against a Sigstore bundle, and {} is a {} signature, which needs the file's bytes",
+                ev.subject,
+                c.location,
+                c.admitted.kind().map(SignerKind::name).unwrap_or("detached")
+            ))
+            .hint("verify the file itself: verun verify FILE"));
+        }
+        for w in c.admitted.sigstore_wants() {
+            let (has, name) = match w {
+                crate::sigstore::Want::Sha256 => (sha256.is_some(), "SHA-256"),
+                crate::sigstore::Want::Sha512 => (sha512.is_some(), "SHA-512"),
+            };
+            if !has {
+                return Err(Error::refused_for(
+                    crate::error::Reason::BadSignature,
+                    format!(
+                        "{}: the bundle {} names the payload by {name}, and the digest given is another",
+                        ev.subject, c.location
+                    ),
+                )
+                .hint(format!("pass the {name} digest (or the file itself)")));
+            }
+        }
+        let good = c.admitted.decide(
+            crate::scheme::Digests {
+                sha256: sha256.as_ref().unwrap_or(&[0; 32]),
+                blake2b512: None,
+                sha512: sha512.as_ref(),
+                whole: None,
+                sha256_state: None,
+                sha512_state: None,
+                feeds: Vec::new(),
+            },
+            &ev.subject,
+            &c.location,
+        )?;
+        for g in &good {
+            anchors.push(format!(
+                "signature by {} ({})",
+                g.key.key.short_id(),
+                g.key.source
+            ));
+        }
+        if sig_report.is_none() {
+            sig_report = Some(sig_report_of(
+                &good,
+                &c.admitted.ignored,
+                c.location.clone(),
+                ev.subject.clone(),
+            ));
+        }
+    }
+    if let Some(g) = &ev.github {
+        let Some(h) = &sha256 else {
+            return Err(Error::usage(
+                "--github-repo looks attestations up by SHA-256: pass sha256:HEX",
+            ));
+        };
+        let (good, ignored, location) = github_attestations(g, h, None, &ev.subject)?;
+        for x in &good {
+            anchors.push(format!(
+                "Sigstore attestation by {} ({})",
+                x.key.key.short_id(),
+                x.key.source
+            ));
+        }
+        if sig_report.is_none() {
+            sig_report = Some(sig_report_of(&good, &ignored, location, ev.subject.clone()));
+        }
+    }
+    for pin in &ev.pins {
+        let got = match pin.digest {
+            Digest::Sha256(_) => sha256.map(Digest::Sha256),
+            Digest::Sha512(_) => sha512.map(Digest::Sha512),
+        };
+        let Some(got) = got else {
+            return Err(Error::usage(format!(
+                "{} cannot be compared with {}: another algorithm",
+                pin.source, ev.subject
+            )));
+        };
+        if got != pin.digest {
+            return Err(Error::refused_for(
+                crate::error::Reason::ChecksumMismatch,
+                format!(
+                    "{}: {} mismatch with {}: expected {}, got {}",
+                    ev.subject,
+                    pin.digest.algorithm(),
+                    pin.source,
+                    pin.digest.hex(),
+                    got.hex()
+                ),
+            )
+            .hint("the digest or the pin is wrong"));
+        }
+        if pin.anchor {
+            anchors.push(pin.source.clone());
+        }
+    }
+    if anchors.is_empty() {
+        return Err(Error::refused_for(
+            crate::error::Reason::NoTrustAnchor,
+            format!("no trust anchor for {}", ev.subject),
+        )
+        .hint("pass its Sigstore bundle with --bundle and the signer with --cert-identity ID --cert-oidc-issuer URL"));
+    }
+    Ok(Report {
+        subject: ev.subject.clone(),
+        file_name: ev.name.clone(),
+        size: 0,
+        sha256: sha256.map(|h| to_hex(&h)).unwrap_or_default(),
+        sha512: sha512.map(|h| to_hex(&h)),
+        signature: sig_report,
+        checksums_signature: ev.list_signature.clone(),
+        pins: ev.pins.clone(),
+        anchors,
+    })
+}
+
+/// `$VERUN_GITHUB_API` (default `https://api.github.com`).
+fn github_api() -> String {
+    std::env::var("VERUN_GITHUB_API")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "https://api.github.com".to_string())
+        .trim_end_matches('/')
+        .to_string()
+}
+
+/// Look the attestations of the payload (by SHA-256) up in each `--github-repo` and verify
+/// them: those by other signers are ignored; at least one must be by the repository, and
+/// every one by it must verify. Returns the good ones, the ignored, and where they came from.
+fn github_attestations(
+    g: &GithubLookup,
+    sha256: &[u8; 32],
+    sha512: Option<&[u8; 64]>,
+    subject: &str,
+) -> Result<(Vec<GoodSig>, Vec<String>, String)> {
+    let net = crate::fetch::Net::new(&g.net)?;
+    let token = std::env::var("GITHUB_TOKEN").ok().filter(|t| !t.is_empty());
+    let mut errors = Vec::new();
+    for key in &g.repos {
+        let crate::scheme::Signer::Sigstore(trust) = &key.key else {
+            continue;
+        };
+        let crate::sigstore::Trust::GithubRepo(repo) = &**trust else {
+            continue;
+        };
+        let api = github_api();
+        let url = HttpUrl::parse(&format!(
+            "{api}/repos/{repo}/attestations/sha256:{}",
+            to_hex(sha256)
+        ))
+        .map_err(|e| {
+            Error::usage(format!(
+                "VERUN_GITHUB_API {}: {}",
+                sanitize(&api),
+                e.message()
+            ))
+            .hint("VERUN_GITHUB_API is the base URL of GitHub's REST API (https://api.github.com)")
+        })?;
+        let Some(bytes) = net.get_api(&url, crate::sigstore::MAX_BUNDLE_BYTES, token.as_deref())?
+        else {
+            errors.push(format!("{url} has no attestation for it (HTTP 404)"));
+            continue;
+        };
+        let location = url.to_string();
+        let bundles = crate::sigstore::parse_bundles(&bytes).map_err(|e| {
+            Error::refused_for(
+                crate::error::Reason::MalformedSignature,
+                format!("malformed attestations from {location}: {}", sanitize(&e)),
+            )
+            .hint("the API answered something that is not a list of Sigstore bundles; check VERUN_GITHUB_API")
+        })?;
+        if bundles.is_empty() {
+            errors.push(format!("{url} lists no attestation for it"));
+            continue;
+        }
+        let ring = crate::keys::KeyRing::new(
+            vec![crate::plan::GivenKey {
+                key: key.key.clone(),
+                source: key.source.clone(),
+            }],
+            None,
+        )?
+        .with_sigstore_roots(g.roots.clone());
+        let what = format!("the attestations at {location}");
+        let admitted = crate::scheme::admit_sigstore(&bundles, &ring, None, &what)?;
+        let good = admitted.decide(
+            crate::scheme::Digests {
+                sha256,
+                blake2b512: None,
+                sha512,
+                whole: None,
+                sha256_state: None,
+                sha512_state: None,
+                feeds: Vec::new(),
+            },
+            subject,
+            &location,
+        )?;
+        return Ok((good, admitted.ignored.clone(), location));
+    }
+    Err(Error::refused_for(
+        crate::error::Reason::MissingSignature,
+        format!("{subject}: no Sigstore attestation found: {}", errors.join("; ")),
+    )
+    .hint("the repository has not attested this file (gh attestation verify would refuse it too), or pass its bundle with --bundle; GITHUB_TOKEN is sent when set (private repositories)"))
 }
 
 impl Evidence {

@@ -17,10 +17,49 @@ use super::shared::*;
 /// under 1 MiB).
 const MAX_CLEARTEXT_BYTES: u64 = 64 * 1024 * 1024;
 
+/// `sha256:HEX` / `sha512:HEX` in place of FILE (and no file of that name).
+fn digest_arg(file: &std::path::Path) -> Option<Digest> {
+    if file.exists() {
+        return None;
+    }
+    let s = file.to_str()?;
+    if let Some(h) = s.strip_prefix("sha256:") {
+        return verun::checksums::parse_hex32(h).map(Digest::Sha256);
+    }
+    s.strip_prefix("sha512:")
+        .and_then(verun::checksums::parse_hex64)
+        .map(Digest::Sha512)
+}
+
 pub(super) fn verify_file(a: VerifyArgs) -> Result<u8> {
     let plan = Plan::new(Subject::File(a.file.clone()), &a.verify.plan_options())?;
     verun::lock::LockCheck::open(&plan)?; // --lock is for URLs: a usage error here
     let session = Session::open(&plan)?;
+    if let Some(digest) = digest_arg(&a.file) {
+        if plan.bundle.is_none() && plan.sig.is_none() && !plan.keys.iter().any(|k| {
+            matches!(&k.key, verun::scheme::Signer::Sigstore(t) if matches!(**t, verun::sigstore::Trust::GithubRepo(_)))
+        }) {
+            return Err(Error::usage(format!(
+                "verify {}: a digest in place of FILE needs its Sigstore bundle: --bundle LOC (or --github-repo)",
+                a.file.display()
+            ))
+            .hint("verun verify sha256:HEX --bundle B.sigstore.json --cert-identity ID --cert-oidc-issuer URL"));
+        }
+        if plan.checksums.is_some() || a.output.is_some() {
+            return Err(Error::usage(
+                "a digest in place of FILE takes neither --checksums nor -o",
+            ));
+        }
+        let ring = session.ring(&plan)?;
+        let evidence = verify::gather(&plan, &ring, &session.net, Vec::new())?;
+        let report = verify::decide_digest(&evidence, digest)?;
+        session.record_use(&report);
+        report_notes(plan.quiet, &report);
+        if a.json {
+            print_json(&report, None);
+        }
+        return Ok(0);
+    }
     if plan.sig.is_none() && is_cleartext_file(&a.file)? {
         return verify_cleartext(&a, &plan, &session);
     }

@@ -108,6 +108,29 @@ pub struct VerifyOpts {
     /// sibling, <URL>.minisig, <URL>.asc then <URL>.sig (verify: next to FILE).
     #[arg(long, value_name = "LOC")]
     pub sig: Option<String>,
+    /// A Sigstore bundle for the payload (URL or path; JSON, v0.1 to v0.3, message signature
+    /// or DSSE); default, when a Sigstore signer is in play: <URL>.sigstore.json, then
+    /// <URL>.sigstore.
+    #[arg(long, value_name = "LOC")]
+    pub bundle: Option<String>,
+    /// Sigstore: the identity (certificate SAN) that must have signed, exactly.
+    #[arg(long, value_name = "ID")]
+    pub cert_identity: Option<String>,
+    /// Sigstore: a regular expression the whole SAN must match (instead of --cert-identity).
+    #[arg(long, value_name = "RE", conflicts_with = "cert_identity")]
+    pub cert_identity_regexp: Option<String>,
+    /// Sigstore: the OIDC issuer the certificate must carry; required with an identity.
+    #[arg(long, value_name = "URL")]
+    pub cert_oidc_issuer: Option<String>,
+    /// Sigstore: trust what GitHub Actions runs in OWNER/NAME signed (the certificate's
+    /// Source Repository URI, whichever workflow signed); without a bundle, the
+    /// attestations are looked up by the payload's digest ($VERUN_GITHUB_API, GITHUB_TOKEN).
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub github_repo: Option<String>,
+    /// Sigstore trusted_root.json; default: the public-good root compiled in (and GitHub's
+    /// for --github-repo).
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
     /// Pinned SHA-256 of the payload (64 hex digits, any case).
     #[arg(long, value_name = "HEX")]
     pub sha256: Option<String>,
@@ -166,6 +189,12 @@ impl VerifyOpts {
             keys: self.keys.clone(),
             fingerprints: self.fingerprints.clone(),
             sig: self.sig.clone(),
+            bundle: self.bundle.clone(),
+            cert_identity: self.cert_identity.clone(),
+            cert_identity_regexp: self.cert_identity_regexp.clone(),
+            cert_oidc_issuer: self.cert_oidc_issuer.clone(),
+            github_repo: self.github_repo.clone(),
+            trusted_root: self.trusted_root.clone(),
             sha256: self.sha256.clone(),
             sha512: self.sha512.clone(),
             checksums: self.checksums.clone(),
@@ -337,7 +366,7 @@ pub enum KeyCommand {
             long,
             value_name = "KEY",
             conflicts_with = "file",
-            required_unless_present = "file"
+            required_unless_present_any = ["file", "cert_identity", "cert_identity_regexp", "github_repo"]
         )]
         pubkey: Option<String>,
         /// The key file: a minisign .pub, an OpenPGP certificate or keyring (.asc, .gpg),
@@ -358,6 +387,18 @@ pub enum KeyCommand {
         /// Stop trusting the key after this day (YYYY-MM-DD, UTC).
         #[arg(long, value_name = "YYYY-MM-DD")]
         expires: Option<String>,
+        /// Sigstore: trust this signer identity (certificate SAN, exactly) instead of a key.
+        #[arg(long, value_name = "ID", conflicts_with_all = ["pubkey", "file"])]
+        cert_identity: Option<String>,
+        /// Sigstore: a regular expression the whole SAN must match (instead of --cert-identity).
+        #[arg(long, value_name = "RE", conflicts_with_all = ["pubkey", "file", "cert_identity"])]
+        cert_identity_regexp: Option<String>,
+        /// Sigstore: the OIDC issuer of the identity (required with it).
+        #[arg(long, value_name = "URL")]
+        cert_oidc_issuer: Option<String>,
+        /// Sigstore: trust what GitHub Actions runs in OWNER/NAME signed.
+        #[arg(long, value_name = "OWNER/NAME", conflicts_with_all = ["pubkey", "file"])]
+        github_repo: Option<String>,
     },
     /// List trusted keys.
     List {
@@ -446,6 +487,10 @@ impl KeyCommand {
                 scope,
                 global,
                 expires,
+                cert_identity,
+                cert_identity_regexp,
+                cert_oidc_issuer,
+                github_repo,
             } => KeyOp::Add {
                 name,
                 pubkey,
@@ -454,6 +499,12 @@ impl KeyCommand {
                 scope,
                 global,
                 expires,
+                sigstore: verun::store::SigstoreSpec {
+                    identity: cert_identity,
+                    identity_regexp: cert_identity_regexp,
+                    issuer: cert_oidc_issuer,
+                    github_repo,
+                },
             },
             KeyCommand::List { json } => KeyOp::List { json },
             KeyCommand::Show { name } => KeyOp::Show { name },

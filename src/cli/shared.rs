@@ -40,10 +40,14 @@ impl Session {
     /// The keys for this call: `--key` (with certificates downloaded from `--key
     /// https://...`, narrowed by `--fingerprint`) and the store.
     pub(super) fn ring(&self, plan: &Plan) -> Result<KeyRing<'_>> {
-        KeyRing::new(
+        let ring = KeyRing::new(
             verun::keys::given_keys(plan, &self.net)?,
             self.store.as_ref().map(|s| s as &dyn KeyStore),
-        )
+        )?;
+        Ok(match &plan.trusted_root {
+            Some(roots) => ring.with_sigstore_roots(roots.clone()),
+            None => ring,
+        })
     }
 
     /// Count a use of the store key that signed `report`'s payload. Failing to record it is a
@@ -134,7 +138,49 @@ pub(super) fn report_notes(quiet: bool, r: &Report) {
         ),
     );
     let signature_notes = |s: &verun::verify::SigReport, signed: &str, comment: &str| {
-        if s.kind == "minisign" {
+        if let Some(d) = &s.sigstore {
+            note(
+                false,
+                &format!(
+                    "  {signed} by {} ({}; {}{})",
+                    sanitize(&s.signer),
+                    sanitize(&s.key_source),
+                    d.trusted_root,
+                    s.timestamp
+                        .map(|t| format!(", signed {}", verun::time::rfc3339(t as i64)))
+                        .unwrap_or_default()
+                ),
+            );
+            let mut what = Vec::new();
+            if let Some(i) = &d.identity {
+                what.push(format!("identity {}", sanitize(i)));
+            }
+            if let Some(i) = &d.issuer {
+                what.push(format!("issuer {}", sanitize(i)));
+            }
+            if let Some(r) = &d.repository {
+                what.push(format!("built in {}", sanitize(r)));
+            }
+            if let Some(c) = &d.commit {
+                what.push(format!("commit {}", sanitize(c)));
+            }
+            if let Some(p) = &d.predicate_type {
+                what.push(format!("attests {}", sanitize(p)));
+            }
+            if !what.is_empty() {
+                note(false, &format!("  certificate: {}", what.join(", ")));
+            }
+            if !s.ignored.is_empty() {
+                note(
+                    false,
+                    &format!(
+                        "  ignored: bundle{} by {} (not trusted here)",
+                        if s.ignored.len() == 1 { "" } else { "s" },
+                        s.ignored.join(", ")
+                    ),
+                );
+            }
+        } else if s.kind == "minisign" {
             note(
                 false,
                 &format!(

@@ -38,6 +38,8 @@ pub enum KeyOp {
         global: bool,
         /// Last day of trust (`YYYY-MM-DD`).
         expires: Option<String>,
+        /// A Sigstore signer instead of a key.
+        sigstore: SigstoreSpec,
     },
     /// List the keys (a table, or one JSON document).
     List {
@@ -70,6 +72,20 @@ pub enum KeyOp {
     },
 }
 
+/// A Sigstore signer for `key add`: `--cert-identity ID` (or `--cert-identity-regexp RE`)
+/// with `--cert-oidc-issuer URL`, or `--github-repo OWNER/NAME`.
+#[derive(Clone, Debug, Default)]
+pub struct SigstoreSpec {
+    /// `--cert-identity`.
+    pub identity: Option<String>,
+    /// `--cert-identity-regexp`.
+    pub identity_regexp: Option<String>,
+    /// `--cert-oidc-issuer`.
+    pub issuer: Option<String>,
+    /// `--github-repo`.
+    pub github_repo: Option<String>,
+}
+
 /// Carry out a `verun key` operation on the store below `paths`; what to print comes back.
 pub fn command(paths: &Paths, cmd: KeyOp) -> Result<Outcome> {
     let dir = &paths.config;
@@ -82,12 +98,11 @@ pub fn command(paths: &Paths, cmd: KeyOp) -> Result<Outcome> {
             scope,
             global,
             expires,
+            sigstore,
         } => add(
             dir,
             &name,
-            pubkey,
-            file,
-            fingerprint,
+            (pubkey, file, fingerprint, sigstore),
             &scope,
             global,
             expires.as_deref(),
@@ -243,14 +258,28 @@ fn refuse_ssh_options(key: &Signer, flag: &str, shown: &str) -> Result<()> {
 pub(super) fn add(
     dir: &Path,
     name: &str,
-    pubkey: Option<String>,
-    file: Option<PathBuf>,
-    fingerprint: Option<String>,
+    (pubkey, file, fingerprint, sigstore): (
+        Option<String>,
+        Option<PathBuf>,
+        Option<String>,
+        SigstoreSpec,
+    ),
     scopes: &[String],
     global: bool,
     expires: Option<&str>,
 ) -> Result<Outcome> {
     validate_name(name)?;
+    let trust = crate::plan::sigstore_trust(
+        sigstore.identity.as_deref(),
+        sigstore.identity_regexp.as_deref(),
+        sigstore.issuer.as_deref(),
+        sigstore.github_repo.as_deref(),
+    )?;
+    if trust.is_some() && (pubkey.is_some() || file.is_some()) {
+        return Err(Error::usage(
+            "a Sigstore signer (--cert-identity, --github-repo) is an entry of its own: not with --pubkey or --file",
+        ));
+    }
     if fingerprint.is_some() && file.is_none() {
         return Err(
             Error::usage("--fingerprint picks an OpenPGP certificate of --file")
@@ -258,6 +287,14 @@ pub(super) fn add(
         );
     }
     let (key, source) = match (pubkey, file) {
+        (None, None) if trust.is_some() => {
+            let t = trust.expect("checked");
+            let source = match &t {
+                crate::sigstore::Trust::GithubRepo(r) => format!("--github-repo {r}"),
+                _ => "--cert-identity".to_string(),
+            };
+            (Signer::Sigstore(Box::new(t)), source)
+        }
         (Some(line), None) if crate::sshsig::is_inline_key(line.trim()) => {
             let key = crate::sshsig::SshKey::parse_line(line.trim()).map_err(|e| {
                 Error::usage(format!("--pubkey: {}", sanitize(&e))).hint(
@@ -509,6 +546,9 @@ fn how_to_sign(key: &Signer, name: &str, new_file: &str) -> String {
         ),
         Signer::Ssh(_) => format!(
             "the new key file must be signed with {name}'s current key: ssh-keygen -Y sign -f CURRENT_KEY -n file {f}"
+        ),
+        Signer::Sigstore(_) => format!(
+            "{name} is a Sigstore signer, which has no key to sign a rotation with: `verun key remove {name}`, then `verun key add` the new one"
         ),
     }
 }
