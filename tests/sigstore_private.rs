@@ -104,6 +104,9 @@ fn assert_verified(f: &Fixture, out: &Output) {
     assert_not_ran(&f.marker);
 }
 
+/// How verun says a verified bundle is by another signer than the one asked for.
+const OTHER_SIGNER: &[&str] = &["mismatch", "not by", "not trusted", "does not match"];
+
 /// Exit 77, exactly one `verun: error:` line and a hint, nothing run; and the error line
 /// names the fault (one of `because`, case-insensitive), so a bundle refused for some
 /// other, accidental reason does not pass for the case under test.
@@ -400,6 +403,37 @@ fn checkpoint_signed_by_a_key_not_in_the_root_is_refused() {
 }
 
 #[test]
+fn bundle_without_log_entry_is_refused_when_the_root_has_tlogs() {
+    if !needs_openssl() {
+        return;
+    }
+    let f = Fixture::new();
+    let mut root = RootSpec::public_good();
+    root.tsas = true;
+    // A valid SCT and a valid timestamp, but nothing logged in Rekor.
+    let mut spec = BundleSpec::new();
+    spec.tlog = false;
+    spec.tsa = TsaToken::Trusted;
+    spec.cert_not_after = now() + 300;
+    let out = f.check(&root, &spec);
+    assert_refused(
+        &f,
+        &out,
+        &["inclusion proof", "tlog", "log entry", "transparency"],
+    );
+}
+
+#[test]
+fn bundle_without_any_signed_time_is_refused() {
+    let f = Fixture::new();
+    // An inclusion proof but no SET and no timestamp: nothing vouches for when it was signed.
+    let mut spec = BundleSpec::new();
+    spec.set = false;
+    let out = f.check(&RootSpec::public_good(), &spec);
+    assert_refused(&f, &out, &["timestamp", "time"]);
+}
+
+#[test]
 fn v01_bundle_with_a_signed_entry_timestamp_and_no_proof_verifies() {
     let f = Fixture::new();
     let mut spec = BundleSpec::new();
@@ -520,6 +554,74 @@ fn log_entry_of_another_signature_is_refused() {
 // --- identity -----------------------------------------------------------------------------
 
 #[test]
+fn issuer_in_the_legacy_extension_only_is_matched() {
+    let f = Fixture::new();
+    let mut spec = BundleSpec::new();
+    spec.legacy_issuer_only = true;
+    let root = f.root(&RootSpec::public_good());
+    let bundle = f.bundle(&spec);
+    assert_verified(&f, &f.verify(&bundle, &root, &spec));
+    let out = f.verify_as(
+        f.file.to_str().unwrap(),
+        &bundle,
+        &root,
+        spec.identity.as_str(),
+        "https://accounts.google.com",
+    );
+    assert_refused(&f, &out, OTHER_SIGNER);
+}
+
+/// `verun verify FILE --bundle B --github-repo REPO --trusted-root ROOT`.
+fn verify_github(f: &Fixture, bundle: &Path, root: &Path, repo: &str) -> Output {
+    f.env.verun([
+        "verify",
+        f.file.to_str().unwrap(),
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--github-repo",
+        repo,
+        "--trusted-root",
+        root.to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn github_repo_accepts_a_bundle_built_in_that_repository() {
+    let f = Fixture::new();
+    let root = f.root(&RootSpec::public_good());
+    let bundle = f.bundle(&BundleSpec::new().github("verun-test/tool").dsse());
+    assert_verified(&f, &verify_github(&f, &bundle, &root, "verun-test/tool"));
+    let out = verify_github(&f, &bundle, &root, "verun-test/other");
+    assert_refused(&f, &out, OTHER_SIGNER);
+}
+
+#[test]
+fn github_repo_is_the_calling_repository_not_the_reusable_workflows() {
+    let f = Fixture::new();
+    let root = f.root(&RootSpec::public_good());
+    let spec = BundleSpec::new()
+        .github_reusable("verun-test/app", "shared-org/workflows")
+        .dsse();
+    let bundle = f.bundle(&spec);
+    // Built in verun-test/app by a reusable workflow of shared-org/workflows.
+    assert_verified(&f, &verify_github(&f, &bundle, &root, "verun-test/app"));
+    // Every caller of that workflow would pass as shared-org/workflows otherwise.
+    let out = verify_github(&f, &bundle, &root, "shared-org/workflows");
+    assert_refused(&f, &out, OTHER_SIGNER);
+}
+
+#[test]
+fn github_repo_refuses_a_certificate_from_another_issuer() {
+    let f = Fixture::new();
+    let root = f.root(&RootSpec::public_good());
+    let mut spec = BundleSpec::new().github("verun-test/tool").dsse();
+    spec.issuer = "https://token.actions.example.test".into();
+    let bundle = f.bundle(&spec);
+    let out = verify_github(&f, &bundle, &root, "verun-test/tool");
+    assert_refused(&f, &out, OTHER_SIGNER);
+}
+
+#[test]
 fn identity_regexp_must_match_the_whole_san() {
     let f = Fixture::new();
     let spec = BundleSpec::new();
@@ -542,8 +644,8 @@ fn identity_regexp_must_match_the_whole_san() {
     assert_verified(&f, &verify(r"releaser@verun\.test"));
     assert_verified(&f, &verify(r"[a-z]+@verun\.test"));
     // A match of part of the SAN is no match.
-    assert_refused(&f, &verify(r"releaser@verun"), &["identity"]);
-    assert_refused(&f, &verify(r"verun\.test"), &["identity"]);
+    assert_refused(&f, &verify(r"releaser@verun"), OTHER_SIGNER);
+    assert_refused(&f, &verify(r"verun\.test"), OTHER_SIGNER);
 }
 
 #[test]
@@ -559,7 +661,7 @@ fn wrong_identity_is_refused() {
         "someone-else@verun.test",
         &spec.issuer,
     );
-    assert_refused(&f, &out, &["identity"]);
+    assert_refused(&f, &out, OTHER_SIGNER);
 }
 
 #[test]
@@ -575,7 +677,7 @@ fn wrong_issuer_is_refused() {
         spec.identity.as_str(),
         "https://accounts.google.com",
     );
-    assert_refused(&f, &out, &["issuer"]);
+    assert_refused(&f, &out, OTHER_SIGNER);
 }
 
 // --- what is signed -----------------------------------------------------------------------
@@ -786,7 +888,7 @@ fn fetch_refuses_a_sibling_bundle_by_another_identity_than_the_store_holds() {
     let dest = site.f.env.path("out/tool.sh");
     fs::create_dir_all(dest.parent().unwrap()).unwrap();
     let out = site.verun("fetch", &["-o", dest.to_str().unwrap()]);
-    assert_refused(&site.f, &out, &["mallory@verun.test"]);
+    assert_refused(&site.f, &out, OTHER_SIGNER);
     assert_no_file(&dest);
 }
 

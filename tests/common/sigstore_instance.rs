@@ -448,12 +448,14 @@ impl Instance {
                 &fulcio_oid(1),
                 spec.issuer.as_bytes().to_vec(),
             ));
-        params
-            .custom_extensions
-            .push(CustomExtension::from_oid_content(
-                &fulcio_oid(8),
-                der_utf8(&spec.issuer),
-            ));
+        if !spec.legacy_issuer_only {
+            params
+                .custom_extensions
+                .push(CustomExtension::from_oid_content(
+                    &fulcio_oid(8),
+                    der_utf8(&spec.issuer),
+                ));
+        }
         if let Some(repo) = &spec.github_repo {
             let source = format!("https://github.com/{repo}");
             let signer_uri = spec.identity.as_str().to_string();
@@ -763,6 +765,8 @@ pub struct BundleSpec {
     pub issuer: String,
     /// GitHub-like claims for `OWNER/NAME` (Source Repository URI etc.).
     pub github_repo: Option<String>,
+    /// Only the legacy issuer extension (`.1.1`), as Fulcio wrote before 2023.
+    pub legacy_issuer_only: bool,
     /// The log's integrated time (Unix seconds).
     pub signed_at: u64,
     pub cert_not_before: u64,
@@ -799,6 +803,7 @@ impl BundleSpec {
             identity: San::Email(DEFAULT_IDENTITY.into()),
             issuer: DEFAULT_ISSUER.into(),
             github_repo: None,
+            legacy_issuer_only: false,
             signed_at: time,
             cert_not_before: time - 120,
             cert_not_after: time + 480,
@@ -821,6 +826,16 @@ impl BundleSpec {
         ));
         self.issuer = GITHUB_ISSUER.into();
         self.github_repo = Some(repo.into());
+        self
+    }
+
+    /// A reusable workflow of `workflow_repo` signed it, called from (built in)
+    /// `caller_repo`: the SAN names the workflow, the Source Repository URI the caller.
+    pub fn github_reusable(mut self, caller_repo: &str, workflow_repo: &str) -> BundleSpec {
+        self = self.github(caller_repo);
+        self.identity = San::Uri(format!(
+            "https://github.com/{workflow_repo}/.github/workflows/attest.yml@refs/heads/main"
+        ));
         self
     }
 
