@@ -917,3 +917,102 @@ fn older_sigstore_signing_time_after_a_newer_one_is_refused_unless_allow_downgra
     assert_exit(&out, 0);
     assert_eq!(fs::read(&dest).unwrap(), site.f.payload);
 }
+
+#[test]
+fn lockfile_names_the_sigstore_signer() {
+    let spec = BundleSpec::new();
+    let site = Site::new(&spec);
+    site.serve_bundle(&spec);
+    let lock = site.f.env.path("verun.lock");
+    let out = site.verun("run", &["--lock", lock.to_str().unwrap()]);
+    assert_exit(&out, 0);
+    assert_ran(&site.f.marker);
+    let text = fs::read_to_string(&lock).unwrap();
+    let signer = format!(
+        "signer = \"sigstore:{}|{}\"",
+        spec.issuer,
+        spec.identity.as_str()
+    );
+    assert!(
+        text.contains(&signer),
+        "no `{signer}` in the lockfile:\n{text}"
+    );
+}
+
+#[test]
+fn json_report_names_identity_and_issuer() {
+    let f = Fixture::new();
+    let spec = BundleSpec::new().github("verun-test/tool").dsse();
+    let root = f.root(&RootSpec::public_good());
+    let bundle = f.bundle(&spec);
+    let out = f.env.verun([
+        "verify",
+        f.file.to_str().unwrap(),
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--cert-identity",
+        spec.identity.as_str(),
+        "--cert-oidc-issuer",
+        &spec.issuer,
+        "--trusted-root",
+        root.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_verified(&f, &out);
+    let report = stdout(&out);
+    let _: serde_json::Value = serde_json::from_str(&report).expect("one JSON report");
+    for needle in [spec.identity.as_str(), spec.issuer.as_str()] {
+        assert!(report.contains(needle), "{needle} not in {report}");
+    }
+}
+
+#[test]
+fn integrated_time_in_the_future_is_refused() {
+    let f = Fixture::new();
+    let later = now() + 3600;
+    let spec = BundleSpec::signed_at(later);
+    let out = f.check(&RootSpec::public_good(), &spec);
+    assert_refused(&f, &out, &["future"]);
+}
+
+#[test]
+fn a_checksum_list_with_a_sigstore_bundle_vouches_for_the_payload() {
+    let spec = BundleSpec::new();
+    let site = Site::new(&spec);
+    // No bundle for the payload itself: only the list is signed.
+    let list = gnu_checksums(&[("tool.sh", &site.f.payload)]);
+    site.server
+        .route("/dl/SHA256SUMS", Reply::bytes(list.as_bytes()));
+    let list_bundle = site.f.inst.bundle(list.as_bytes(), &spec);
+    site.server
+        .route("/dl/SHA256SUMS.sigstore.json", Reply::bytes(list_bundle));
+    let sums = format!("{}/dl/SHA256SUMS", site.server.base_url_ip());
+    let sums_sig = format!("{sums}.sigstore.json");
+    let out = site.verun("run", &["--checksums", &sums, "--checksums-sig", &sums_sig]);
+    assert_exit(&out, 0);
+    assert_ran(&site.f.marker);
+    fs::remove_file(&site.f.marker).unwrap();
+
+    // The list's sibling `SHA256SUMS.sigstore.json` is found without --checksums-sig.
+    let out = site.verun("run", &["--checksums", &sums]);
+    assert_exit(&out, 0);
+    assert_ran(&site.f.marker);
+}
+
+#[test]
+fn a_checksum_list_whose_sigstore_bundle_is_for_other_bytes_is_refused() {
+    let spec = BundleSpec::new();
+    let site = Site::new(&spec);
+    let list = gnu_checksums(&[("tool.sh", &site.f.payload)]);
+    site.server
+        .route("/dl/SHA256SUMS", Reply::bytes(list.as_bytes()));
+    // A genuine bundle by the trusted identity, but for last release's list.
+    let old_list = gnu_checksums(&[("tool.sh", b"last release")]);
+    let list_bundle = site.f.inst.bundle(old_list.as_bytes(), &spec);
+    site.server
+        .route("/dl/SHA256SUMS.sigstore.json", Reply::bytes(list_bundle));
+    let sums = format!("{}/dl/SHA256SUMS", site.server.base_url_ip());
+    let sums_sig = format!("{sums}.sigstore.json");
+    let out = site.verun("run", &["--checksums", &sums, "--checksums-sig", &sums_sig]);
+    assert_refused(&site.f, &out, &["digest", "mismatch"]);
+}
