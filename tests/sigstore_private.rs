@@ -444,6 +444,34 @@ fn v01_bundle_with_a_signed_entry_timestamp_and_no_proof_verifies() {
 }
 
 #[test]
+fn every_bundle_media_type_spelling_is_accepted() {
+    let f = Fixture::new();
+    let root = f.root(&RootSpec::public_good());
+    for (version, media_type) in [
+        (BundleVersion::V01, MEDIA_TYPE_V01),
+        (BundleVersion::V02, MEDIA_TYPE_V02),
+        (BundleVersion::V03, MEDIA_TYPE_V03),
+        (BundleVersion::V03, MEDIA_TYPE_V03_ALT),
+    ] {
+        let mut spec = BundleSpec::new();
+        spec.version = version;
+        spec.media_type = Some(media_type);
+        let bundle = f.bundle(&spec);
+        let out = f.verify(&bundle, &root, &spec);
+        assert_exit(&out, 0);
+    }
+}
+
+#[test]
+fn unknown_bundle_media_type_is_refused() {
+    let f = Fixture::new();
+    let mut spec = BundleSpec::new();
+    spec.media_type = Some("application/vnd.dev.sigstore.bundle.v0.9+json");
+    let out = f.check(&RootSpec::public_good(), &spec);
+    assert_refused(&f, &out, &["media type"]);
+}
+
+#[test]
 fn v03_bundle_without_inclusion_proof_is_refused_when_the_root_has_tlogs() {
     let f = Fixture::new();
     let mut spec = BundleSpec::new();
@@ -1015,4 +1043,52 @@ fn a_checksum_list_whose_sigstore_bundle_is_for_other_bytes_is_refused() {
     let sums_sig = format!("{sums}.sigstore.json");
     let out = site.verun("run", &["--checksums", &sums, "--checksums-sig", &sums_sig]);
     assert_refused(&site.f, &out, &["digest", "mismatch"]);
+}
+
+#[test]
+fn the_dot_sigstore_sibling_is_found_when_there_is_no_dot_sigstore_json() {
+    let spec = BundleSpec::new();
+    let site = Site::new(&spec);
+    let bundle = site.f.inst.bundle(&site.f.payload, &spec);
+    site.server
+        .route("/dl/tool.sh.sigstore", Reply::bytes(bundle));
+    let out = site.verun("run", &[]);
+    assert_exit(&out, 0);
+    assert_ran(&site.f.marker);
+}
+
+#[test]
+fn a_store_identity_scoped_to_another_prefix_is_no_anchor() {
+    let spec = BundleSpec::new();
+    let f = Fixture::new();
+    let server = TestServer::https();
+    let scope = format!("{}/other/", server.base_url_ip());
+    let out = f.env.verun([
+        "key",
+        "add",
+        "releaser",
+        "--cert-identity",
+        spec.identity.as_str(),
+        "--cert-oidc-issuer",
+        &spec.issuer,
+        "--scope",
+        &scope,
+    ]);
+    assert_exit(&out, 0);
+    let root = f.root(&RootSpec::public_good());
+    server.route("/dl/tool.sh", Reply::bytes(&f.payload));
+    server.route(
+        "/dl/tool.sh.sigstore.json",
+        Reply::bytes(f.inst.bundle(&f.payload, &spec)),
+    );
+    let url = format!("{}/dl/tool.sh", server.base_url_ip());
+    let out = f.env.verun([
+        "run",
+        &url,
+        "--trusted-root",
+        root.to_str().unwrap(),
+        "--cacert",
+        server.ca_pem_path().to_str().unwrap(),
+    ]);
+    assert_refused(&f, &out, &["scope", "trusted only"]);
 }

@@ -47,6 +47,10 @@ use sha2::{Digest as _, Sha256};
 pub const MEDIA_TYPE_V03: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 /// The bundle v0.1 media type (sigstore-python 1.x, older cosign).
 pub const MEDIA_TYPE_V01: &str = "application/vnd.dev.sigstore.bundle+json;version=0.1";
+/// The bundle v0.2 media type (sigstore-python 2.x).
+pub const MEDIA_TYPE_V02: &str = "application/vnd.dev.sigstore.bundle+json;version=0.2";
+/// The other spelling of v0.3 clients must accept.
+pub const MEDIA_TYPE_V03_ALT: &str = "application/vnd.dev.sigstore.bundle+json;version=0.3";
 /// GitHub Actions' OIDC issuer.
 pub const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
 /// The issuer of the default (email) identity.
@@ -366,7 +370,7 @@ impl Instance {
         let mut material = serde_json::Map::new();
         let cert = json!({ "rawBytes": B64.encode(&cert_der) });
         match spec.version {
-            BundleVersion::V01 => {
+            BundleVersion::V01 | BundleVersion::V02 => {
                 material.insert(
                     "x509CertificateChain".into(),
                     json!({ "certificates": [cert] }),
@@ -403,10 +407,11 @@ impl Instance {
         );
 
         let bundle = json!({
-            "mediaType": match spec.version {
+            "mediaType": spec.media_type.unwrap_or(match spec.version {
                 BundleVersion::V01 => MEDIA_TYPE_V01,
+                BundleVersion::V02 => MEDIA_TYPE_V02,
                 BundleVersion::V03 => MEDIA_TYPE_V03,
-            },
+            }),
             "verificationMaterial": Value::Object(material),
             content_key: content
         });
@@ -682,7 +687,11 @@ impl RootSpec {
 /// The bundle format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BundleVersion {
+    /// `x509CertificateChain`; a SET suffices.
     V01,
+    /// `x509CertificateChain`; an inclusion proof is required.
+    V02,
+    /// `certificate` (the leaf alone).
     V03,
 }
 
@@ -761,6 +770,8 @@ impl Default for DsseSpec {
 #[derive(Clone, Debug)]
 pub struct BundleSpec {
     pub version: BundleVersion,
+    /// Another `mediaType` than `version`'s usual spelling.
+    pub media_type: Option<&'static str>,
     pub identity: San,
     pub issuer: String,
     /// GitHub-like claims for `OWNER/NAME` (Source Repository URI etc.).
@@ -800,6 +811,7 @@ impl BundleSpec {
     pub fn signed_at(time: u64) -> BundleSpec {
         BundleSpec {
             version: BundleVersion::V03,
+            media_type: None,
             identity: San::Email(DEFAULT_IDENTITY.into()),
             issuer: DEFAULT_ISSUER.into(),
             github_repo: None,
