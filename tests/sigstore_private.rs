@@ -720,6 +720,47 @@ fn dsse_statement_naming_another_digest_is_refused() {
 }
 
 #[test]
+fn dsse_statement_naming_only_the_sha512_verifies_also_in_digest_form() {
+    use sha2::Digest as _;
+    let f = Fixture::new();
+    let mut spec = BundleSpec::new().github("verun-test/tool").dsse();
+    spec.dsse.as_mut().unwrap().sha512_only = true;
+    let root = f.root(&RootSpec::public_good());
+    let bundle = f.bundle(&spec);
+    assert_verified(&f, &f.verify(&bundle, &root, &spec));
+    let sha512: String = sha2::Sha512::digest(&f.payload)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let (id, iss) = (spec.identity.as_str(), spec.issuer.as_str());
+    let out = f.verify_as(&format!("sha512:{sha512}"), &bundle, &root, id, iss);
+    assert_verified(&f, &out);
+    let other: String = sha2::Sha512::digest(b"other")
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let out = f.verify_as(&format!("sha512:{other}"), &bundle, &root, id, iss);
+    assert_refused(&f, &out, &["subject", "mismatch"]);
+}
+
+#[test]
+fn dsse_digest_form_sha256_hex_verifies() {
+    let f = Fixture::new();
+    let spec = BundleSpec::new().github("verun-test/tool").dsse();
+    let root = f.root(&RootSpec::public_good());
+    let bundle = f.bundle(&spec);
+    let digest = format!("sha256:{}", sha256_hex(&f.payload));
+    let out = f.verify_as(
+        &digest,
+        &bundle,
+        &root,
+        spec.identity.as_str(),
+        &spec.issuer,
+    );
+    assert_verified(&f, &out);
+}
+
+#[test]
 fn dsse_envelope_with_two_signatures_is_refused() {
     let f = Fixture::new();
     let mut spec = BundleSpec::new().github("verun-test/tool").dsse();

@@ -299,9 +299,14 @@ impl Instance {
                     .subject_sha256
                     .clone()
                     .unwrap_or_else(|| hex(&payload_sha256));
+                let digest = if dsse.sha512_only {
+                    json!({ "sha512": hex(&sha2::Sha512::digest(payload)) })
+                } else {
+                    json!({ "sha256": subject })
+                };
                 let statement = json!({
                     "_type": "https://in-toto.io/Statement/v1",
-                    "subject": [{ "name": dsse.subject_name, "digest": { "sha256": subject } }],
+                    "subject": [{ "name": dsse.subject_name, "digest": digest }],
                     "predicateType": dsse.predicate_type,
                     "predicate": { "builder": "verun test instance" }
                 });
@@ -753,6 +758,8 @@ pub struct DsseSpec {
     pub predicate_type: String,
     /// Two signatures in the envelope (both valid, both logged).
     pub two_signatures: bool,
+    /// The subject names the payload's SHA-512 only (as npm provenance does).
+    pub sha512_only: bool,
 }
 
 impl Default for DsseSpec {
@@ -762,6 +769,7 @@ impl Default for DsseSpec {
             subject_name: "payload".into(),
             predicate_type: "https://slsa.dev/provenance/v1".into(),
             two_signatures: false,
+            sha512_only: false,
         }
     }
 }
