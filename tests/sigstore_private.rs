@@ -1133,3 +1133,46 @@ fn a_store_identity_scoped_to_another_prefix_is_no_anchor() {
     ]);
     assert_refused(&f, &out, &["scope", "trusted only"]);
 }
+
+/// `verun verify FILE --bundle B --key PEM --trusted-root ROOT`.
+fn verify_keyed(f: &Fixture, bundle: &Path, root: &Path, key: &Path) -> Output {
+    f.env.verun([
+        "verify",
+        f.file.to_str().unwrap(),
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--trusted-root",
+        root.to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn public_key_bundle_verifies_under_its_pem_key_and_not_another() {
+    let f = Fixture::new();
+    let mut spec = BundleSpec::new();
+    spec.keyed = true;
+    let root = f.root(&RootSpec::public_good());
+    let bundle = f.bundle(&spec);
+    let key = f.env.write("cosign.pub", f.inst.cosign_public_pem());
+    assert_verified(&f, &verify_keyed(&f, &bundle, &root, &key));
+
+    let other = Instance::new();
+    let other_key = f.env.write("other.pub", other.cosign_public_pem());
+    let out = verify_keyed(&f, &bundle, &root, &other_key);
+    assert_refused(&f, &out, &["invalid signature", "signature verification"]);
+}
+
+#[test]
+fn public_key_bundle_with_a_broken_inclusion_proof_is_refused() {
+    let f = Fixture::new();
+    let mut spec = BundleSpec::new();
+    spec.keyed = true;
+    spec.proof = ProofFault::FlippedHash;
+    let root = f.root(&RootSpec::public_good());
+    let bundle = f.bundle(&spec);
+    let key = f.env.write("cosign.pub", f.inst.cosign_public_pem());
+    let out = verify_keyed(&f, &bundle, &root, &key);
+    assert_refused(&f, &out, &["inclusion proof"]);
+}

@@ -152,6 +152,7 @@ pub struct Instance {
     rekor: LogKey,
     rogue_rekor: LogKey,
     rekor_v2: LogKey,
+    cosign_key: KeyPair,
     tsa: Tsa,
     rogue_tsa: Tsa,
     serial: AtomicU64,
@@ -175,11 +176,18 @@ impl Instance {
             rekor: LogKey::new(),
             rogue_rekor: LogKey::new(),
             rekor_v2: LogKey::ed25519(),
+            cosign_key: KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("cosign key"),
             tsa,
             rogue_tsa,
             serial: AtomicU64::new(1000),
             dir,
         }
+    }
+
+    /// The public key (PEM) of the instance's long-lived signing key (a cosign key pair's
+    /// `cosign.pub`), which signs bundles made with [`BundleSpec::keyed`].
+    pub fn cosign_public_pem(&self) -> String {
+        self.cosign_key.public_key_pem()
     }
 
     /// The trusted Rekor log key.
@@ -269,9 +277,20 @@ impl Instance {
     /// A bundle (JSON) for `payload`, per `spec`.
     pub fn bundle(&self, payload: &[u8], spec: &BundleSpec) -> String {
         let payload_sha256: [u8; 32] = Sha256::digest(payload).into();
-        let signer = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("signer key");
-        let (cert_der, cert_pem) = self.leaf(&signer, spec);
-        let cert_b64_pem = B64.encode(cert_pem.as_bytes());
+        let ephemeral;
+        let signer = if spec.keyed {
+            &self.cosign_key
+        } else {
+            ephemeral = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("signer key");
+            &ephemeral
+        };
+        let (cert_der, cert_pem) = self.leaf(signer, spec);
+        // What Rekor logs as the verifier: the certificate, or a keyed bundle's public key.
+        let cert_b64_pem = if spec.keyed {
+            B64.encode(self.cosign_key.public_key_pem().as_bytes())
+        } else {
+            B64.encode(cert_pem.as_bytes())
+        };
 
         // The signed content and the Rekor body that logs it.
         let (content_key, content, signature, body) = match &spec.dsse {
@@ -375,6 +394,10 @@ impl Instance {
         let mut material = serde_json::Map::new();
         let cert = json!({ "rawBytes": B64.encode(&cert_der) });
         match spec.version {
+            _ if spec.keyed => {
+                let hint = B64.encode(Sha256::digest(self.cosign_key.subject_public_key_info()));
+                material.insert("publicKey".into(), json!({ "hint": hint }));
+            }
             BundleVersion::V01 | BundleVersion::V02 => {
                 material.insert(
                     "x509CertificateChain".into(),
@@ -806,6 +829,9 @@ pub struct BundleSpec {
     pub tsa: TsaToken,
     /// `None`: a message signature (hashedrekord).
     pub dsse: Option<DsseSpec>,
+    /// Signed by the instance's cosign key ([`Instance::cosign_public_pem`]): no
+    /// certificate, `verificationMaterial.publicKey` instead.
+    pub keyed: bool,
 }
 
 impl BundleSpec {
@@ -836,6 +862,7 @@ impl BundleSpec {
             rekor_v2: false,
             tsa: TsaToken::None,
             dsse: None,
+            keyed: false,
         }
     }
 
