@@ -345,6 +345,26 @@ fn ca_whose_validity_ended_before_the_signing_time_is_refused() {
 }
 
 #[test]
+fn ca_whose_validity_began_after_the_signing_time_is_refused() {
+    let f = Fixture::new();
+    let mut root = RootSpec::public_good();
+    root.ca_valid_from = Some(now() - 60); // signed two minutes ago
+    let out = f.check(&root, &BundleSpec::new());
+    assert_refused(&f, &out, &["certificate authority"]);
+}
+
+#[test]
+fn certificate_long_expired_now_but_valid_at_the_signing_time_verifies() {
+    let f = Fixture::new();
+    // Signed a year ago with a ten-minute certificate: judged at the signing time, not now.
+    let out = f.check(
+        &RootSpec::public_good(),
+        &BundleSpec::signed_at(now() - 365 * 86_400),
+    );
+    assert_verified(&f, &out);
+}
+
+#[test]
 fn leaf_issued_by_a_ca_not_in_the_root_is_refused() {
     let f = Fixture::new();
     let mut spec = BundleSpec::new();
