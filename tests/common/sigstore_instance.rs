@@ -190,11 +190,6 @@ impl Instance {
         self.cosign_key.public_key_pem()
     }
 
-    /// The trusted Rekor log key.
-    pub fn rekor(&self) -> &LogKey {
-        &self.rekor
-    }
-
     /// The trusted root as JSON, per `spec`.
     pub fn trusted_root_json(&self, spec: &RootSpec) -> String {
         let mut root = serde_json::Map::new();
