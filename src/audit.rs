@@ -298,7 +298,22 @@ fn find_signer(id: &str, url: &HttpUrl, keys: &[GivenKey], store: Option<&dyn Ke
         // Revoked and rotated-out keys were refused above. A store key that does not cover
         // this URL (another scope, expired) vouches for nothing here: the entry may have
         // been recorded with `--key`, so its signature cannot be checked, only its bytes.
-        Some(StoreVerdict::Refused(_)) | Some(StoreVerdict::Unknown) | None => Signer::Unknown,
+        Some(StoreVerdict::Refused(_)) | Some(StoreVerdict::Unknown) | None => {
+            // A Sigstore identity is named in full by its id (issuer and SAN, or the
+            // repository): the bundle is re-checked against it and the compiled-in root.
+            // A keyed bundle's id is only the key's fingerprint.
+            match id
+                .strip_prefix("sigstore:")
+                .filter(|t| !t.starts_with("key:"))
+                .and_then(|t| crate::sigstore::Trust::from_text(t).ok())
+            {
+                Some(t) => Signer::Known(
+                    crate::scheme::Signer::Sigstore(Box::new(t)),
+                    "the lock entry's Sigstore identity".to_string(),
+                ),
+                None => Signer::Unknown,
+            }
+        }
     }
 }
 
@@ -438,9 +453,14 @@ fn fetch_signature(
 ) -> Result<(Admitted, HttpUrl)> {
     let mut found = None;
     let mut tried = Vec::new();
+    let cap = if key.kind() == crate::scheme::SignerKind::Sigstore {
+        crate::sigstore::MAX_BUNDLE_BYTES
+    } else {
+        MAX_SIG_FILE_BYTES
+    };
     for suffix in key.kind().sibling_suffixes() {
         let sig_url = url.with_suffix(suffix);
-        if let Some(bytes) = net.get_small(&sig_url, MAX_SIG_FILE_BYTES)? {
+        if let Some(bytes) = net.get_small(&sig_url, cap)? {
             found = Some((bytes, sig_url));
             break;
         }

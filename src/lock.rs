@@ -166,7 +166,7 @@ use crate::scheme::{MINISIGN, minisign_signer_id as signer_id};
 
 /// A `signer` value, checked: `minisign:` and 16 hex digits, `openpgp:` and a 40- or
 /// 64-hex-digit fingerprint (normalised to upper-case hex), or `ssh:SHA256:` and 43
-/// base64 characters.
+/// base64 characters, or `sigstore:` and what the Sigstore signer names.
 pub fn parse_signer(s: &str) -> Option<String> {
     let (kind, id) = s.split_once(':')?;
     match kind {
@@ -180,6 +180,18 @@ pub fn parse_signer(s: &str) -> Option<String> {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/'))
             .then(|| s.to_string())
+        }
+        // `ISSUER|IDENTITY`, `ISSUER|regexp:RE`, `ISSUER|repo:OWNER/NAME`, `key:SHA256:HEX`:
+        // what the Sigstore signer names, read back the way the store reads it.
+        "sigstore" => {
+            if let Some(hex) = id.strip_prefix("key:SHA256:") {
+                return (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .then(|| format!("sigstore:key:SHA256:{}", hex.to_ascii_lowercase()));
+            }
+            crate::sigstore::Trust::from_text(id)
+                .ok()
+                .filter(|t| !matches!(t, crate::sigstore::Trust::Key(_)))
+                .map(|t| format!("sigstore:{}", t.id()))
         }
         _ => None,
     }

@@ -78,8 +78,10 @@ const STORE_HEADER: &str = "\
 # verun trusted key store. Change it with `verun key add|remove|revoke|rotate`.
 # Each [[key]] is one signer, current or historical (status active, revoked or rotated-out):
 # a minisign public key, an OpenPGP certificate (kind = \"openpgp\", key_id its fingerprint,
-# public_key its packets in base64) or an SSH key (kind = \"ssh\", key_id its SHA256:
-# fingerprint). Scopes are URL prefixes the key is trusted for; times are UTC (RFC 3339).
+# public_key its packets in base64), an SSH key (kind = \"ssh\", key_id its SHA256:
+# fingerprint) or a Sigstore signer (kind = \"sigstore\": ISSUER|IDENTITY, ISSUER|regexp:RE
+# or ISSUER|repo:OWNER/NAME). Scopes are URL prefixes the key is trusted for; times are UTC
+# (RFC 3339).
 # Trusted minisign keys are also in keys/NAME.pub, usable with `minisign -V -p keys/NAME.pub`.
 ";
 

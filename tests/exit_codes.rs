@@ -264,12 +264,6 @@ fn help_documents_every_option_of_the_spec() {
     // must stay exact: a pending flag that appears in --help fails here, so it is taken
     // off the list when it lands.
     const PENDING: &[(&str, &str)] = &[
-        ("--bundle", "issue 15 (Sigstore)"),
-        ("--cert-identity", "issue 15 (Sigstore)"),
-        ("--cert-identity-regexp", "issue 15 (Sigstore)"),
-        ("--cert-oidc-issuer", "issue 15 (Sigstore)"),
-        ("--github-repo", "issue 15 (Sigstore)"),
-        ("--trusted-root", "issue 15 (Sigstore)"),
         // `gh attestation verify --repo`, quoted by the SPEC; not a verun flag.
         ("--repo", "not a verun flag"),
     ];

@@ -39,6 +39,8 @@ mod openpgp_packets;
 mod sanitize;
 #[path = "../fuzz/checks/scope.rs"]
 mod scope;
+#[path = "../fuzz/checks/sigstore_bundle.rs"]
+mod sigstore_bundle;
 #[path = "../fuzz/checks/sshsig.rs"]
 mod sshsig;
 #[path = "../fuzz/checks/trusted_comment.rs"]
@@ -61,6 +63,7 @@ const TARGETS: &[(&str, Check)] = &[
     ("openpgp_packets", openpgp_packets::check),
     ("sanitize", sanitize::check),
     ("scope", scope::check),
+    ("sigstore_bundle", sigstore_bundle::check),
     ("sshsig", sshsig::check),
     ("trusted_comment", trusted_comment::check),
     ("url_join", url_join::check),
@@ -172,6 +175,7 @@ replays! {
     saved_openpgp_packets_inputs_do_not_panic => "openpgp_packets",
     saved_sanitize_inputs_do_not_panic => "sanitize",
     saved_scope_inputs_do_not_panic => "scope",
+    saved_sigstore_bundle_inputs_do_not_panic => "sigstore_bundle",
     saved_sshsig_inputs_do_not_panic => "sshsig",
     saved_trusted_comment_inputs_do_not_panic => "trusted_comment",
     saved_url_join_inputs_do_not_panic => "url_join",

@@ -21,7 +21,7 @@ pub fn sh_quote(s: &str) -> String {
 /// `CARGO_MANIFEST_DIR` and `CARGO_PKG_*` with `rerun-if-env-changed`), so a build with
 /// them set rebuilds ring, rustls, rcgen, ureq and verun, and the next plain `cargo build`
 /// rebuilds them again.
-fn is_cargo_run_var(name: &str) -> bool {
+pub fn is_cargo_run_var(name: &str) -> bool {
     name.starts_with("CARGO_PKG_")
         || name.starts_with("CARGO_MANIFEST_")
         || name.starts_with("CARGO_CFG_")
