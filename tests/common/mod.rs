@@ -16,6 +16,7 @@ pub mod demo;
 pub mod server;
 pub mod sign;
 pub mod signers;
+pub mod sigstore_instance;
 pub mod site;
 pub mod skip;
 pub mod tls;
