@@ -32,7 +32,8 @@
 #
 # OpenPGP (https, both cores, to disk): a payload vouched for by a SHA256SUMS with a detached
 # gpg signature, and a payload with its own SHA-512 gpg signature, each against bare curl and
-# the manual `curl && gpgv && sha256sum -c` pipeline in the same run.
+# the manual `curl && gpgv && sha256sum -c` pipeline in the same run. Sigstore (https, both
+# cores, disk and tmpfs): a payload with a bundle from a private instance made on the spot.
 #
 # Needs: nginx (nginx-light), curl, openssl, minisign, gnupg, gpgv, python3, GNU time,
 # coreutils; installed when missing. Not part of CI: its figures depend on the machine and its load.
@@ -111,6 +112,15 @@ ln "$payload" "$work/www/listed.bin"
 gpg_q --digest-algo SHA256 --detach-sign -o "$work/www/PGPSUMS.sig" "$work/www/PGPSUMS"
 gpg_q --digest-algo SHA512 --detach-sign -o "$work/www/payload.bin.sig" "$payload"
 chmod 644 "$work/www/PGPSUMS" "$work/www/PGPSUMS.sig" "$work/www/payload.bin.sig" "$work/cert.asc" "$work/keyring.gpg"
+
+# Sigstore: a private instance made here (examples/sigstore_fixture.rs: Fulcio-like CA, CT
+# and Rekor keys, a signed checkpoint) and a v0.3 bundle for the same bytes under another
+# name, found as its `.sigstore.json` sibling; verun checks it from the SHA-256 of the pass.
+ln "$payload" "$work/www/sigstore.bin"
+sigstore_flags=$(cd "$root" && cargo run --quiet --release --example sigstore_fixture -- \
+  "$work/www/sigstore.bin" "$work")
+chmod 644 "$work/www/sigstore.bin.sigstore.json" "$work/trusted_root.json"
+read -r -a sigstore_args <<< "$sigstore_flags"
 
 # A throwaway CA and server certificate for 127.0.0.1.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
@@ -305,6 +315,8 @@ for i in $(seq "$runs"); do
       file=listed.bin do_fetch "$shm" "$proto" "pgplist-tmpfs-$k" --key "$work/cert.asc" \
         --checksums "${base[$proto]}/PGPSUMS"
       do_fetch "$shm" "$proto" "pgp512-tmpfs-$k" --key "$work/cert.asc"
+      file=sigstore.bin do_fetch "$work/out" "$proto" "sigstore-disk-$k" "${sigstore_args[@]}"
+      file=sigstore.bin do_fetch "$shm" "$proto" "sigstore-tmpfs-$k" "${sigstore_args[@]}"
       work="$work" base_s="${base[https]}" measure "manualpgplist-$k" bash -c manual_gpg_list
       work="$work" base_s="${base[https]}" measure "manualpgp512-$k" bash -c manual_gpg_payload
     fi
@@ -417,10 +429,12 @@ for c in "${combos[@]}"; do
     row "s512-disk-$k" "verun fetch -o disk --sha512" "curl-disk-$k" "sha256 sha512" "$ncores" "$srv"
     row "pgplist-disk-$k" "verun fetch -o disk, OpenPGP-signed list" "curl-disk-$k" "sha256" "$ncores" "$srv"
     row "pgp512-disk-$k" "verun fetch -o disk, OpenPGP SHA-512 sig" "curl-disk-$k" "sha256 sha512" "$ncores" "$srv"
+    row "sigstore-disk-$k" "verun fetch -o disk, Sigstore bundle" "curl-disk-$k" "sha256" "$ncores" "$srv"
   fi
   if [ "$k" = https-both ]; then
     row "pgplist-tmpfs-$k" "verun fetch -o tmpfs, OpenPGP-signed list" "curl-tmpfs-$k" "sha256" "$ncores" "$srv"
     row "pgp512-tmpfs-$k" "verun fetch -o tmpfs, OpenPGP SHA-512 sig" "curl-tmpfs-$k" "sha256 sha512" "$ncores" "$srv"
+    row "sigstore-tmpfs-$k" "verun fetch -o tmpfs, Sigstore bundle" "curl-tmpfs-$k" "sha256" "$ncores" "$srv"
   fi
   row "curl-tmpfs-$k" "curl -o tmpfs" "curl-tmpfs-$k" "" "$ncores" "$srv"
   row "key-tmpfs-$k" "verun fetch -o tmpfs --key --sha256" "curl-tmpfs-$k" "sha256 blake2b" "$ncores" "$srv"
@@ -454,6 +468,7 @@ awk -v kw="$(wall "key-disk-$k")" -v pw="$(wall "pin-disk-$k")" -v cw="$(wall "c
   -v rw="$(wall "key-run-$k")" -v tw="$(wall "key-tmpfs-$k")" \
   -v gl="$(wall "pgplist-disk-$k")" -v gp="$(wall "pgp512-disk-$k")" -v ct="$(wall "curl-tmpfs-$k")" \
   -v glt="$(wall "pgplist-tmpfs-$k")" -v gpt="$(wall "pgp512-tmpfs-$k")" \
+  -v ss="$(wall "sigstore-disk-$k")" -v sst="$(wall "sigstore-tmpfs-$k")" \
   -v rss="$(for n in key-disk pin-disk key-tmpfs key-run; do col "$n-$k" 3; done | hi)" '
   function v(ok) { return ok ? "met" : "NOT met" }
   BEGIN {
@@ -469,4 +484,6 @@ awk -v kw="$(wall "key-disk-$k")" -v pw="$(wall "pin-disk-$k")" -v cw="$(wall "c
       v(gl / cw <= 1.4 && glt / ct <= 1.4)
     printf "  OpenPGP SHA-512 sig <= 1.4x curl:  %.2fx disk, %.2fx tmpfs  %s\n", gp / cw, gpt / ct,
       v(gp / cw <= 1.4 && gpt / ct <= 1.4)
+    printf "  Sigstore bundle <= 1.3x curl:      %.2fx disk, %.2fx tmpfs  %s\n", ss / cw, sst / ct,
+      v(ss / cw <= 1.3 && sst / ct <= 1.3)
   }'

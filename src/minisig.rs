@@ -1,9 +1,12 @@
 //! Strict parsing of minisign public keys and signature files.
 //!
-//! The cryptography is `minisign-verify`'s; this module checks the *format* first, strictly
-//! (sizes, line structure, canonical base64, algorithm), so that malformed or hostile files
-//! fail with a clear message, and exposes what the verifier needs and the crate keeps private:
-//! the key id, the algorithm and the trusted comment's fields.
+//! This module checks the *format* first, strictly (sizes, line structure, canonical base64,
+//! algorithm), so that malformed or hostile files fail with a clear message, and
+//! `minisign-verify`'s parser must accept them too. The two Ed25519 checks minisign makes (the
+//! signature over the file or its BLAKE2b-512, the global signature over `signature ||
+//! trusted comment`) run on ring's Ed25519, which rustls links anyway: one Ed25519
+//! implementation in the binary instead of two (53 KiB less; canonical S required by both, the
+//! degenerate keys minisign-verify refuses refused here at parse time).
 
 use std::fmt;
 
@@ -57,7 +60,8 @@ impl KeyId {
 pub struct PublicKey {
     id: KeyId,
     base64: String,
-    inner: minisign_verify::PublicKey,
+    /// The Ed25519 public key.
+    raw: [u8; 32],
 }
 
 impl PublicKey {
@@ -77,14 +81,25 @@ impl PublicKey {
                 "malformed public key: unknown algorithm (expected Ed25519, `RW...`)",
             ));
         }
-        let inner = minisign_verify::PublicKey::from_base64(b64)
+        // minisign-verify's parser stays the judge of the format.
+        minisign_verify::PublicKey::from_base64(b64)
             .map_err(|e| Error::usage(format!("malformed public key: {e}")))?;
         let mut id = [0u8; 8];
         id.copy_from_slice(&bin[2..10]);
+        let mut raw = [0u8; 32];
+        raw.copy_from_slice(&bin[10..42]);
+        // As minisign-verify: the all-zero key and the identity point sign everything.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        if raw == [0u8; 32] || raw == identity {
+            return Err(Error::usage(
+                "malformed public key: a degenerate Ed25519 key (it would accept any signature)",
+            ));
+        }
         Ok(PublicKey {
             id: KeyId(id),
             base64: b64.to_string(),
-            inner,
+            raw,
         })
     }
 
@@ -122,10 +137,13 @@ impl PublicKey {
             self.id, self.base64
         )
     }
+}
 
-    pub(crate) fn inner(&self) -> &minisign_verify::PublicKey {
-        &self.inner
-    }
+/// Ed25519 (ring's, the one rustls links): `sig` by `key` over `msg`; S must be canonical.
+fn ed25519(key: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> bool {
+    ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, key)
+        .verify(msg, sig)
+        .is_ok()
 }
 
 /// A parsed minisign signature file.
@@ -134,11 +152,10 @@ pub struct Signature {
     key_id: KeyId,
     prehashed: bool,
     trusted_comment: String,
-    inner: minisign_verify::Signature,
-    /// For a prehashed signature: the same signature presented as one over a message, so
-    /// that it can be checked against a BLAKE2b-512 computed elsewhere (see
-    /// [`Signature::verify_prehash`]).
-    over_hash: Option<minisign_verify::Signature>,
+    /// The Ed25519 signature over the file (legacy) or its BLAKE2b-512 (prehashed).
+    sig: [u8; 64],
+    /// The Ed25519 signature over `sig || trusted comment`.
+    global: [u8; 64],
 }
 
 impl fmt::Debug for Signature {
@@ -206,28 +223,21 @@ impl Signature {
                 global.len()
             )));
         }
+        // minisign-verify's parser stays the judge of the format.
         let canonical = format!("{untrusted}\n{sig_line}\n{trusted}\n{global_line}\n");
-        let inner =
-            minisign_verify::Signature::decode(&canonical).map_err(|e| bad(&e.to_string()))?;
-        let over_hash = if prehashed {
-            let mut as_message = sig.clone();
-            as_message[..2].copy_from_slice(b"Ed");
-            let text = format!(
-                "{untrusted}\n{}\n{trusted}\n{global_line}\n",
-                encode_base64(&as_message)
-            );
-            Some(minisign_verify::Signature::decode(&text).map_err(|e| bad(&e.to_string()))?)
-        } else {
-            None
-        };
+        minisign_verify::Signature::decode(&canonical).map_err(|e| bad(&e.to_string()))?;
         let mut id = [0u8; 8];
         id.copy_from_slice(&sig[2..10]);
+        let mut raw = [0u8; 64];
+        raw.copy_from_slice(&sig[10..74]);
+        let mut g = [0u8; 64];
+        g.copy_from_slice(&global);
         Ok(Signature {
             key_id: KeyId(id),
             prehashed,
             trusted_comment: tc.to_string(),
-            inner,
-            over_hash,
+            sig: raw,
+            global: g,
         })
     }
 
@@ -251,25 +261,47 @@ impl Signature {
         TrustedFields::parse(&self.trusted_comment)
     }
 
-    pub(crate) fn inner(&self) -> &minisign_verify::Signature {
-        &self.inner
+    /// minisign's two checks, as minisign-verify makes them: the key id names `key`, the
+    /// signature verifies over `msg`, and the global signature over `sig || trusted
+    /// comment`.
+    fn verify_with(&self, key: &PublicKey, msg: &[u8]) -> bool {
+        if key.id != self.key_id || !ed25519(&key.raw, msg, &self.sig) {
+            return false;
+        }
+        let mut global = Vec::with_capacity(64 + self.trusted_comment.len());
+        global.extend_from_slice(&self.sig);
+        global.extend_from_slice(self.trusted_comment.as_bytes());
+        ed25519(&key.raw, &global, &self.global)
+    }
+
+    /// Verify a legacy (`Ed`) signature over the message itself; false for prehashed ones.
+    pub fn verify_legacy(&self, key: &PublicKey, msg: &[u8]) -> bool {
+        !self.prehashed && self.verify_with(key, msg)
+    }
+
+    /// Verify over bytes in memory: a prehashed signature over their BLAKE2b-512, a legacy
+    /// one (only when `allow_legacy`) over the bytes themselves.
+    pub fn verify_bytes(&self, key: &PublicKey, msg: &[u8], allow_legacy: bool) -> bool {
+        if self.prehashed {
+            let h = blake2b_simd::Params::new().hash_length(64).hash(msg);
+            let mut hash = [0u8; 64];
+            hash.copy_from_slice(h.as_bytes());
+            self.verify_prehash(key, &hash)
+        } else {
+            allow_legacy && self.verify_legacy(key, msg)
+        }
     }
 
     /// Verify a prehashed (`ED`) signature given the payload's BLAKE2b-512, computed by the
     /// download loop (on its own thread, with a SIMD implementation).
     ///
     /// A prehashed minisign signature is an Ed25519 signature over `BLAKE2b-512(payload)`,
-    /// plus the global signature over `signature || trusted comment`. `minisign-verify`
-    /// computes that hash itself and offers no way to pass it in, so the check is made on the
-    /// same signature bytes presented as a legacy signature over the message `hash`:
-    /// `minisign-verify` then runs exactly the same two Ed25519 verifications (key id,
-    /// canonical S, global signature) on exactly the same inputs. Returns false for legacy
+    /// plus the global signature over `signature || trusted comment`: the same two Ed25519
+    /// verifications minisign-verify makes (key id, canonical S, global signature), on ring's
+    /// Ed25519 (linked for TLS already), over the hash computed elsewhere. Returns false for legacy
     /// signatures, which must be checked over the payload itself.
     pub fn verify_prehash(&self, key: &PublicKey, blake2b_512: &[u8; 64]) -> bool {
-        match &self.over_hash {
-            Some(sig) => key.inner().verify(blake2b_512, sig, true).is_ok(),
-            None => false,
-        }
+        self.prehashed && self.verify_with(key, blake2b_512)
     }
 }
 
@@ -428,8 +460,8 @@ mod tests {
             out
         };
         assert!(sig.verify_prehash(&pk, &hash(b"test")));
-        // The same, through minisign-verify's own hashing, agrees.
-        assert!(pk.inner().verify(b"test", sig.inner(), false).is_ok());
+        // The same, hashing the bytes in memory, agrees.
+        assert!(sig.verify_bytes(&pk, b"test", false));
         assert!(!sig.verify_prehash(&pk, &hash(b"Test")));
         let mut flipped = hash(b"test");
         flipped[63] ^= 1;
@@ -441,6 +473,41 @@ mod tests {
         )
         .unwrap();
         assert!(!legacy.verify_prehash(&pk, &hash(b"test")));
+    }
+
+    #[test]
+    fn degenerate_keys_are_refused_as_minisign_verify_refuses_them() {
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        for raw in [[0u8; 32], identity] {
+            let mut bin = b"Ed".to_vec();
+            bin.extend_from_slice(&[7u8; 8]);
+            bin.extend_from_slice(&raw);
+            let err = PublicKey::from_base64(&encode_base64(&bin)).unwrap_err();
+            assert!(err.message().contains("degenerate"), "{}", err.message());
+        }
+    }
+
+    const PREHASHED: &[u8] = b"untrusted comment: signature from minisign secret key\nRUQf6LRCGA9i559r3g7V1qNyJDApGip8MfqcadIgT9CuhV3EMhHoN1mGTkUidF/z7SrlQgXdy8ofjb7bNJJylDOocrCo8KLzZwo=\ntrusted comment: timestamp:1633700835\tfile:test\tprehashed\nwLMDjy9FLAuxZ3q4NlEvkgtyhrr0gtTu6KC4KBJdITbbOeAi1zBIYo0v4iTgt8jJpIidRJnp94ABQkJAgAooBQ==\n";
+    const LEGACY: &[u8] = b"untrusted comment: x\nRWQf6LRCGA9i59SLOFxz6NxvASXDJeRtuZykwQepbDEGt87ig1BNpWaVWuNrm73YiIiJbq71Wi+dP9eKL8OC351vwIasSSbXxwA=\ntrusted comment: timestamp:1555779966\tfile:test\nQtKMXWyYcwdpZAlPF7tE2ENJkRd1ujvKjlj1m9RtHTBnZPa5WKU5uWRs5GoP5M/VqE81QFuMKI5k/SfNQUaOAA==\n";
+
+    #[test]
+    fn a_signature_is_checked_in_full_key_id_signature_and_global_signature() {
+        let pk = PublicKey::from_base64(PK).unwrap();
+        let sig = Signature::parse(PREHASHED, "t").unwrap();
+        assert!(sig.verify_bytes(&pk, b"test", false));
+        assert!(!sig.verify_bytes(&pk, b"Test", false));
+        // The same signature with another trusted comment: the global signature fails.
+        let text = String::from_utf8(PREHASHED.to_vec()).unwrap();
+        let other = text.replace("file:test", "file:tesT");
+        let relabelled = Signature::parse(other.as_bytes(), "t").unwrap();
+        assert!(!relabelled.verify_bytes(&pk, b"test", false));
+        // A legacy signature verifies only with allow_legacy, and never as prehashed.
+        let leg = Signature::parse(LEGACY, "t").unwrap();
+        assert!(!leg.verify_bytes(&pk, b"test", false));
+        assert!(leg.verify_bytes(&pk, b"test", true));
+        let hash = [0u8; 64];
+        assert!(!leg.verify_prehash(&pk, &hash));
     }
 
     #[test]

@@ -308,7 +308,7 @@ impl Scheme for Signature {
         };
         match (self.is_prehashed(), d.blake2b512, d.whole) {
             (true, Some(hash), _) => self.verify_prehash(key, hash),
-            (false, _, Some(bytes)) => key.inner().verify(bytes, self.inner(), true).is_ok(),
+            (false, _, Some(bytes)) => self.verify_legacy(key, bytes),
             _ => false,
         }
     }
@@ -317,9 +317,7 @@ impl Scheme for Signature {
         let Signer::Minisign(key) = signer else {
             return false;
         };
-        key.inner()
-            .verify(bytes, self.inner(), allow_legacy)
-            .is_ok()
+        self.verify_bytes(key, bytes, allow_legacy)
     }
 }
 

@@ -340,14 +340,21 @@ pub fn parse_bundles(bytes: &[u8]) -> Result<Vec<Bundle>, String> {
         return Err("not a JSON Sigstore bundle".into());
     }
     // A GitHub API answer.
-    if let Ok(api) = serde_json::from_str::<ApiAnswer>(trimmed) {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[allow(dead_code)]
+        attestations: serde::de::IgnoredAny,
+    }
+    if serde_json::from_str::<Probe>(trimmed).is_ok() {
+        let api: ApiAnswer = serde_json::from_str(trimmed)
+            .map_err(|e| format!("an attestation does not parse: {}", short(&e.to_string())))?;
         if api.attestations.len() > MAX_BUNDLES {
             return Err(format!("more than {MAX_BUNDLES} attestations"));
         }
         return api
             .attestations
             .into_iter()
-            .map(|a| Bundle::from_value(a.bundle))
+            .map(|a| Bundle::from_inner(a.bundle))
             .collect();
     }
     if serde_json::from_str::<serde::de::IgnoredAny>(trimmed).is_ok() {
@@ -368,26 +375,19 @@ pub fn parse_bundles(bytes: &[u8]) -> Result<Vec<Bundle>, String> {
 }
 
 #[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
 struct ApiAnswer {
     attestations: Vec<ApiAttestation>,
 }
 
 #[derive(serde::Deserialize)]
 struct ApiAttestation {
-    bundle: serde_json::Value,
+    bundle: sigstore_types::Bundle,
 }
 
 impl Bundle {
     /// Parse one bundle (JSON).
     pub fn parse(json: &str) -> Result<Bundle, String> {
         let inner = sigstore_types::Bundle::from_json(json).map_err(|e| short(&e.to_string()))?;
-        Bundle::from_inner(inner)
-    }
-
-    fn from_value(v: serde_json::Value) -> Result<Bundle, String> {
-        let inner: sigstore_types::Bundle =
-            serde_json::from_value(v).map_err(|e| short(&e.to_string()))?;
         Bundle::from_inner(inner)
     }
 
