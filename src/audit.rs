@@ -317,6 +317,19 @@ fn find_signer(id: &str, url: &HttpUrl, keys: &[GivenKey], store: Option<&dyn Ke
     }
 }
 
+/// Whether `key` is a GitHub repository (its attestations may be looked up by digest).
+fn is_repo(key: &crate::scheme::Signer) -> bool {
+    matches!(key, crate::scheme::Signer::Sigstore(t) if matches!(**t, crate::sigstore::Trust::GithubRepo(_)))
+}
+
+/// Whether a Sigstore bundle is published next to `url` (`.sigstore.json`, `.sigstore`).
+fn has_bundle(net: &Net, url: &HttpUrl) -> bool {
+    crate::sigstore::SUFFIXES.iter().any(|s| {
+        net.get_small(&url.with_suffix(s), crate::sigstore::MAX_BUNDLE_BYTES)
+            .is_ok_and(|b| b.is_some())
+    })
+}
+
 /// A signature fetched and checked up to the point where the payload is needed.
 struct PendingSig {
     admitted: Admitted,
@@ -349,6 +362,8 @@ fn audit_one(
 
     // 1. The signature, when the recorded signer is known here.
     let mut pending = None;
+    // A GitHub repository with no bundle next to the URL: its attestations, once hashed.
+    let mut github = None;
     let mut unchecked_why = "no signer recorded; bytes compared only".to_string();
     if let Some(id) = entry.signer.as_deref() {
         match find_signer(id, url, keys, store) {
@@ -362,6 +377,13 @@ fn audit_one(
                     SigStatus::Failed,
                     e.message().to_string(),
                 );
+            }
+            Signer::Known(key, source) if is_repo(&key) && !has_bundle(net, url) => {
+                github = Some(crate::keys::TrustedKey {
+                    key,
+                    source,
+                    store_name: None,
+                });
             }
             Signer::Known(key, source) => match fetch_signature(net, url, entry, &key) {
                 Ok((admitted, location)) => {
@@ -405,13 +427,36 @@ fn audit_one(
         }
     };
     let drifted = found.sha256 != entry.sha256 || found.size != entry.size;
-    out.signature = match (&pending, sig_ok) {
-        (None, _) => SigStatus::Unchecked,
-        (Some(_), true) => SigStatus::Verified,
-        (Some(_), false) => SigStatus::Failed,
+    let attested = github.as_ref().map(|key| {
+        let sha = crate::checksums::parse_hex32(&found.sha256).unwrap_or([0; 32]);
+        crate::verify::attestations_for(
+            net,
+            std::slice::from_ref(key),
+            &crate::sigstore::Roots::builtin(),
+            &sha,
+            None,
+            url.as_str(),
+        )
+        .map(|(_, _, location)| {
+            format!(
+                "Sigstore attestation at {location} by {}",
+                key.key.describe()
+            )
+        })
+        .map_err(|e| e.message().to_string())
+    });
+    out.signature = match (&pending, sig_ok, &attested) {
+        (None, _, Some(Ok(_))) => SigStatus::Verified,
+        (None, _, Some(Err(_))) => SigStatus::Failed,
+        (None, _, None) => SigStatus::Unchecked,
+        (Some(_), true, _) => SigStatus::Verified,
+        (Some(_), false, _) => SigStatus::Failed,
     };
     let sig_note = match (&pending, sig_ok) {
-        (None, _) => unchecked_why,
+        (None, _) => match attested {
+            Some(Ok(note)) | Some(Err(note)) => note,
+            None => unchecked_why,
+        },
         (Some(p), true) => format!("signature by {} ({})", p.key.short_id(), p.source),
         (Some(p), false) => format!(
             "the signature {} does not verify under {}",

@@ -1078,9 +1078,22 @@ fn github_attestations(
     subject: &str,
 ) -> Result<(Vec<GoodSig>, Vec<String>, String)> {
     let net = crate::fetch::Net::new(&g.net)?;
+    attestations_for(&net, &g.repos, &g.roots, sha256, sha512, subject)
+}
+
+/// [`github_attestations`] with a client at hand (`audit`): the attestations of the payload
+/// with `sha256` in each repository of `repos`, verified against `roots`.
+pub fn attestations_for(
+    net: &crate::fetch::Net,
+    repos: &[TrustedKey],
+    roots: &crate::sigstore::Roots,
+    sha256: &[u8; 32],
+    sha512: Option<&[u8; 64]>,
+    subject: &str,
+) -> Result<(Vec<GoodSig>, Vec<String>, String)> {
     let token = std::env::var("GITHUB_TOKEN").ok().filter(|t| !t.is_empty());
     let mut errors = Vec::new();
-    for key in &g.repos {
+    for key in repos {
         let crate::scheme::Signer::Sigstore(trust) = &key.key else {
             continue;
         };
@@ -1124,7 +1137,7 @@ fn github_attestations(
             }],
             None,
         )?
-        .with_sigstore_roots(g.roots.clone());
+        .with_sigstore_roots(roots.clone());
         let what = format!("the attestations at {location}");
         let admitted = crate::scheme::admit_sigstore(&bundles, &ring, None, &what)?;
         let mut good = admitted.decide(

@@ -1253,3 +1253,63 @@ fn a_store_github_repo_entry_looks_the_attestation_up_when_no_bundle_is_publishe
     let out = fetch_via_api(&shop, &api, &other, &dest2, &[], None);
     assert_refused(&out, Some(&dest2));
 }
+
+#[test]
+fn audit_looks_a_locked_github_repo_entry_up_again_by_digest() {
+    let Some(shop) = Shop::new("audit_looks_a_locked_github_repo_entry_up_again_by_digest") else {
+        return;
+    };
+    let api = Api::new(&shop);
+    let artifact = shop.file(reusable::ARTIFACT);
+    let sha = sha256_hex(&artifact);
+    let path = api.attest(
+        reusable::REPO,
+        &sha,
+        &[bundle_json(&shop.dir.join(reusable::BUNDLE))],
+    );
+    let url = shop.serve("/releases/demo.whl", reusable::ARTIFACT);
+    let dest = shop.out("demo.whl");
+    let out = fetch_via_api(
+        &shop,
+        &api,
+        &url,
+        &dest,
+        &args(&["--github-repo", reusable::REPO, "--lock", "verun.lock"]),
+        None,
+    );
+    assert_exit(&out, 0);
+    let lock = String::from_utf8(shop.env.read("verun.lock")).unwrap();
+    let signer = format!("sigstore:{GHA_ISSUER}|repo:{}", reusable::REPO);
+    assert!(lock.contains(&format!("signer = \"{signer}\"")), "{lock}");
+    let asked = api.requests(&path).len();
+    // audit: no bundle next to the URL, so the repository's attestations are asked again.
+    let (name, base) = api.env();
+    let audit = |shop: &Shop| {
+        shop.verun_env(
+            &args(&["audit", "verun.lock"]),
+            &[(name, base.as_deref()), ("GITHUB_TOKEN", None)],
+        )
+    };
+    let out = audit(&shop);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("Sigstore attestation"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        api.requests(&path).len() > asked,
+        "audit did not ask the API"
+    );
+    // The attestation is withdrawn (or the API answers another one): a signature failure.
+    api.server.route(&path, Reply::status(404));
+    api.server
+        .route(path.replace("sha256:", "sha256%3A"), Reply::status(404));
+    let out = audit(&shop);
+    assert_exit(&out, 77);
+    assert!(
+        stdout(&out).contains("no Sigstore attestation"),
+        "{}",
+        stdout(&out)
+    );
+}
