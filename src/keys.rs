@@ -205,8 +205,14 @@ impl<'s> KeyRing<'s> {
                 k => k.short_id(),
             })
             .collect();
+        let sigstore = self
+            .given
+            .iter()
+            .all(|g| matches!(g.key, Signer::Sigstore(_)));
         let msg = if given.is_empty() {
             format!("{what} is signed by {id}, which is not trusted")
+        } else if sigstore {
+            format!("{what} is signed by {id}, not by {}", given.join(" or "))
         } else {
             format!(
                 "{what} is signed by {id}, not by the given key{} {}",

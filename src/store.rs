@@ -276,6 +276,16 @@ impl Store {
     fn refusal(&self, k: &StoredKey, url: Option<&HttpUrl>) -> Option<Error> {
         let name = &k.name;
         let show = format!("`verun key show {name}` shows its scopes, expiry and history");
+        // How to trust this signer for one call: a key is passed with --key, a Sigstore
+        // signer is named with its flags.
+        let for_this_call = match &k.key {
+            Signer::Sigstore(t) => match &**t {
+                crate::sigstore::Trust::GithubRepo(r) => format!("--github-repo {r}"),
+                crate::sigstore::Trust::Key(_) => "--key KEY.pem".to_string(),
+                _ => "--cert-identity ID --cert-oidc-issuer URL".to_string(),
+            },
+            _ => "--key".to_string(),
+        };
         match k.status {
             Status::Revoked => return Some(revoked_error(k)),
             Status::RotatedOut => {
@@ -330,8 +340,8 @@ impl Store {
                     ),
                 )
                 .hint(format!(
-                    "only --global store keys count for local files; pass the key with --key \
-                     for this call. {show}"
+                    "only --global store keys count for local files; pass it with \
+                     {for_this_call} for this call. {show}"
                 )),
             );
         };
@@ -352,8 +362,8 @@ impl Store {
                 ),
             )
             .hint(format!(
-                "a store key counts only inside its scopes; pass it with --key if you trust it \
-                 for this URL too. {show}"
+                "a store key counts only inside its scopes; pass it with {for_this_call} if \
+                 you trust it for this URL too. {show}"
             )),
         )
     }

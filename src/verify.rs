@@ -319,8 +319,11 @@ fn load_signature(
     if sibling && openpgp::is_cleartext(&bytes) {
         return Ok(None);
     }
-    let what = format!("signature {loc}");
     let file = SigFile::parse(&bytes, &loc.to_string())?;
+    let what = match file {
+        SigFile::Sigstore(_) => format!("Sigstore bundle {loc}"),
+        _ => format!("signature {loc}"),
+    };
     let admitted = admit_file(
         &file,
         ring,
