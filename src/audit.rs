@@ -322,14 +322,6 @@ fn is_repo(key: &crate::scheme::Signer) -> bool {
     matches!(key, crate::scheme::Signer::Sigstore(t) if matches!(**t, crate::sigstore::Trust::GithubRepo(_)))
 }
 
-/// Whether a Sigstore bundle is published next to `url` (`.sigstore.json`, `.sigstore`).
-fn has_bundle(net: &Net, url: &HttpUrl) -> bool {
-    crate::sigstore::SUFFIXES.iter().any(|s| {
-        net.get_small(&url.with_suffix(s), crate::sigstore::MAX_BUNDLE_BYTES)
-            .is_ok_and(|b| b.is_some())
-    })
-}
-
 /// A signature fetched and checked up to the point where the payload is needed.
 struct PendingSig {
     admitted: Admitted,
@@ -378,15 +370,15 @@ fn audit_one(
                     e.message().to_string(),
                 );
             }
-            Signer::Known(key, source) if is_repo(&key) && !has_bundle(net, url) => {
-                github = Some(crate::keys::TrustedKey {
-                    key,
-                    source,
-                    store_name: None,
-                });
-            }
             Signer::Known(key, source) => match fetch_signature(net, url, entry, &key) {
-                Ok((admitted, location)) => {
+                Ok(None) => {
+                    github = Some(crate::keys::TrustedKey {
+                        key,
+                        source,
+                        store_name: None,
+                    });
+                }
+                Ok(Some((admitted, location))) => {
                     pending = Some(PendingSig {
                         admitted,
                         location,
@@ -488,14 +480,16 @@ fn audit_one(
     out
 }
 
-/// Fetch and check the signature next to `url` (`.minisig`; `.asc`, `.sig`, as the
-/// signer's kind publishes it) as far as it can be checked without the payload.
+/// Fetch and check the signature next to `url` (`.minisig`; `.asc`, `.sig`; `.sigstore.json`,
+/// `.sigstore`, as the signer's kind publishes it) as far as it can be checked without the
+/// payload. `Ok(None)`: none is there, and `key` is a GitHub repository, whose attestations
+/// are then looked up by digest.
 fn fetch_signature(
     net: &Net,
     url: &HttpUrl,
     entry: &Entry,
     key: &crate::scheme::Signer,
-) -> Result<(Admitted, HttpUrl)> {
+) -> Result<Option<(Admitted, HttpUrl)>> {
     let mut found = None;
     let mut tried = Vec::new();
     let cap = if key.kind() == crate::scheme::SignerKind::Sigstore {
@@ -512,6 +506,9 @@ fn fetch_signature(
         tried.push(sig_url.to_string());
     }
     let Some((bytes, sig_url)) = found else {
+        if is_repo(key) {
+            return Ok(None);
+        }
         return Err(Error::refused(format!(
             "signature {} not found, but the entry was signed by {}",
             tried.join(" or "),
@@ -545,7 +542,7 @@ fn fetch_signature(
             allow_legacy: true,
         },
     )?;
-    Ok((admitted, sig_url))
+    Ok(Some((admitted, sig_url)))
 }
 
 /// Download the payload, reading at most the cap (1 GiB or more), hashing as it goes;

@@ -280,6 +280,22 @@ pub struct Digests<'a> {
     pub feeds: Vec<openpgp::Hasher>,
 }
 
+impl<'a> Digests<'a> {
+    /// Only the SHA-256 (and, when known, the SHA-512): a digest given rather than a pass
+    /// over the bytes (`verify sha256:HEX`, attestations looked up after the pass).
+    pub fn given(sha256: &'a [u8; 32], sha512: Option<&'a [u8; 64]>) -> Digests<'a> {
+        Digests {
+            sha256,
+            blake2b512: None,
+            sha512,
+            whole: None,
+            sha256_state: None,
+            sha512_state: None,
+            feeds: Vec::new(),
+        }
+    }
+}
+
 /// A parsed signature of some scheme.
 pub trait Scheme {
     /// What it needs from the streaming pass.
@@ -584,51 +600,32 @@ pub fn admit_openpgp(
     url: Option<&HttpUrl>,
     what: &str,
 ) -> Result<Admitted> {
-    let mut items = Vec::new();
-    let mut ignored = Vec::new();
-    let mut refused = None;
-    for (i, sig) in sigs.iter().enumerate() {
-        let claim = Claim::OpenPgp(sig);
-        match ring.verdict(&claim, url) {
-            crate::keys::StoreVerdict::Trusted(key) => {
-                if let Err(why) = sig.hash_algo() {
-                    return Err(Error::refused_for(
-                        Reason::BadSignature,
-                        format!("{what} by {} is refused: {why}", key.key.describe()),
-                    )
-                    .hint("ask the publisher to sign with SHA-256 or stronger (gpg --digest-algo SHA512)"));
-                }
-                items.push(Item {
-                    sig: One::OpenPgp(Box::new(sig.clone()), i),
-                    key,
-                });
-            }
-            crate::keys::StoreVerdict::Refused(e) => {
-                refused.get_or_insert(e);
-                ignored.push(claim.describe());
-            }
-            crate::keys::StoreVerdict::Unknown => ignored.push(claim.describe()),
-        }
+    fn claim(sig: &openpgp::Sig) -> Claim<'_> {
+        Claim::OpenPgp(sig)
     }
-    if items.is_empty() {
-        if let Some(e) = refused {
-            return Err(e);
-        }
-        let first = sigs.first().map(Claim::OpenPgp);
-        return Err(match (first, sigs.len()) {
-            (Some(c), 1) => ring.untrusted(&c, what),
-            _ => Error::refused_for(
-                Reason::UntrustedKey,
-                format!(
-                    "{what} holds {} signatures, by {}: none of them is trusted",
-                    sigs.len(),
-                    ignored.join(", ")
-                ),
-            )
-            .hint("pass the publisher's certificate with --key, or trust it with `verun key add`"),
-        });
-    }
-    Ok(Admitted { items, ignored })
+    admit_several(
+        sigs,
+        ring,
+        url,
+        what,
+        Several {
+            claim,
+            noun: "signatures",
+            hint: "pass the publisher's certificate with --key, or trust it with `verun key add`",
+        },
+        |i, sig, key| {
+            if let Err(why) = sig.hash_algo() {
+                return Err(Error::refused_for(
+                    Reason::BadSignature,
+                    format!("{what} by {} is refused: {why}", key.key.describe()),
+                )
+                .hint(
+                    "ask the publisher to sign with SHA-256 or stronger (gpg --digest-algo SHA512)",
+                ));
+            }
+            Ok(One::OpenPgp(Box::new(sig.clone()), i))
+        },
+    )
 }
 
 /// [`admit_file`] for Sigstore bundles: as for OpenPGP signatures, bundles by signers not
@@ -640,14 +637,57 @@ pub fn admit_sigstore(
     url: Option<&HttpUrl>,
     what: &str,
 ) -> Result<Admitted> {
+    fn claim(b: &sigstore::Bundle) -> Claim<'_> {
+        Claim::Sigstore(b.claims())
+    }
+    admit_several(
+        bundles,
+        ring,
+        url,
+        what,
+        Several {
+            claim,
+            noun: "bundles",
+            hint: "name the signer with --cert-identity ID --cert-oidc-issuer URL (or --github-repo OWNER/NAME), or trust it with `verun key add`",
+        },
+        |_, b, _| {
+            Ok(One::Sigstore(
+                Box::new(b.clone()),
+                ring.sigstore_roots().clone(),
+            ))
+        },
+    )
+}
+
+/// How a file of several signatures names them, for [`admit_several`].
+struct Several<T: 'static> {
+    /// What each signature claims.
+    claim: for<'a> fn(&'a T) -> Claim<'a>,
+    /// `signatures`, `bundles`.
+    noun: &'static str,
+    /// The hint when none of them is by a trusted signer.
+    hint: &'static str,
+}
+
+/// The policy for a file of several signatures (OpenPGP, Sigstore): those by signers not
+/// trusted here are ignored (and listed); at least one must be by a trusted signer (else the
+/// store's refusal, or "not trusted"); `item` admits each trusted one (and may refuse it).
+fn admit_several<T: 'static>(
+    sigs: &[T],
+    ring: &KeyRing<'_>,
+    url: Option<&HttpUrl>,
+    what: &str,
+    how: Several<T>,
+    item: impl Fn(usize, &T, &TrustedKey) -> Result<One>,
+) -> Result<Admitted> {
     let mut items = Vec::new();
     let mut ignored = Vec::new();
     let mut refused = None;
-    for b in bundles {
-        let claim = Claim::Sigstore(b.claims());
+    for (i, sig) in sigs.iter().enumerate() {
+        let claim = (how.claim)(sig);
         match ring.verdict(&claim, url) {
             crate::keys::StoreVerdict::Trusted(key) => items.push(Item {
-                sig: One::Sigstore(Box::new(b.clone()), ring.sigstore_roots().clone()),
+                sig: item(i, sig, &key)?,
                 key,
             }),
             crate::keys::StoreVerdict::Refused(e) => {
@@ -661,17 +701,18 @@ pub fn admit_sigstore(
         if let Some(e) = refused {
             return Err(e);
         }
-        return Err(match bundles {
-            [one] => ring.untrusted(&Claim::Sigstore(one.claims()), what),
+        return Err(match sigs {
+            [one] => ring.untrusted(&(how.claim)(one), what),
             _ => Error::refused_for(
                 Reason::UntrustedKey,
                 format!(
-                    "{what} holds {} bundles, by {}: none of them is trusted",
-                    bundles.len(),
+                    "{what} holds {} {}, by {}: none of them is trusted",
+                    sigs.len(),
+                    how.noun,
                     ignored.join(", ")
                 ),
             )
-            .hint("name the signer with --cert-identity ID --cert-oidc-issuer URL (or --github-repo OWNER/NAME), or trust it with `verun key add`"),
+            .hint(how.hint),
         });
     }
     Ok(Admitted { items, ignored })

@@ -736,6 +736,66 @@ fn plain_http_error(subject: &str) -> Error {
     .hint("with --allow-http only a signature (--key), a pinned --sha256 or a lock entry counts; or fetch both over https://")
 }
 
+/// What a decision collects: the trust anchors that held, and the report of the first
+/// signature (or bundle, or attestation) that verified.
+#[derive(Default)]
+struct Decision {
+    anchors: Vec<String>,
+    signature: Option<SigReport>,
+}
+
+impl Decision {
+    /// `good` verified (named `what` in the anchors: a signature, an attestation), from
+    /// `location`, over `subject`.
+    fn signed(
+        &mut self,
+        what: &str,
+        good: &[GoodSig],
+        ignored: &[String],
+        location: String,
+        subject: &str,
+    ) {
+        for g in good {
+            self.anchors.push(format!(
+                "{what} by {} ({})",
+                g.key.key.short_id(),
+                g.key.source
+            ));
+        }
+        if self.signature.is_none() {
+            self.signature = Some(sig_report_of(good, ignored, location, subject.to_string()));
+        }
+    }
+}
+
+impl Decision {
+    /// The `--github-repo` attestations of the payload with these digests must verify.
+    fn attested(
+        &mut self,
+        g: &GithubLookup,
+        sha256: &[u8; 32],
+        sha512: Option<&[u8; 64]>,
+        subject: &str,
+    ) -> Result<()> {
+        let (good, ignored, location) = github_attestations(g, sha256, sha512, subject)?;
+        self.signed("Sigstore attestation", &good, &ignored, location, subject);
+        Ok(())
+    }
+}
+
+/// The refusal for a payload whose `got` digest is not `pin`'s (the caller adds the hint).
+fn pin_mismatch(subject: &str, pin: &Pin, got_hex: &str) -> Error {
+    Error::refused_for(
+        crate::error::Reason::ChecksumMismatch,
+        format!(
+            "{subject}: {} mismatch with {}: expected {}, got {got_hex}",
+            pin.digest.algorithm(),
+            pin.source,
+            pin.digest.hex(),
+        ),
+    )
+}
+
 /// Limits and labels for one streaming pass.
 pub struct Limits<'a> {
     /// `--max-size`.
@@ -824,45 +884,29 @@ pub fn stream<W: Write>(
     };
 
     // Decide. Every piece must pass.
-    let mut anchors = Vec::new();
+    let mut decision = Decision::default();
     let mut feeds = std::mem::take(&mut pumped.feeds).into_iter();
-    let mut sig_report = None;
     for (c, n) in ev.signatures.iter().zip(feed_counts) {
         if let Some(sig) = c.admitted.minisign() {
             check_legacy_length(sig, total, &format!("signature {}", c.location))?;
         }
         let digests = pumped.digests(feeds.by_ref().take(n).collect());
         let good = c.admitted.decide(digests, &ev.subject, &c.location)?;
-        for g in &good {
-            anchors.push(format!(
-                "signature by {} ({})",
-                g.key.key.short_id(),
-                g.key.source
-            ));
-        }
-        if sig_report.is_none() {
-            sig_report = Some(sig_report_of(
-                &good,
-                &c.admitted.ignored,
-                c.location.clone(),
-                ev.subject.clone(),
-            ));
-        }
+        decision.signed(
+            "signature",
+            &good,
+            &c.admitted.ignored,
+            c.location.clone(),
+            &ev.subject,
+        );
     }
     if let Some(g) = &ev.github {
-        let good = github_attestations(g, &digest, pumped.sha512.as_ref(), &ev.subject)?;
-        let (good, ignored, location) = good;
-        for x in &good {
-            anchors.push(format!(
-                "Sigstore attestation by {} ({})",
-                x.key.key.short_id(),
-                x.key.source
-            ));
-        }
-        if sig_report.is_none() {
-            sig_report = Some(sig_report_of(&good, &ignored, location, ev.subject.clone()));
-        }
+        decision.attested(g, &digest, pumped.sha512.as_ref(), &ev.subject)?;
     }
+    let Decision {
+        mut anchors,
+        signature: sig_report,
+    } = decision;
     for pin in &ev.pins {
         let got = actual(&pin.digest);
         let matches = got == Some(pin.digest);
@@ -876,18 +920,8 @@ pub fn stream<W: Write>(
             ));
         }
         if !matches {
-            return Err(Error::refused_for(
-                crate::error::Reason::ChecksumMismatch,
-                format!(
-                    "{}: {} mismatch with {}: expected {}, got {}",
-                    ev.subject,
-                    pin.digest.algorithm(),
-                    pin.source,
-                    pin.digest.hex(),
-                    got_hex
-                ),
-            )
-            .hint("the payload changed or the pin is wrong; nothing was run or saved"));
+            return Err(pin_mismatch(&ev.subject, pin, &got_hex)
+                .hint("the payload changed or the pin is wrong; nothing was run or saved"));
         }
         let redirected_into_list_origin =
             pin.list_origins.iter().any(|o| limits.origins.contains(o));
@@ -937,8 +971,7 @@ pub fn decide_digest(ev: &Evidence, digest: Digest) -> Result<Report> {
         Digest::Sha256(h) => (Some(h), None),
         Digest::Sha512(h) => (None, Some(h)),
     };
-    let mut anchors = Vec::new();
-    let mut sig_report = None;
+    let mut decision = Decision::default();
     for c in &ev.signatures {
         if c.admitted.kind() != Some(SignerKind::Sigstore) {
             return Err(Error::usage(format!(
@@ -965,34 +998,17 @@ pub fn decide_digest(ev: &Evidence, digest: Digest) -> Result<Report> {
                 .hint(format!("pass the {name} digest (or the file itself)")));
             }
         }
-        let good = c.admitted.decide(
-            crate::scheme::Digests {
-                sha256: sha256.as_ref().unwrap_or(&[0; 32]),
-                blake2b512: None,
-                sha512: sha512.as_ref(),
-                whole: None,
-                sha256_state: None,
-                sha512_state: None,
-                feeds: Vec::new(),
-            },
+        // Checked above: a bundle is only asked for a digest that was given.
+        let digests =
+            crate::scheme::Digests::given(sha256.as_ref().unwrap_or(&[0; 32]), sha512.as_ref());
+        let good = c.admitted.decide(digests, &ev.subject, &c.location)?;
+        decision.signed(
+            "signature",
+            &good,
+            &c.admitted.ignored,
+            c.location.clone(),
             &ev.subject,
-            &c.location,
-        )?;
-        for g in &good {
-            anchors.push(format!(
-                "signature by {} ({})",
-                g.key.key.short_id(),
-                g.key.source
-            ));
-        }
-        if sig_report.is_none() {
-            sig_report = Some(sig_report_of(
-                &good,
-                &c.admitted.ignored,
-                c.location.clone(),
-                ev.subject.clone(),
-            ));
-        }
+        );
     }
     if let Some(g) = &ev.github {
         let Some(h) = &sha256 else {
@@ -1000,18 +1016,12 @@ pub fn decide_digest(ev: &Evidence, digest: Digest) -> Result<Report> {
                 "--github-repo looks attestations up by SHA-256: pass sha256:HEX",
             ));
         };
-        let (good, ignored, location) = github_attestations(g, h, None, &ev.subject)?;
-        for x in &good {
-            anchors.push(format!(
-                "Sigstore attestation by {} ({})",
-                x.key.key.short_id(),
-                x.key.source
-            ));
-        }
-        if sig_report.is_none() {
-            sig_report = Some(sig_report_of(&good, &ignored, location, ev.subject.clone()));
-        }
+        decision.attested(g, h, None, &ev.subject)?;
     }
+    let Decision {
+        mut anchors,
+        signature: sig_report,
+    } = decision;
     for pin in &ev.pins {
         let got = match pin.digest {
             Digest::Sha256(_) => sha256.map(Digest::Sha256),
@@ -1024,18 +1034,9 @@ pub fn decide_digest(ev: &Evidence, digest: Digest) -> Result<Report> {
             )));
         };
         if got != pin.digest {
-            return Err(Error::refused_for(
-                crate::error::Reason::ChecksumMismatch,
-                format!(
-                    "{}: {} mismatch with {}: expected {}, got {}",
-                    ev.subject,
-                    pin.digest.algorithm(),
-                    pin.source,
-                    pin.digest.hex(),
-                    got.hex()
-                ),
-            )
-            .hint("the digest or the pin is wrong"));
+            return Err(
+                pin_mismatch(&ev.subject, pin, &got.hex()).hint("the digest or the pin is wrong")
+            );
         }
         if pin.anchor {
             anchors.push(pin.source.clone());
@@ -1144,15 +1145,7 @@ pub fn attestations_for(
         let what = format!("the attestations at {location}");
         let admitted = crate::scheme::admit_sigstore(&bundles, &ring, None, &what)?;
         let mut good = admitted.decide(
-            crate::scheme::Digests {
-                sha256,
-                blake2b512: None,
-                sha512,
-                whole: None,
-                sha256_state: None,
-                sha512_state: None,
-                feeds: Vec::new(),
-            },
+            crate::scheme::Digests::given(sha256, sha512),
             subject,
             &location,
         )?;

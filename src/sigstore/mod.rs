@@ -511,21 +511,22 @@ impl Roots {
 
 fn production() -> std::sync::Arc<TrustedRoot> {
     static ROOT: std::sync::OnceLock<std::sync::Arc<TrustedRoot>> = std::sync::OnceLock::new();
-    ROOT.get_or_init(|| {
-        std::sync::Arc::new(
-            TrustedRoot::from_json(sigstore_trust_root::SIGSTORE_PRODUCTION_TRUSTED_ROOT)
-                .expect("the compiled-in Sigstore root parses"),
-        )
-    })
-    .clone()
+    compiled(&ROOT, sigstore_trust_root::SIGSTORE_PRODUCTION_TRUSTED_ROOT)
 }
 
 fn github() -> std::sync::Arc<TrustedRoot> {
     static ROOT: std::sync::OnceLock<std::sync::Arc<TrustedRoot>> = std::sync::OnceLock::new();
-    ROOT.get_or_init(|| {
+    compiled(&ROOT, sigstore_trust_root::SIGSTORE_GITHUB_TRUSTED_ROOT)
+}
+
+/// A compiled-in root, parsed once.
+fn compiled(
+    cell: &'static std::sync::OnceLock<std::sync::Arc<TrustedRoot>>,
+    json: &str,
+) -> std::sync::Arc<TrustedRoot> {
+    cell.get_or_init(|| {
         std::sync::Arc::new(
-            TrustedRoot::from_json(sigstore_trust_root::SIGSTORE_GITHUB_TRUSTED_ROOT)
-                .expect("the compiled-in GitHub root parses"),
+            TrustedRoot::from_json(json).expect("a compiled-in Sigstore root parses"),
         )
     })
     .clone()
@@ -640,6 +641,19 @@ fn verify_under(
     let tlog = !root.tlogs.is_empty();
     let sct = !root.ctlogs.is_empty();
     let artifact = sigstore_types::Artifact::Digest(digest.clone());
+    // A keyless signer: an identity (exact, or checked against the verified certificate
+    // below), or GitHub's issuer with the repository checked below.
+    let keyless = |policy: VerificationPolicy| {
+        let policy = if tlog {
+            policy
+        } else {
+            policy.skip_tlog_unsafe()
+        };
+        let policy = if sct { policy } else { policy.skip_sct() };
+        verifier
+            .verify(artifact.clone(), &bundle.inner, &policy)
+            .map_err(|e| e.to_string())
+    };
     let result = match trust {
         Trust::Key(der) => {
             let mut policy =
@@ -651,45 +665,30 @@ fn verify_under(
                 .verify(artifact, &bundle.inner, &policy)
                 .map_err(|e| e.to_string())?
         }
-        Trust::Identity { issuer, identity } => {
-            let mut policy = match identity {
-                Identity::Exact(id) => {
-                    VerificationPolicy::new(IdentityMatcher::Exact(id.clone()), issuer.clone())
-                }
-                Identity::Regexp(_) => VerificationPolicy::any_identity().require_issuer(issuer),
-            };
-            if !tlog {
-                policy = policy.skip_tlog_unsafe();
-            }
-            if !sct {
-                policy = policy.skip_sct();
-            }
-            let r = verifier
-                .verify(artifact, &bundle.inner, &policy)
-                .map_err(|e| e.to_string())?;
-            if let Identity::Regexp(p) = identity {
-                let san = r.identity().map(|s| s.as_str().to_string());
-                if !san.as_deref().is_some_and(|s| p.full_match(s)) {
-                    return Err(format!(
-                        "the certificate's identity {} does not fully match /{}/",
-                        san.unwrap_or_default(),
-                        p.source()
-                    ));
-                }
+        Trust::Identity {
+            issuer,
+            identity: Identity::Exact(id),
+        } => keyless(VerificationPolicy::new(
+            IdentityMatcher::Exact(id.clone()),
+            issuer.clone(),
+        ))?,
+        Trust::Identity {
+            issuer,
+            identity: Identity::Regexp(p),
+        } => {
+            let r = keyless(VerificationPolicy::any_identity().require_issuer(issuer))?;
+            let san = r.identity().map(|s| s.as_str().to_string());
+            if !san.as_deref().is_some_and(|s| p.full_match(s)) {
+                return Err(format!(
+                    "the certificate's identity {} does not fully match /{}/",
+                    san.unwrap_or_default(),
+                    p.source()
+                ));
             }
             r
         }
         Trust::GithubRepo(repo) => {
-            let mut policy = VerificationPolicy::any_identity().require_issuer(GITHUB_ISSUER);
-            if !tlog {
-                policy = policy.skip_tlog_unsafe();
-            }
-            if !sct {
-                policy = policy.skip_sct();
-            }
-            let r = verifier
-                .verify(artifact, &bundle.inner, &policy)
-                .map_err(|e| e.to_string())?;
+            let r = keyless(VerificationPolicy::any_identity().require_issuer(GITHUB_ISSUER))?;
             let uri = r
                 .certificate()
                 .and_then(|c| c.ci_claims.source_repository_uri.clone());
