@@ -1313,3 +1313,44 @@ fn audit_looks_a_locked_github_repo_entry_up_again_by_digest() {
         stdout(&out)
     );
 }
+
+#[test]
+fn oversized_nested_or_crowded_bundles_are_refused_and_nothing_is_saved() {
+    let Some(shop) =
+        Shop::new("oversized_nested_or_crowded_bundles_are_refused_and_nothing_is_saved")
+    else {
+        return;
+    };
+    let url = shop.serve("/dl/blob.txt", cosign::ARTIFACT);
+    let anchor = cat(
+        identity(cosign::SAN, cosign::ISSUER),
+        shop.root(PRODUCTION_ROOT),
+    );
+    // Over the 1 MiB cap (a genuine bundle padded with spaces): a download failure, 69.
+    let mut huge = shop.file(cosign::BUNDLE);
+    huge.resize(1024 * 1024 + 1, b' ');
+    shop.server
+        .route("/dl/blob.txt.sigstore.json", Reply::bytes(&huge));
+    let dest = shop.out("blob.txt");
+    let out = shop.fetch(&url, &dest, &anchor);
+    assert_exit(&out, 69);
+    assert!(stderr(&out).contains("limit"), "{}", stderr(&out));
+    assert_no_file(&dest);
+    // Nested deeper than the JSON parser goes, and more attestations than the cap: 77.
+    let nested = format!("{}{}", "{\"a\":[".repeat(200), "]}".repeat(200));
+    let genuine = bundle_json(&shop.dir.join(cosign::BUNDLE));
+    let crowd: Vec<Value> = (0..33).map(|_| json!({ "bundle": genuine })).collect();
+    let crowded = json!({ "attestations": crowd }).to_string();
+    for (what, body) in [("nested", nested), ("33 attestations", crowded)] {
+        shop.server
+            .route("/dl/blob.txt.sigstore.json", Reply::bytes(body.as_bytes()));
+        let out = shop.fetch(&url, &dest, &anchor);
+        assert!(
+            out.status.code() == Some(77),
+            "{what}: expected 77, got {:?}\n{}",
+            out.status.code(),
+            stderr(&out)
+        );
+        assert_no_file(&dest);
+    }
+}
