@@ -1354,3 +1354,56 @@ fn oversized_nested_or_crowded_bundles_are_refused_and_nothing_is_saved() {
         assert_no_file(&dest);
     }
 }
+
+#[test]
+fn the_token_does_not_follow_the_api_to_another_origin() {
+    let Some(shop) = Shop::new("the_token_does_not_follow_the_api_to_another_origin") else {
+        return;
+    };
+    let api = Api::new(&shop);
+    let artifact = shop.file(reusable::ARTIFACT);
+    let sha = sha256_hex(&artifact);
+    // The API redirects to the download host, which serves the attestations.
+    let answer =
+        json!({ "attestations": [{ "bundle": bundle_json(&shop.dir.join(reusable::BUNDLE)) }] })
+            .to_string();
+    shop.server
+        .route("/moved/attestations.json", Reply::bytes(answer.as_bytes()));
+    let elsewhere = shop.server.url("/moved/attestations.json");
+    let path = Api::path(reusable::REPO, &sha);
+    api.server
+        .route(&path, Reply::redirect(302, elsewhere.clone()));
+    api.server.route(
+        path.replace("sha256:", "sha256%3A"),
+        Reply::redirect(302, elsewhere),
+    );
+    let url = shop.serve("/releases/demo.whl", reusable::ARTIFACT);
+    let dest = shop.out("demo.whl");
+    let out = fetch_via_api(
+        &shop,
+        &api,
+        &url,
+        &dest,
+        &cat(
+            args(&["--github-repo", reusable::REPO]),
+            shop.root(PRODUCTION_ROOT),
+        ),
+        Some(TOKEN),
+    );
+    assert_exit(&out, 0);
+    assert!(!api.requests(&path).is_empty(), "the API was not asked");
+    for r in &api.requests(&path) {
+        assert_eq!(
+            r.header("authorization"),
+            Some(format!("Bearer {TOKEN}").as_str())
+        );
+    }
+    let moved = shop.server.requests_to("/moved/attestations.json");
+    assert!(!moved.is_empty(), "the redirect was not followed");
+    for r in shop.server.requests() {
+        assert!(
+            r.header("authorization").is_none() && !format!("{r:?}").contains(TOKEN),
+            "the token followed the redirect to another origin: {r:?}"
+        );
+    }
+}
