@@ -208,7 +208,9 @@ impl Cache {
     }
 
     /// Cache the accepted payload of `url`. Skips payloads over [`MAX_CACHE_BYTES`].
-    /// The bytes are re-hashed while copied; a mismatch with `report` stores nothing.
+    /// Unless the payload was sealed and re-hashed to `report`'s digest already
+    /// ([`PayloadFile::seal_and_check`]), its bytes are re-hashed while copied, and a
+    /// mismatch with `report` stores nothing.
     pub fn store(&self, url: &str, payload: &PayloadFile, report: &Report) -> Result<()> {
         if report.size > MAX_CACHE_BYTES {
             return Ok(());
@@ -228,16 +230,22 @@ impl Cache {
                 .prefix(".blob.")
                 .tempfile_in(&blobs)
                 .map_err(|e| Error::io_at("cannot create a file in the cache", &e))?;
-            let mut hashing = HashingWriter {
-                inner: crate::write_behind::WriteBehind::new(tmp.as_file_mut()),
-                sha: Sha256::new(),
-            };
-            payload.copy_to(&mut hashing)?;
-            let digest: [u8; 32] = hashing.sha.finalize().into();
-            if to_hex(&digest) != report.sha256 {
-                return Err(Error::io(
-                    "the payload changed while it was being cached; not cached",
-                ));
+            let mut out = crate::write_behind::WriteBehind::new(tmp.as_file_mut());
+            if payload.is_checked_as(&report.sha256) {
+                // Sealed and re-hashed already: these bytes cannot change any more.
+                payload.copy_to(&mut out)?;
+            } else {
+                let mut hashing = HashingWriter {
+                    inner: out,
+                    sha: Sha256::new(),
+                };
+                payload.copy_to(&mut hashing)?;
+                let digest: [u8; 32] = hashing.sha.finalize().into();
+                if to_hex(&digest) != report.sha256 {
+                    return Err(Error::io(
+                        "the payload changed while it was being cached; not cached",
+                    ));
+                }
             }
             tmp.as_file()
                 .sync_all()

@@ -41,6 +41,11 @@ pub struct RunOptions {
 /// The file the payload is written to before it is verified and run.
 pub struct PayloadFile {
     file: File,
+    /// The SHA-256 (hex) the sealed file was re-hashed to by [`PayloadFile::seal_and_check`]:
+    /// from then on its bytes are immutable and known to be these.
+    checked: Option<String>,
+    /// Whether [`PayloadFile::seal`] succeeded (a seal cannot be added twice).
+    sealed: bool,
     #[cfg(not(target_os = "linux"))]
     dir: tempfile::TempDir,
     #[cfg(not(target_os = "linux"))]
@@ -90,6 +95,8 @@ impl PayloadFile {
             .map_err(|e| Error::io(format!("cannot create the payload memfd: {e}")))?;
         Ok(PayloadFile {
             file: File::from(fd),
+            checked: None,
+            sealed: false,
         })
     }
 
@@ -119,7 +126,13 @@ impl PayloadFile {
             .mode(0o700)
             .open(&path)
             .map_err(|e| Error::io_at("cannot create the payload file", &e))?;
-        Ok(PayloadFile { file, dir, path })
+        Ok(PayloadFile {
+            file,
+            checked: None,
+            sealed: false,
+            dir,
+            path,
+        })
     }
 
     /// Seal the file: no more writes, shrinking or growing, by anyone.
@@ -140,6 +153,7 @@ impl PayloadFile {
                 .set_permissions(std::fs::Permissions::from_mode(0o500))
                 .map_err(|e| Error::io_at("cannot protect the payload file", &e))?;
         }
+        self.sealed = true;
         Ok(())
     }
 
@@ -197,6 +211,29 @@ impl PayloadFile {
             .hint("another process wrote to verun's payload file while it was downloading; check for malware running as your user"));
         }
         Ok(())
+    }
+
+    /// [`seal`](Self::seal), then [`check_sealed`](Self::check_sealed) against `sha256`,
+    /// once: a payload already sealed and checked against the same digest is not re-hashed
+    /// again (its bytes cannot change any more), so a first `run` hashes the sealed copy
+    /// once, for the cache and for the exec alike.
+    pub fn seal_and_check(&mut self, sha256: &str) -> Result<()> {
+        if self.checked.as_deref() == Some(sha256) {
+            return Ok(());
+        }
+        if !self.sealed {
+            self.seal()?;
+        }
+        self.checked = None;
+        self.check_sealed(sha256)?;
+        self.checked = Some(sha256.to_string());
+        Ok(())
+    }
+
+    /// Whether [`seal_and_check`](Self::seal_and_check) found the sealed bytes to be
+    /// `sha256`: then they need no re-hash wherever they are copied.
+    pub fn is_checked_as(&self, sha256: &str) -> bool {
+        self.checked.as_deref() == Some(sha256)
     }
 
     /// Copy the whole payload, from its start, to `w` (for the cache); returns the size.
@@ -590,7 +627,12 @@ fn check_handed_over(path: &str, sha256: &str) -> Result<()> {
             "the memfd at {path} is not sealed against writing, resizing and new seals"
         )));
     }
-    PayloadFile { file }.check_sealed(sha256)
+    PayloadFile {
+        file,
+        checked: None,
+        sealed: true, // fcntl_get_seals above
+    }
+    .check_sealed(sha256)
 }
 
 struct Prepared {
@@ -608,8 +650,7 @@ type PayloadKeep = PayloadFile;
 fn prepare(mut payload: PayloadFile, cloexec: bool, sha256: &str) -> Result<Prepared> {
     use rustix::fd::AsRawFd;
     use rustix::fs::{Mode, OFlags, open};
-    payload.seal()?;
-    payload.check_sealed(sha256)?;
+    payload.seal_and_check(sha256)?;
     // A read-only descriptor of the sealed memfd; the writable one is closed so that the
     // kernel sees no writer at exec time. Scripts need it inherited by the interpreter (and
     // a re-executed verun by itself); ELF binaries are opened by the kernel before
@@ -632,8 +673,7 @@ fn prepare(mut payload: PayloadFile, cloexec: bool, sha256: &str) -> Result<Prep
 
 #[cfg(not(target_os = "linux"))]
 fn prepare(mut payload: PayloadFile, _cloexec: bool, sha256: &str) -> Result<Prepared> {
-    payload.seal()?;
-    payload.check_sealed(sha256)?;
+    payload.seal_and_check(sha256)?;
     let path = payload.path.clone().into_os_string();
     Ok(Prepared {
         path,
@@ -779,6 +819,54 @@ mod tests {
         q.write_all(good).unwrap();
         q.seal().unwrap();
         q.check_sealed(&digest).unwrap();
+    }
+
+    /// `run` seals and re-hashes once, before it records or caches anything; the cache and
+    /// the exec then trust that check only for the digest it was made against.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn seal_and_check_hashes_once_per_digest_and_refuses_a_racing_write() {
+        use rustix::fd::AsRawFd;
+        use sha2::{Digest, Sha256};
+        use std::os::unix::fs::FileExt;
+        let good = b"#!/bin/sh\necho good\n";
+        let digest = crate::checksums::to_hex(&Sha256::digest(good));
+        let other = crate::checksums::to_hex(&Sha256::digest(b"other"));
+
+        let mut p = PayloadFile::create("t.sh").unwrap();
+        p.write_all(good).unwrap();
+        assert!(
+            !p.is_checked_as(&digest),
+            "nothing is checked before the seal"
+        );
+        p.seal_and_check(&digest).unwrap();
+        assert!(p.is_checked_as(&digest));
+        assert!(!p.is_checked_as(&other));
+        p.seal_and_check(&digest).unwrap();
+        let err = p.seal_and_check(&other).unwrap_err();
+        assert_eq!(
+            err.exit_code(),
+            77,
+            "another digest is re-hashed, not trusted"
+        );
+        assert!(!p.is_checked_as(&digest) && !p.is_checked_as(&other));
+        p.seal_and_check(&digest).unwrap();
+        assert!(
+            p.is_checked_as(&digest),
+            "the sealed bytes still hash as verified"
+        );
+
+        let mut q = PayloadFile::create("t.sh").unwrap();
+        q.write_all(good).unwrap();
+        let path = format!("/proc/self/fd/{}", q.file.as_raw_fd());
+        let racer = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        racer.write_at(b"#!/bin/sh\necho evil\n", 0).unwrap();
+        let err = q.seal_and_check(&digest).unwrap_err();
+        assert_eq!(err.exit_code(), 77);
+        assert!(
+            !q.is_checked_as(&digest),
+            "a refused check marks nothing checked"
+        );
     }
 
     #[test]

@@ -193,6 +193,16 @@ impl<T> Verified<T> {
     }
 }
 
+impl Verified<crate::exec::PayloadFile> {
+    /// Seal the payload memfd and re-hash it against the verified SHA-256
+    /// ([`crate::exec::PayloadFile::seal_and_check`]): before `run` records or caches
+    /// anything, so that a payload changed by a racing writer leaves no trace, and so that
+    /// the cache copy and the exec share one re-hash.
+    pub fn seal_and_check(&mut self) -> Result<()> {
+        self.payload.seal_and_check(&self.report.sha256)
+    }
+}
+
 impl Verified<crate::write_behind::WriteBehind<tempfile::NamedTempFile>> {
     /// Land the verified download at `dest` with `mode`: the only way a payload reaches
     /// `fetch -o PATH`. It is flushed, renamed into place, and the inode at `dest` must be

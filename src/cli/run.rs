@@ -35,7 +35,7 @@ pub(super) fn run(a: RunArgs) -> Result<u8> {
     let lock = verun::lock::LockCheck::open(&plan)?;
     let name = url.file_name();
     let payload = PayloadFile::create(&name)?;
-    let verified = if a.offline {
+    let mut verified = if a.offline {
         offline(&plan, &session, &url, lock.as_ref(), payload)?
     } else {
         download(&plan, &session, &url, payload, lock_pins(lock.as_ref()))?
@@ -50,6 +50,11 @@ pub(super) fn run(a: RunArgs) -> Result<u8> {
     }
     if a.confirm {
         exec::confirm(&format!("verun: run {url}?"))?;
+    }
+    if !a.dry_run {
+        // Sealed and re-hashed once, before anything is recorded: the cache copies the
+        // sealed bytes as they are, and the exec below finds them checked already.
+        verified.seal_and_check()?;
     }
     let cache = keep_state.then(|| verified.payload());
     let keep = Keep {
