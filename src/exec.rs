@@ -236,6 +236,22 @@ impl PayloadFile {
         self.checked.as_deref() == Some(sha256)
     }
 
+    /// Record that the digests were computed from the sealed bytes themselves (see
+    /// `verify::stream_sealed`): nothing needs re-hashing before they run.
+    pub(crate) fn mark_checked(&mut self, sha256: &str) {
+        if self.sealed {
+            self.checked = Some(sha256.to_string());
+        }
+    }
+
+    /// The payload from its start, read by offset.
+    pub fn reader(&self) -> impl Read + '_ {
+        ReadAt {
+            file: &self.file,
+            off: 0,
+        }
+    }
+
     /// Copy the whole payload, from its start, to `w` (for the cache); returns the size.
     pub fn copy_to(&self, w: &mut dyn Write) -> Result<u64> {
         use std::os::unix::fs::FileExt;

@@ -218,6 +218,45 @@ pub fn pump_with(
     })
 }
 
+/// Copy `src` to `sink` in whole chunks, hashing nothing (the digests come later, from what
+/// `sink` holds: see `verify::stream_sealed`); stops at [`PumpError::TooLarge`] before
+/// writing a byte past `max`. Returns the byte count.
+pub fn copy(
+    src: &mut dyn Read,
+    sink: &mut dyn Write,
+    max: u64,
+    progress: &mut dyn FnMut(u64),
+) -> Result<u64, PumpError> {
+    let mut buf = vec![0u8; CHUNK];
+    let mut total: u64 = 0;
+    loop {
+        let mut n = 0;
+        let mut eof = false;
+        while n < CHUNK {
+            match src.read(&mut buf[n..]) {
+                Ok(0) => {
+                    eof = true;
+                    break;
+                }
+                Ok(k) => n += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(PumpError::Read(e)),
+            }
+        }
+        total += n as u64;
+        if total > max {
+            return Err(PumpError::TooLarge);
+        }
+        sink.write_all(&buf[..n]).map_err(PumpError::Write)?;
+        progress(total);
+        if eof {
+            break;
+        }
+    }
+    sink.flush().map_err(PumpError::Write)?;
+    Ok(total)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn read_loop(
     src: &mut dyn Read,

@@ -818,6 +818,75 @@ pub struct Limits<'a> {
     pub origins: &'a [Origin],
 }
 
+/// What one pass over the payload computes: the digests the signatures' schemes and the
+/// pins need, nothing more.
+struct Pass {
+    hashes: Hashes,
+    keep_all: bool,
+    /// How many of `hashes.feeds` each signature owns, in order.
+    feed_counts: Vec<usize>,
+}
+
+impl Pass {
+    fn new(ev: &Evidence) -> Pass {
+        let needs = ev
+            .signatures
+            .iter()
+            .fold(Needs::default(), |n, c| n.union(c.admitted.needs()));
+        let mut hashes = Hashes {
+            blake2b: needs.blake2b512,
+            sha512: needs.sha512
+                || ev
+                    .pins
+                    .iter()
+                    .any(|p| matches!(p.digest, Digest::Sha512(_))),
+            feeds: Vec::new(),
+        };
+        // Each signature's own hashers, made once; `feed_counts` says which are whose.
+        let mut feed_counts = Vec::with_capacity(ev.signatures.len());
+        for c in &ev.signatures {
+            let mine = c.admitted.feeds();
+            feed_counts.push(mine.len());
+            hashes.feeds.extend(mine);
+        }
+        Pass {
+            hashes,
+            keep_all: needs.whole,
+            feed_counts,
+        }
+    }
+}
+
+/// Refuse a declared length over `--max-size` before the first byte.
+fn check_declared(limits: &Limits<'_>) -> Result<()> {
+    if let (Some(len), Some(url)) = (limits.declared, limits.url)
+        && len > limits.max_size
+    {
+        return Err(too_large(url, limits.max_size));
+    }
+    Ok(())
+}
+
+/// The error for a pass that failed to read, write or stay under `--max-size`.
+fn pump_error(ev: &Evidence, limits: &Limits<'_>, e: PumpError) -> Error {
+    match e {
+        PumpError::Read(e) => match limits.url {
+            Some(u) => read_error(u, &e),
+            None => Error::io_at(format!("cannot read {}", ev.subject), &e),
+        },
+        PumpError::Write(e) => Error::io_at("cannot write the payload", &e),
+        PumpError::TooLarge => match limits.url {
+            Some(u) => too_large(u, limits.max_size),
+            None => Error::refused(format!(
+                "{} is larger than the {} limit",
+                ev.subject,
+                human(limits.max_size)
+            ))
+            .hint("raise --max-size if this file is really that large"),
+        },
+    }
+}
+
 /// Read the payload from `src` to the end, writing every byte to `sink` while hashing it
 /// (SHA-256; BLAKE2b for a prehashed signature; SHA-512 when a pin is one), then check every
 /// piece of evidence.
@@ -829,59 +898,90 @@ pub fn stream<W: Write>(
     limits: Limits<'_>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Verified<W>> {
-    if let (Some(len), Some(url)) = (limits.declared, limits.url)
-        && len > limits.max_size
-    {
-        return Err(too_large(url, limits.max_size));
-    }
-    let read_err = |e: &std::io::Error| match limits.url {
-        Some(u) => read_error(u, e),
-        None => Error::io_at(format!("cannot read {}", ev.subject), e),
-    };
-    // The pass computes what the signatures' schemes and the pins need, nothing more.
-    let needs = ev
-        .signatures
-        .iter()
-        .fold(Needs::default(), |n, c| n.union(c.admitted.needs()));
-    let keep_all = needs.whole;
-    let mut hashes = Hashes {
-        blake2b: needs.blake2b512,
-        sha512: needs.sha512
-            || ev
-                .pins
-                .iter()
-                .any(|p| matches!(p.digest, Digest::Sha512(_))),
-        feeds: Vec::new(),
-    };
-    // Each signature's own hashers, made once; `feed_counts` says which are whose.
-    let mut feed_counts = Vec::with_capacity(ev.signatures.len());
-    for c in &ev.signatures {
-        let mine = c.admitted.feeds();
-        feed_counts.push(mine.len());
-        hashes.feeds.extend(mine);
-    }
-    let mut pumped = pump_with(
+    check_declared(&limits)?;
+    let pass = Pass::new(ev);
+    let pumped = pump_with(
         src,
         &mut sink,
-        hashes,
-        keep_all,
+        pass.hashes,
+        pass.keep_all,
         HEAD_BYTES,
         limits.max_size,
         progress,
     )
+    .map_err(|e| pump_error(ev, &limits, e))?;
+    decide(ev, pass.feed_counts, pumped, &limits, sink)
+}
+
+/// `run`'s pass: like [`stream`], into the payload memfd, but when SHA-256 and BLAKE2b are
+/// all the evidence needs, the download only writes the memfd; it is then sealed, and every
+/// digest is computed from the sealed bytes, which are exactly the bytes that will run. That
+/// is one SHA-256 pass less than hashing the stream and re-hashing the sealed copy
+/// ([`crate::exec::PayloadFile::check_sealed`]), and no window between the two. SHA-512
+/// and OpenPGP's own hashers cost more after the download than that re-hash, so with them
+/// the stream is hashed as [`stream`] does and the sealed copy re-hashed before it runs.
+pub fn stream_sealed(
+    ev: &Evidence,
+    src: &mut dyn Read,
+    mut payload: crate::exec::PayloadFile,
+    limits: Limits<'_>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Verified<crate::exec::PayloadFile>> {
+    check_declared(&limits)?;
+    let pass = Pass::new(ev);
+    if pass.hashes.sha512 || !pass.hashes.feeds.is_empty() || pass.keep_all {
+        let pumped = pump_with(
+            src,
+            &mut payload,
+            pass.hashes,
+            pass.keep_all,
+            HEAD_BYTES,
+            limits.max_size,
+            progress,
+        )
+        .map_err(|e| pump_error(ev, &limits, e))?;
+        return decide(ev, pass.feed_counts, pumped, &limits, payload);
+    }
+    let total = crate::pump::copy(src, &mut payload, limits.max_size, progress)
+        .map_err(|e| pump_error(ev, &limits, e))?;
+    if let Some(url) = limits.url {
+        check_length(url, limits.declared, total)?;
+    }
+    payload.seal()?;
+    let pumped = pump_with(
+        &mut payload.reader(),
+        &mut std::io::sink(),
+        pass.hashes,
+        false,
+        HEAD_BYTES,
+        u64::MAX,
+        &mut |_| {},
+    )
     .map_err(|e| match e {
-        PumpError::Read(e) => read_err(&e),
-        PumpError::Write(e) => Error::io_at("cannot write the payload", &e),
-        PumpError::TooLarge => match limits.url {
-            Some(u) => too_large(u, limits.max_size),
-            None => Error::refused(format!(
-                "{} is larger than the {} limit",
-                ev.subject,
-                human(limits.max_size)
-            ))
-            .hint("raise --max-size if this file is really that large"),
-        },
+        PumpError::Read(e) => Error::io_at("cannot read the sealed payload", &e),
+        other => Error::io(format!("cannot hash the sealed payload: {other:?}")),
     })?;
+    if pumped.total != total {
+        return Err(Error::io(format!(
+            "the sealed payload holds {} bytes, {} were downloaded; nothing was run",
+            pumped.total, total
+        )));
+    }
+    let mut verified = decide(ev, pass.feed_counts, pumped, &limits, payload)?;
+    // Every digest just decided on is of the sealed bytes themselves.
+    let sha256 = verified.report.sha256.clone();
+    verified.payload.mark_checked(&sha256);
+    Ok(verified)
+}
+
+/// Check every piece of evidence against what the pass computed.
+fn decide<W>(
+    ev: &Evidence,
+    feed_counts: Vec<usize>,
+    mut pumped: crate::pump::Pumped,
+    limits: &Limits<'_>,
+    sink: W,
+) -> Result<Verified<W>> {
     let total = pumped.total;
     let head = std::mem::take(&mut pumped.head);
     if let Some(url) = limits.url {

@@ -232,7 +232,7 @@ pub(super) fn offline(
     offline_plan.checksums_sig = None;
     let ring = KeyRing::new(Vec::new(), None)?;
     let evidence = verify::gather(&offline_plan, &ring, &session.net, vec![lock.pin(entry)])?;
-    let verified = verify::stream(
+    let verified = verify::stream_sealed(
         &evidence,
         &mut file,
         payload,

@@ -256,16 +256,38 @@ pub(super) fn report_notes(quiet: bool, r: &Report) {
 }
 
 /// Where [`download`] writes the payload.
-pub(super) trait Sink: Write {
+pub(super) trait Sink: Write + Sized {
     /// Told the length the server declares (at most `--max-size`) before the first byte.
     fn expect_len(&mut self, _len: u64) -> Result<()> {
         Ok(())
     }
+
+    /// The verifying pass into this sink.
+    fn stream(
+        self,
+        ev: &verify::Evidence,
+        src: &mut dyn std::io::Read,
+        limits: Limits<'_>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Verified<Self>> {
+        verify::stream(ev, src, self, limits, progress)
+    }
 }
 
 /// `run`'s memfd reserves nothing: that would take memory up front for a length the server
-/// merely claims.
-impl Sink for PayloadFile {}
+/// merely claims. Its pass hashes the sealed memfd where that costs less than hashing the
+/// stream and re-hashing the sealed copy (`verify::stream_sealed`).
+impl Sink for PayloadFile {
+    fn stream(
+        self,
+        ev: &verify::Evidence,
+        src: &mut dyn std::io::Read,
+        limits: Limits<'_>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Verified<Self>> {
+        verify::stream_sealed(ev, src, self, limits, progress)
+    }
+}
 
 /// `fetch -o -` holds the download in an unnamed temporary file, reserving nothing.
 impl Sink for std::fs::File {}
@@ -314,10 +336,9 @@ pub(super) fn download<W: Sink>(
     }
     let final_url = resp.url.clone();
     let hops = resp.hops.clone();
-    let verified = verify::stream(
+    let verified = sink.stream(
         &evidence,
         resp.reader(),
-        sink,
         Limits {
             max_size: plan.max_size,
             declared,

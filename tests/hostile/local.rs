@@ -581,3 +581,159 @@ pub(super) fn kill_9_during_key_add_leaves_a_store_that_parses() {
         start.elapsed()
     );
 }
+
+/// A write into `run`'s memfd while the payload is still downloading (before the seal) is
+/// refused with 77 and leaves no trace: nothing runs, and no lockfile entry, cache entry,
+/// rollback mark or key-use count names the URL. `run` seals and checks the memfd before it
+/// records anything (0.1.0 recorded the lock entry of the stream it had verified, then
+/// refused the changed memfd). A control run of the same script under another URL, without
+/// the writer, must run and be recorded, so the checks can fail.
+///
+/// The server (a plain one here) sends 300 KiB, stalls for 600 ms, then sends the rest:
+/// verun writes its memfd a chunk at a time, so the writer has the stall to get in. It opens
+/// `/proc/<verun>/fd/N` of a non-dumpable process: that needs root (as in CI); as another
+/// user the test says so and checks nothing.
+#[test]
+pub(super) fn a_write_before_the_seal_is_refused_and_records_nothing() {
+    use std::io::{BufRead, BufReader};
+    let euid = fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1).map(str::to_string));
+    if euid.as_deref() != Some("0") {
+        eprintln!(
+            "SKIPPED a_write_before_the_seal_is_refused_and_records_nothing: only root can open a non-dumpable verun's descriptors"
+        );
+        return;
+    }
+    let env = TestEnv::new();
+    let marker = env.root().join("markers").join("seal-race.ran");
+    let mut good = format!(
+        "#!/bin/sh\n# good\necho good > '{}'\nexit 0\n",
+        marker.display()
+    )
+    .into_bytes();
+    good.extend(std::iter::repeat_n(b'#', 600 * 1024));
+    good.push(b'\n');
+    let evil = format!("#!/bin/sh\necho EVIL > '{}'\nexit 0\n", marker.display()).into_bytes();
+    let sha = sha256_hex(&good);
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let body = good.clone();
+    let server = thread::spawn(move || {
+        for conn in listener.incoming().take(2) {
+            let mut conn = conn.unwrap();
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap() > 2 {
+                line.clear();
+            }
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            conn.write_all(head.as_bytes()).unwrap();
+            conn.write_all(&body[..300 * 1024]).unwrap();
+            conn.flush().unwrap();
+            thread::sleep(Duration::from_millis(600));
+            let _ = conn.write_all(&body[300 * 1024..]);
+        }
+    });
+    let lock = env.root().join("verun.lock");
+    let run = |path: &str| {
+        let args: Vec<String> = [
+            "run",
+            &format!("http://127.0.0.1:{port}{path}"),
+            "--allow-http",
+            "--sha256",
+            &sha,
+            "--lock",
+            &lock.display().to_string(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        env.verun_cmd(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn verun")
+    };
+    let mentions = |needle: &str| -> Vec<PathBuf> {
+        let mut hits = Vec::new();
+        let mut dirs = vec![env.home().to_path_buf()];
+        while let Some(d) = dirs.pop() {
+            for e in fs::read_dir(&d).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if fs::read(&p)
+                    .is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+                {
+                    hits.push(p);
+                }
+            }
+        }
+        if fs::read_to_string(&lock).is_ok_and(|t| t.contains(needle)) {
+            hits.push(lock.clone());
+        }
+        hits
+    };
+
+    let control = run("/control.sh").wait_with_output().unwrap();
+    assert_eq!(
+        control.status.code(),
+        Some(0),
+        "control run: {}",
+        String::from_utf8_lossy(&control.stderr)
+    );
+    assert_eq!(fs::read_to_string(&marker).unwrap().trim(), "good");
+    assert!(
+        mentions("/control.sh").contains(&lock),
+        "the control run must be locked, or this test checks nothing"
+    );
+    fs::remove_file(&marker).unwrap();
+
+    let child = run("/attacked.sh");
+    let pid = child.id();
+    let mut wrote = false;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    'attack: while Instant::now() < deadline {
+        for fd in fs::read_dir(format!("/proc/{pid}/fd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let is_memfd =
+                fs::read_link(fd.path()).is_ok_and(|l| l.to_string_lossy().starts_with("/memfd:"));
+            if !is_memfd {
+                continue;
+            }
+            let Ok(f) = fs::OpenOptions::new().write(true).open(fd.path()) else {
+                continue;
+            };
+            // Once verun has written its first chunk, overwrite the script's start: verun's
+            // own writes go on at its offset and never touch those bytes again.
+            if f.metadata().is_ok_and(|m| m.len() > evil.len() as u64) {
+                f.write_at(&evil, 0)
+                    .expect("write into the memfd before the seal");
+                wrote = true;
+                break 'attack;
+            }
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+    let out = child.wait_with_output().unwrap();
+    server.join().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(wrote, "the writer never got into verun's memfd: {err}");
+    assert_eq!(out.status.code(), Some(77), "{err}");
+    assert!(!marker.exists(), "something ran: {err}");
+    assert_eq!(
+        mentions("/attacked.sh"),
+        Vec::<PathBuf>::new(),
+        "a refused run recorded its URL\n{err}"
+    );
+}
