@@ -617,13 +617,20 @@ pub(super) fn a_write_before_the_seal_is_refused_and_records_nothing() {
     good.extend(std::iter::repeat_n(b'#', 600 * 1024));
     good.push(b'\n');
     let evil = format!("#!/bin/sh\necho EVIL > '{}'\nexit 0\n", marker.display()).into_bytes();
-    let sha = sha256_hex(&good);
+    let sha256 = sha256_hex(&good);
+    let sha512: String = {
+        use sha2::Digest as _;
+        sha2::Sha512::digest(&good)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
 
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let body = good.clone();
     let server = thread::spawn(move || {
-        for conn in listener.incoming().take(2) {
+        for conn in listener.incoming().take(4) {
             let mut conn = conn.unwrap();
             let mut reader = BufReader::new(conn.try_clone().unwrap());
             let mut line = String::new();
@@ -642,13 +649,13 @@ pub(super) fn a_write_before_the_seal_is_refused_and_records_nothing() {
         }
     });
     let lock = env.root().join("verun.lock");
-    let run = |path: &str| {
+    let run = |path: &str, pin: &str, digest: &str| {
         let args: Vec<String> = [
             "run",
             &format!("http://127.0.0.1:{port}{path}"),
             "--allow-http",
-            "--sha256",
-            &sha,
+            pin,
+            digest,
             "--lock",
             &lock.display().to_string(),
         ]
@@ -682,58 +689,64 @@ pub(super) fn a_write_before_the_seal_is_refused_and_records_nothing() {
         hits
     };
 
-    let control = run("/control.sh").wait_with_output().unwrap();
-    assert_eq!(
-        control.status.code(),
-        Some(0),
-        "control run: {}",
-        String::from_utf8_lossy(&control.stderr)
-    );
-    assert_eq!(fs::read_to_string(&marker).unwrap().trim(), "good");
-    assert!(
-        mentions("/control.sh").contains(&lock),
-        "the control run must be locked, or this test checks nothing"
-    );
-    fs::remove_file(&marker).unwrap();
+    // --sha256: the digest is computed from the sealed memfd; --sha512: the stream is
+    // hashed and the sealed memfd re-hashed with SHA-256.
+    for (pin, digest) in [("--sha256", &sha256), ("--sha512", &sha512)] {
+        let control = run(&format!("/control{pin}.sh"), pin, digest)
+            .wait_with_output()
+            .unwrap();
+        assert_eq!(
+            control.status.code(),
+            Some(0),
+            "control run ({pin}): {}",
+            String::from_utf8_lossy(&control.stderr)
+        );
+        assert_eq!(fs::read_to_string(&marker).unwrap().trim(), "good");
+        assert!(
+            mentions(&format!("/control{pin}.sh")).contains(&lock),
+            "the control run must be locked, or this test checks nothing"
+        );
+        fs::remove_file(&marker).unwrap();
 
-    let child = run("/attacked.sh");
-    let pid = child.id();
-    let mut wrote = false;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    'attack: while Instant::now() < deadline {
-        for fd in fs::read_dir(format!("/proc/{pid}/fd"))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let is_memfd =
-                fs::read_link(fd.path()).is_ok_and(|l| l.to_string_lossy().starts_with("/memfd:"));
-            if !is_memfd {
-                continue;
+        let child = run(&format!("/attacked{pin}.sh"), pin, digest);
+        let pid = child.id();
+        let mut wrote = false;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        'attack: while Instant::now() < deadline {
+            for fd in fs::read_dir(format!("/proc/{pid}/fd"))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let is_memfd = fs::read_link(fd.path())
+                    .is_ok_and(|l| l.to_string_lossy().starts_with("/memfd:"));
+                if !is_memfd {
+                    continue;
+                }
+                let Ok(f) = fs::OpenOptions::new().write(true).open(fd.path()) else {
+                    continue;
+                };
+                // Once verun has written its first chunk, overwrite the script's start: verun's
+                // own writes go on at its offset and never touch those bytes again.
+                if f.metadata().is_ok_and(|m| m.len() > evil.len() as u64) {
+                    f.write_at(&evil, 0)
+                        .expect("write into the memfd before the seal");
+                    wrote = true;
+                    break 'attack;
+                }
             }
-            let Ok(f) = fs::OpenOptions::new().write(true).open(fd.path()) else {
-                continue;
-            };
-            // Once verun has written its first chunk, overwrite the script's start: verun's
-            // own writes go on at its offset and never touch those bytes again.
-            if f.metadata().is_ok_and(|m| m.len() > evil.len() as u64) {
-                f.write_at(&evil, 0)
-                    .expect("write into the memfd before the seal");
-                wrote = true;
-                break 'attack;
-            }
+            thread::sleep(Duration::from_millis(1));
         }
-        thread::sleep(Duration::from_millis(1));
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(wrote, "the writer never got into verun's memfd: {err}");
+        assert_eq!(out.status.code(), Some(77), "{pin}: {err}");
+        assert!(!marker.exists(), "something ran ({pin}): {err}");
+        assert_eq!(
+            mentions(&format!("/attacked{pin}.sh")),
+            Vec::<PathBuf>::new(),
+            "a refused run recorded its URL\n{err}"
+        );
     }
-    let out = child.wait_with_output().unwrap();
     server.join().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(wrote, "the writer never got into verun's memfd: {err}");
-    assert_eq!(out.status.code(), Some(77), "{err}");
-    assert!(!marker.exists(), "something ran: {err}");
-    assert_eq!(
-        mentions("/attacked.sh"),
-        Vec::<PathBuf>::new(),
-        "a refused run recorded its URL\n{err}"
-    );
 }
