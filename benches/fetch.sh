@@ -300,6 +300,7 @@ for i in $(seq "$runs"); do
     do_fetch "$shm" "$proto" "key-tmpfs-$k" --key "$pubkey" --sha256 "$sha"
     do_fetch "$shm" "$proto" "pin-tmpfs-$k" --sha256 "$sha"
     do_run "$proto" "key-run-$k" --key "$pubkey" --sha256 "$sha"
+    do_run "$proto" "pin-run-$k" --sha256 "$sha"
     if [ "$k" = https-both ]; then
       # A first `run` of a payload also copies it into the cache (VERUN_HOME/cache); the
       # other runs find it there already.
@@ -405,12 +406,17 @@ row() {
   done
   f=$(floor "$ref" "$sum" "$ncores")
   fs=$(floor_srv "$ref" "$sum" "$max" "$ncores" "$srv" "$durable")
-  printf '  %-36s %6s s (%s)  cpu %5s  srv %5s  rss %4s MiB  %5sx curl  floor %5s %5sx  +srv %5s %5sx\n' \
-    "$label" "$w" "$(span "$n")" "$(cpu "$n")" "$(col "$n" 4 | med)" "$(rss_mib "$n")" \
+  # busy: the share of the machine's cores that the client and nginx kept busy.
+  local busy
+  busy=$(awk -v c="$(cpu "$n")" -v s="$(col "$n" 4 | med)" -v w="$w" -v k="$(nproc)" \
+    'BEGIN { printf "%3.0f%%", 100 * (c + s) / (k * w) }')
+  printf '  %-36s %6s s (%s)  cpu %5s  srv %5s  busy %4s  rss %4s MiB  %5sx curl  floor %5s %5sx  +srv %5s %5sx\n' \
+    "$label" "$w" "$(span "$n")" "$(cpu "$n")" "$(col "$n" 4 | med)" "$busy" "$(rss_mib "$n")" \
     "$(ratio "$w" "$(wall "$ref")")" "$f" "$(ratio "$w" "$f")" "$fs" "$(ratio "$w" "$fs")"
 }
 echo
-echo "columns: wall median (min-max); client CPU; nginx CPU meanwhile; peak RSS; wall / curl's;"
+echo "columns: wall median (min-max); client CPU; nginx CPU meanwhile; busy = (client + nginx"
+echo "  CPU) / (all cores x wall), how much of the machine the pair kept busy; peak RSS; wall / curl's;"
 echo "  floor = max(curl wall, (curl CPU + digest CPU) / cores) and wall / floor;"
 echo "  +srv = the same with nginx's CPU added when it shares the cores, and at least the"
 echo "  slowest single digest, and for -o disk at least curl's wall with an fsync of its"
@@ -440,12 +446,16 @@ for c in "${combos[@]}"; do
   row "key-tmpfs-$k" "verun fetch -o tmpfs --key --sha256" "curl-tmpfs-$k" "sha256 blake2b" "$ncores" "$srv"
   row "pin-tmpfs-$k" "verun fetch -o tmpfs --sha256" "curl-tmpfs-$k" "sha256" "$ncores" "$srv"
   row "key-run-$k" "verun run (memfd) --key --sha256" "curl-tmpfs-$k" "sha256 blake2b" "$ncores" "$srv"
+  row "pin-run-$k" "verun run (memfd) --sha256" "curl-tmpfs-$k" "sha256" "$ncores" "$srv"
   if [ "$k" = https-both ]; then
     row "key-run1-$k" "  the same, first run (fills cache)" "curl-tmpfs-$k" "sha256 blake2b" "$ncores" "$srv"
   fi
   printf '  %-36s %sx fetch -o disk, %sx fetch -o tmpfs\n' "run / fetch (--key --sha256)" \
     "$(ratio "$(wall "key-run-$k")" "$(wall "key-disk-$k")")" \
     "$(ratio "$(wall "key-run-$k")" "$(wall "key-tmpfs-$k")")"
+  printf '  %-36s %sx fetch -o disk, %sx fetch -o tmpfs\n' "run / fetch (--sha256)" \
+    "$(ratio "$(wall "pin-run-$k")" "$(wall "pin-disk-$k")")" \
+    "$(ratio "$(wall "pin-run-$k")" "$(wall "pin-tmpfs-$k")")"
   if [ "$k" = https-both ]; then
     printf '  %-36s %6s s (%s)  cpu %5s  = %sx verun fetch -o disk --key --sha256\n' \
       "manual: 3x curl, sha256sum, minisign" "$(wall "manual-$k")" "$(span "manual-$k")" \
@@ -466,6 +476,7 @@ echo
 awk -v kw="$(wall "key-disk-$k")" -v pw="$(wall "pin-disk-$k")" -v cw="$(wall "curl-disk-$k")" \
   -v f="$(floor "curl-disk-$k" "$sb" "$(nproc)")" -v mw="$(wall "manual-$k")" \
   -v rw="$(wall "key-run-$k")" -v tw="$(wall "key-tmpfs-$k")" \
+  -v prw="$(wall "pin-run-$k")" -v ptw="$(wall "pin-tmpfs-$k")" -v pdw="$(wall "pin-disk-$k")" \
   -v gl="$(wall "pgplist-disk-$k")" -v gp="$(wall "pgp512-disk-$k")" -v ct="$(wall "curl-tmpfs-$k")" \
   -v glt="$(wall "pgplist-tmpfs-$k")" -v gpt="$(wall "pgp512-tmpfs-$k")" \
   -v ss="$(wall "sigstore-disk-$k")" -v sst="$(wall "sigstore-tmpfs-$k")" \
@@ -478,8 +489,10 @@ awk -v kw="$(wall "key-disk-$k")" -v pw="$(wall "pin-disk-$k")" -v cw="$(wall "c
     printf "  --sha256 <= 1.1x curl:          %.2fx  %s\n", pw / cw, v(pw / cw <= 1.1)
     printf "  manual / verun >= 3.5x:         %.2fx  %s\n", mw / kw, v(mw / kw >= 3.5)
     printf "  peak RSS <= 16 MiB:             %.1f MiB  %s\n", rss / 1024, v(rss <= 16384)
-    printf "  run within 10%% of fetch -o:     %.2fx disk, %.2fx tmpfs  %s\n", rw / kw, rw / tw,
+    printf "  run within 10%% of fetch -o:     %.2fx disk, %.2fx tmpfs  %s  (--key --sha256)\n", rw / kw, rw / tw,
       v(rw / kw <= 1.1 && rw / tw <= 1.1)
+    printf "                                  %.2fx disk, %.2fx tmpfs  %s  (--sha256)\n", prw / pdw, prw / ptw,
+      v(prw / pdw <= 1.1 && prw / ptw <= 1.1)
     printf "  OpenPGP-signed list <= 1.4x curl:  %.2fx disk, %.2fx tmpfs  %s\n", gl / cw, glt / ct,
       v(gl / cw <= 1.4 && glt / ct <= 1.4)
     printf "  OpenPGP SHA-512 sig <= 1.4x curl:  %.2fx disk, %.2fx tmpfs  %s\n", gp / cw, gpt / ct,

@@ -275,7 +275,7 @@ pub struct Digests<'a> {
     /// The SHA-256 state before finalisation (an OpenPGP signature appends its trailer).
     pub sha256_state: Option<&'a sha2::Sha256>,
     /// The SHA-512 state before finalisation.
-    pub sha512_state: Option<&'a sha2::Sha512>,
+    pub sha512_state: Option<&'a crate::pump::Sha512State>,
     /// The OpenPGP hashers asked for by [`Admitted::feeds`], fed the payload, in order.
     pub feeds: Vec<openpgp::Hasher>,
 }
@@ -819,7 +819,7 @@ impl Admitted {
                                 .map(|s| openpgp::Hasher::continue_sha256(s.clone())),
                             Some(openpgp::HashAlgo::Sha512) => d
                                 .sha512_state
-                                .map(|s| openpgp::Hasher::continue_sha512(s.clone())),
+                                .map(|s| openpgp::Hasher::continue_sha512(s.0.clone())),
                             _ => None,
                         }
                     };

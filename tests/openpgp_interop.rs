@@ -210,7 +210,11 @@ fn streamed_disagreement(
             Some(Hasher::continue_sha256(sha2::Sha256::new_with_prefix(data)))
         }
         Some(HashAlgo::Sha512) => {
-            Some(Hasher::continue_sha512(sha2::Sha512::new_with_prefix(data)))
+            Some(Hasher::continue_sha512({
+                let mut s = ring::digest::Context::new(&ring::digest::SHA512);
+                s.update(data);
+                s
+            }))
         }
         _ => None,
     };

@@ -783,7 +783,7 @@ impl Hasher {
     }
 
     /// A hasher that continues `state`, a plain SHA-512 of the document so far.
-    pub fn continue_sha512(state: sha2::Sha512) -> Hasher {
+    pub fn continue_sha512(state: ring::digest::Context) -> Hasher {
         Hasher {
             h: H::S512(state),
             text: false,

