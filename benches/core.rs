@@ -1,5 +1,5 @@
-//! The verification core alone: bytes/s of each digest verun computes (SHA-256 and SHA-512
-//! from `sha2`, BLAKE2b-512 from `blake2b_simd`, with the implementation each picks at run
+//! The verification core alone: bytes/s of each digest verun computes (SHA-256 from `sha2`,
+//! SHA-512 from `ring` (and `sha2`'s, for comparison), BLAKE2b-512 from `blake2b_simd`, with the implementation each picks at run
 //! time on this CPU), of verun's one-pass pump (SHA-256, the BLAKE2b prehash and, for
 //! `--sha512`, SHA-512 on their threads), against `sha256sum`, `b2sum`, `sha512sum` and
 //! `openssl dgst` on the same data: the digest parts of `benches/fetch.sh`'s CPU floor.
@@ -60,7 +60,7 @@ fn features() -> String {
             f.push("no sha_ni (sha2: portable SHA-256)");
         }
         if std::is_x86_feature_detected!("avx2") {
-            f.push("avx2 (blake2b_simd: AVX2 BLAKE2b; sha2: AVX2 SHA-512)");
+            f.push("avx2 (blake2b_simd: AVX2 BLAKE2b; ring: AVX2 SHA-512)");
         } else if std::is_x86_feature_detected!("sse4.1") {
             f.push("no avx2 (blake2b_simd: SSE4.1 BLAKE2b; sha2: portable SHA-512)");
         }
@@ -121,6 +121,9 @@ fn main() {
         std::hint::black_box(blake2b_simd::Params::new().hash_length(64).hash(d));
     });
     let d_sha512 = time_digest(&data, |d| {
+        std::hint::black_box(ring::digest::digest(&ring::digest::SHA512, d));
+    });
+    let d_sha512_sha2 = time_digest(&data, |d| {
         std::hint::black_box(sha2::Sha512::digest(d));
     });
     let sha_only = pump(false, false);
@@ -154,8 +157,12 @@ fn main() {
         rate(size, d_blake2b)
     );
     println!(
-        "  sha2 SHA-512 alone               {}",
+        "  ring SHA-512 alone (the pump's)  {}",
         rate(size, d_sha512)
+    );
+    println!(
+        "  sha2 SHA-512 alone (not used)    {}",
+        rate(size, d_sha512_sha2)
     );
     println!(
         "  verun pump: SHA-256              {}",

@@ -401,7 +401,10 @@ mod tests {
             assert_eq!(p.all.as_deref(), Some(&data[..]));
             let b2 = blake2b_simd::Params::new().hash_length(64).hash(&data);
             assert_eq!(&p.blake2b.unwrap()[..], b2.as_bytes());
-            assert_eq!(p.sha512, Some(<[u8; 64]>::from(sha2::Sha512::digest(&data))));
+            assert_eq!(
+                p.sha512,
+                Some(<[u8; 64]>::from(sha2::Sha512::digest(&data)))
+            );
         }
     }
 
@@ -435,7 +438,10 @@ mod tests {
             &mut |_| {},
         )
         .unwrap();
-        assert_eq!(p.sha512, Some(<[u8; 64]>::from(sha2::Sha512::digest(&data))));
+        assert_eq!(
+            p.sha512,
+            Some(<[u8; 64]>::from(sha2::Sha512::digest(&data)))
+        );
         assert_eq!(p.sha256, <[u8; 32]>::from(Sha256::digest(&data)));
         assert_eq!(p.blake2b, None);
     }

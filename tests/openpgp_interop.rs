@@ -209,13 +209,11 @@ fn streamed_disagreement(
         Some(HashAlgo::Sha256) => {
             Some(Hasher::continue_sha256(sha2::Sha256::new_with_prefix(data)))
         }
-        Some(HashAlgo::Sha512) => {
-            Some(Hasher::continue_sha512({
-                let mut s = ring::digest::Context::new(&ring::digest::SHA512);
-                s.update(data);
-                s
-            }))
-        }
+        Some(HashAlgo::Sha512) => Some(Hasher::continue_sha512({
+            let mut s = ring::digest::Context::new(&ring::digest::SHA512);
+            s.update(data);
+            s
+        })),
         _ => None,
     };
     if let Some(h) = continued {
