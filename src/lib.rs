@@ -3,9 +3,10 @@
 //! The library behind the `verun` binary: it knows no command-line parser and never prints
 //! (the binary's `src/cli/` does both). Data flows one way: [`plan::PlanOptions`] →
 //! [`plan::Plan`] → [`verify::gather`] (signatures admitted by [`scheme::admit`], pins,
-//! checksum lists) → one streaming pass ([`fetch`], [`pump`]) → [`verify::stream`] →
-//! [`verify::Verified`] → [`exec`] or [`verify::Verified::persist`]. Only `verify::stream`
-//! can make a `Verified`, and running or saving takes one, so nothing reaches execution or
+//! checksum lists) → one streaming pass ([`fetch`], [`pump`]) → [`verify::stream`] (or,
+//! for `run`'s memfd, [`verify::stream_sealed`], which hashes the sealed bytes) →
+//! [`verify::Verified`] → [`exec`] or [`verify::Verified::persist`]. Only those two can make
+//! a `Verified`, and running or saving takes one, so nothing reaches execution or
 //! `-o PATH` unverified. New signature kinds plug in at [`scheme`].
 
 #![forbid(unsafe_code)]
