@@ -243,19 +243,7 @@ pub fn copy(
     let mut buf = vec![0u8; CHUNK];
     let mut total: u64 = 0;
     loop {
-        let mut n = 0;
-        let mut eof = false;
-        while n < CHUNK {
-            match src.read(&mut buf[n..]) {
-                Ok(0) => {
-                    eof = true;
-                    break;
-                }
-                Ok(k) => n += k,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(PumpError::Read(e)),
-            }
-        }
+        let (n, eof) = fill(src, &mut buf)?;
         total += n as u64;
         if total > max {
             return Err(PumpError::TooLarge);
@@ -292,19 +280,7 @@ fn read_loop(
         // Fill the whole chunk (TLS hands out ~16 KiB records): fewer, larger hand-offs, and
         // a returned buffer is already full length, so `resize` costs nothing.
         buf.resize(CHUNK, 0);
-        let mut n = 0;
-        let mut eof = false;
-        while n < CHUNK {
-            match src.read(&mut buf[n..]) {
-                Ok(0) => {
-                    eof = true;
-                    break;
-                }
-                Ok(k) => n += k,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(PumpError::Read(e)),
-            }
-        }
+        let (n, eof) = fill(src, &mut buf)?;
         if n == 0 {
             break;
         }
@@ -337,6 +313,21 @@ fn read_loop(
     }
     sink.flush().map_err(PumpError::Write)?;
     Ok((total, head, all))
+}
+
+/// Read into all of `buf` (TLS hands out ~16 KiB records: fewer, larger writes and
+/// hand-offs); returns the bytes read and whether the end was reached.
+fn fill(src: &mut dyn Read, buf: &mut [u8]) -> Result<(usize, bool), PumpError> {
+    let mut n = 0;
+    while n < buf.len() {
+        match src.read(&mut buf[n..]) {
+            Ok(0) => return Ok((n, true)),
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(PumpError::Read(e)),
+        }
+    }
+    Ok((n, false))
 }
 
 /// Hash every chunk from `rx`; whoever holds a chunk last returns its buffer to the pool.

@@ -894,12 +894,23 @@ fn pump_error(ev: &Evidence, limits: &Limits<'_>, e: PumpError) -> Error {
 pub fn stream<W: Write>(
     ev: &Evidence,
     src: &mut dyn Read,
-    mut sink: W,
+    sink: W,
     limits: Limits<'_>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Verified<W>> {
     check_declared(&limits)?;
-    let pass = Pass::new(ev);
+    hash_and_decide(ev, Pass::new(ev), src, sink, &limits, progress)
+}
+
+/// The streaming pass: every byte written to `sink` and hashed as `pass` says; then decide.
+fn hash_and_decide<W: Write>(
+    ev: &Evidence,
+    pass: Pass,
+    src: &mut dyn Read,
+    mut sink: W,
+    limits: &Limits<'_>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Verified<W>> {
     let pumped = pump_with(
         src,
         &mut sink,
@@ -909,8 +920,8 @@ pub fn stream<W: Write>(
         limits.max_size,
         progress,
     )
-    .map_err(|e| pump_error(ev, &limits, e))?;
-    decide(ev, pass.feed_counts, pumped, &limits, sink)
+    .map_err(|e| pump_error(ev, limits, e))?;
+    decide(ev, pass.feed_counts, pumped, limits, sink)
 }
 
 /// `run`'s pass: like [`stream`], into the payload memfd, but when SHA-256 and BLAKE2b are
@@ -930,17 +941,7 @@ pub fn stream_sealed(
     check_declared(&limits)?;
     let pass = Pass::new(ev);
     if pass.hashes.sha512 || !pass.hashes.feeds.is_empty() || pass.keep_all {
-        let pumped = pump_with(
-            src,
-            &mut payload,
-            pass.hashes,
-            pass.keep_all,
-            HEAD_BYTES,
-            limits.max_size,
-            progress,
-        )
-        .map_err(|e| pump_error(ev, &limits, e))?;
-        return decide(ev, pass.feed_counts, pumped, &limits, payload);
+        return hash_and_decide(ev, pass, src, payload, &limits, progress);
     }
     let total = crate::pump::copy(src, &mut payload, limits.max_size, progress)
         .map_err(|e| pump_error(ev, &limits, e))?;
