@@ -779,6 +779,24 @@ impl Decision {
 }
 
 impl Decision {
+    /// Decide signature `c` (or bundle) from `digests`; it must verify.
+    fn signature(
+        &mut self,
+        c: &SigCheck,
+        digests: crate::scheme::Digests<'_>,
+        subject: &str,
+    ) -> Result<()> {
+        let good = c.admitted.decide(digests, subject, &c.location)?;
+        self.signed(
+            "signature",
+            &good,
+            &c.admitted.ignored,
+            c.location.clone(),
+            subject,
+        );
+        Ok(())
+    }
+
     /// The `--github-repo` attestations of the payload with these digests must verify.
     fn attested(
         &mut self,
@@ -1002,14 +1020,7 @@ fn decide<W>(
             check_legacy_length(sig, total, &format!("signature {}", c.location))?;
         }
         let digests = pumped.digests(feeds.by_ref().take(n).collect());
-        let good = c.admitted.decide(digests, &ev.subject, &c.location)?;
-        decision.signed(
-            "signature",
-            &good,
-            &c.admitted.ignored,
-            c.location.clone(),
-            &ev.subject,
-        );
+        decision.signature(c, digests, &ev.subject)?;
     }
     if let Some(g) = &ev.github {
         decision.attested(g, &digest, pumped.sha512.as_ref(), &ev.subject)?;
@@ -1112,14 +1123,7 @@ pub fn decide_digest(ev: &Evidence, digest: Digest) -> Result<Report> {
         // Checked above: a bundle is only asked for a digest that was given.
         let digests =
             crate::scheme::Digests::given(sha256.as_ref().unwrap_or(&[0; 32]), sha512.as_ref());
-        let good = c.admitted.decide(digests, &ev.subject, &c.location)?;
-        decision.signed(
-            "signature",
-            &good,
-            &c.admitted.ignored,
-            c.location.clone(),
-            &ev.subject,
-        );
+        decision.signature(c, digests, &ev.subject)?;
     }
     if let Some(g) = &ev.github {
         let Some(h) = &sha256 else {

@@ -400,24 +400,7 @@ fn run(cmd: &mut Command) -> Result<Output, String> {
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for Unix seconds `t` (what `sq --time` takes).
 fn iso(t: u64) -> String {
-    let days = (t / DAY) as i64;
-    let secs = t % DAY;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    verun::time::rfc3339_utc(t)
 }
 
 /// A throw-away GnuPG home holding the secret keys.

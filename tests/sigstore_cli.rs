@@ -394,6 +394,19 @@ impl Api {
         path
     }
 
+    /// Serves the reusable-workflow attestation of `reusable::ARTIFACT` for `reusable::REPO`:
+    /// the artifact, its SHA-256 and the attestations path.
+    fn attest_reusable(&self, shop: &Shop) -> (Vec<u8>, String, String) {
+        let artifact = shop.file(reusable::ARTIFACT);
+        let sha = sha256_hex(&artifact);
+        let path = self.attest(
+            reusable::REPO,
+            &sha,
+            &[bundle_json(&shop.dir.join(reusable::BUNDLE))],
+        );
+        (artifact, sha, path)
+    }
+
     /// The requests that asked for `path` (either spelling of the colon).
     fn requests(&self, path: &str) -> Vec<Request> {
         let mut r = self.server.requests_to(path);
@@ -432,13 +445,7 @@ fn github_repo_looks_the_attestation_up_and_sends_the_token_to_the_api_only() {
         return;
     };
     let api = Api::new(&shop);
-    let artifact = shop.file(reusable::ARTIFACT);
-    let sha = sha256_hex(&artifact);
-    let path = api.attest(
-        reusable::REPO,
-        &sha,
-        &[bundle_json(&shop.dir.join(reusable::BUNDLE))],
-    );
+    let (artifact, _, path) = api.attest_reusable(&shop);
     let url = shop.serve("/releases/demo-0.0.0-py3-none-any.whl", reusable::ARTIFACT);
     let dest = shop.out("demo.whl");
     let out = fetch_via_api(
@@ -1073,12 +1080,7 @@ fn verify_of_a_local_file_with_github_repo_asks_the_api() {
         return;
     };
     let api = Api::new(&shop);
-    let artifact = shop.file(reusable::ARTIFACT);
-    let path = api.attest(
-        reusable::REPO,
-        &sha256_hex(&artifact),
-        &[bundle_json(&shop.dir.join(reusable::BUNDLE))],
-    );
+    let (artifact, _, path) = api.attest_reusable(&shop);
     // A copy with no bundle next to it.
     let local = shop.env.write("demo.whl", &artifact);
     let (name, base) = api.env();
@@ -1224,13 +1226,7 @@ fn a_store_github_repo_entry_looks_the_attestation_up_when_no_bundle_is_publishe
     ]);
     assert_exit(&out, 0);
     let api = Api::new(&shop);
-    let artifact = shop.file(reusable::ARTIFACT);
-    let sha = sha256_hex(&artifact);
-    let path = api.attest(
-        reusable::REPO,
-        &sha,
-        &[bundle_json(&shop.dir.join(reusable::BUNDLE))],
-    );
+    let (artifact, _, path) = api.attest_reusable(&shop);
     // No sibling bundle: the store entry's repository is asked.
     shop.serve("/releases/demo.whl", reusable::ARTIFACT);
     let dest = shop.out("demo.whl");
@@ -1260,13 +1256,7 @@ fn audit_looks_a_locked_github_repo_entry_up_again_by_digest() {
         return;
     };
     let api = Api::new(&shop);
-    let artifact = shop.file(reusable::ARTIFACT);
-    let sha = sha256_hex(&artifact);
-    let path = api.attest(
-        reusable::REPO,
-        &sha,
-        &[bundle_json(&shop.dir.join(reusable::BUNDLE))],
-    );
+    let (_, _, path) = api.attest_reusable(&shop);
     let url = shop.serve("/releases/demo.whl", reusable::ARTIFACT);
     let dest = shop.out("demo.whl");
     let out = fetch_via_api(

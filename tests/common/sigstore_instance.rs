@@ -1202,24 +1202,8 @@ fn tlv(input: &[u8]) -> (usize, &[u8]) {
     (header + len, &input[header..header + len])
 }
 
-/// RFC 3339 (UTC, seconds) for a Unix time.
+/// RFC 3339 (UTC, seconds) for a Unix time (verun's own formatter; the trusted root it
+/// goes into is parsed by sigstore-verify, not by verun's code).
 pub fn rfc3339(unix: u64) -> String {
-    let days = (unix / 86_400) as i64;
-    let secs = unix % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + if month <= 2 { 1 } else { 0 };
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    verun::time::rfc3339_utc(unix)
 }
